@@ -1,0 +1,165 @@
+package field
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
+)
+
+// Element is an element of the BN254 scalar field.
+type Element = fr.Element
+
+// Bytes is the size of one canonical field element encoding.
+const Bytes = fr.Bytes
+
+// ErrNonCanonical reports an encoding of a value that is not reduced modulo the field order.
+var ErrNonCanonical = errors.New("field: non-canonical element encoding")
+
+// One returns the multiplicative identity.
+func One() Element { return fr.One() }
+
+// NewInt returns v as a field element; a negative v becomes p−|v|.
+func NewInt(v int64) Element {
+	var e Element
+	e.SetInt64(v)
+	return e
+}
+
+// FromInt8s sets dst[i] = src[i] for i < len(src); dst must be at least as long as src.
+func FromInt8s(dst []Element, src []int8) {
+	dst = dst[:len(src)]
+	for i, v := range src {
+		dst[i].SetInt64(int64(v))
+	}
+}
+
+// FromInt16s sets dst[i] = src[i].
+func FromInt16s(dst []Element, src []int16) {
+	dst = dst[:len(src)]
+	for i, v := range src {
+		dst[i].SetInt64(int64(v))
+	}
+}
+
+// FromInt32s sets dst[i] = src[i].
+func FromInt32s(dst []Element, src []int32) {
+	dst = dst[:len(src)]
+	for i, v := range src {
+		dst[i].SetInt64(int64(v))
+	}
+}
+
+// FromInt64s sets dst[i] = src[i].
+func FromInt64s(dst []Element, src []int64) {
+	dst = dst[:len(src)]
+	for i, v := range src {
+		dst[i].SetInt64(v)
+	}
+}
+
+// halfP is (p−1)/2: elements above it are read as negative integers.
+var halfP = func() Element {
+	var h Element
+	h.SetInt64(-1)
+	var two, inv Element
+	two.SetUint64(2)
+	inv.Inverse(&two)
+	h.Mul(&h, &inv)
+	return h
+}()
+
+// ToInt64 returns the signed integer that e represents (values above (p−1)/2 are negative),
+// and false when it does not fit in an int64.
+func ToInt64(e *Element) (int64, bool) {
+	if e.Cmp(&halfP) > 0 {
+		var n Element
+		n.Neg(e)
+		u, ok := toUint64(&n)
+		if !ok || u > 1<<63 {
+			return 0, false
+		}
+		return -int64(u-1) - 1, true
+	}
+	u, ok := toUint64(e)
+	if !ok || u >= 1<<63 {
+		return 0, false
+	}
+	return int64(u), true
+}
+
+func toUint64(e *Element) (uint64, bool) {
+	if !e.IsUint64() {
+		return 0, false
+	}
+	return e.Uint64(), true
+}
+
+// ToInt64s converts src to signed integers; it fails naming the first index that does not fit
+// in [lo, hi].
+func ToInt64s(dst []int64, src []Element, lo, hi int64) error {
+	dst = dst[:len(src)]
+	for i := range src {
+		v, ok := ToInt64(&src[i])
+		if !ok || v < lo || v > hi {
+			return fmt.Errorf("field: element %d is outside [%d, %d]", i, lo, hi)
+		}
+		dst[i] = v
+	}
+	return nil
+}
+
+// PutLE writes the canonical little-endian encoding of src (32 bytes each) into dst, which must
+// hold len(src)*Bytes bytes. Canonical (not Montgomery) form keeps small values mostly zero bytes,
+// which compresses.
+func PutLE(dst []byte, src []Element) {
+	_ = dst[len(src)*Bytes-1]
+	for i := range src {
+		b := src[i].Bits()
+		o := dst[i*Bytes:]
+		binary.LittleEndian.PutUint64(o[0:], b[0])
+		binary.LittleEndian.PutUint64(o[8:], b[1])
+		binary.LittleEndian.PutUint64(o[16:], b[2])
+		binary.LittleEndian.PutUint64(o[24:], b[3])
+	}
+}
+
+// FromLE decodes len(dst) canonical little-endian elements from src; it rejects values ≥ p.
+func FromLE(dst []Element, src []byte) error {
+	if len(src) != len(dst)*Bytes {
+		return fmt.Errorf("field: %d bytes for %d elements", len(src), len(dst))
+	}
+	for i := range dst {
+		var b [Bytes]byte
+		o := src[i*Bytes:]
+		// reverse into big-endian for the canonical check
+		for k := 0; k < Bytes; k++ {
+			b[k] = o[Bytes-1-k]
+		}
+		v, err := fr.BigEndian.Element(&b)
+		if err != nil {
+			return fmt.Errorf("element %d: %w", i, ErrNonCanonical)
+		}
+		dst[i] = v
+	}
+	return nil
+}
+
+// PutBE writes the canonical 32-byte big-endian encoding of e (the wire format of proofs).
+func PutBE(dst []byte, e *Element) {
+	b := e.Bytes()
+	copy(dst[:Bytes], b[:])
+}
+
+// FromBE decodes one canonical big-endian element, rejecting values ≥ p.
+func FromBE(src []byte) (Element, error) {
+	var e Element
+	if len(src) != Bytes {
+		return e, fmt.Errorf("field: %d bytes, want %d", len(src), Bytes)
+	}
+	if err := e.SetBytesCanonical(src); err != nil {
+		return e, ErrNonCanonical
+	}
+	return e, nil
+}

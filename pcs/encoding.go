@@ -1,0 +1,162 @@
+package pcs
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+	"sync"
+
+	"github.com/consensys/gnark-crypto/ecc/bn254"
+
+	"github.com/streamprove/streamprove/field"
+)
+
+// Encoding version of commitments and openings. A commitment is
+//
+//	version (1 byte) ‖ n (1 byte) ‖ b (1 byte) ‖ 2^(n−b) row commitments (32-byte compressed G1)
+//
+// and an opening for K claims is
+//
+//	version (1 byte) ‖ K (uint32 BE) ‖ K × [ b_k (1 byte) ‖ 2^b_k elements (32-byte canonical BE) ].
+const encodingVersion = 1
+
+const compressedBytes = bn254.SizeOfG1AffineCompressed
+
+// AppendBinary appends the commitment's canonical encoding to dst.
+func (c *Commitment) AppendBinary(dst []byte) []byte {
+	dst = append(dst, encodingVersion, byte(c.NumVars), byte(c.ColumnLog))
+	for i := range c.Rows {
+		p := c.Rows[i].Bytes()
+		dst = append(dst, p[:]...)
+	}
+	return dst
+}
+
+// Digest returns the SHA-256 of the commitment's encoding: the name a transcript absorbs.
+func (c *Commitment) Digest() [32]byte {
+	return sha256.Sum256(c.AppendBinary(make([]byte, 0, 3+compressedBytes*len(c.Rows))))
+}
+
+// decodePoints decodes len(dst) compressed points from src (exactly 32·len(dst) bytes), in
+// parallel since each takes a square root. It accepts only the compressed encodings that
+// Bytes() produces — so a commitment has exactly one encoding and one digest — and rejects points
+// off the curve or outside G1 (for BN254 G1 the cofactor is 1, but the check is kept explicit).
+func decodePoints(dst []bn254.G1Affine, src []byte) error {
+	var mu sync.Mutex
+	var first error
+	bad := func(i int, err error) {
+		mu.Lock()
+		if first == nil {
+			first = fmt.Errorf("point %d: %v: %w", i, err, ErrFormat)
+		}
+		mu.Unlock()
+	}
+	field.Parallel(len(dst), 0, func(start, end int) {
+		for i := start; i < end; i++ {
+			b := src[i*compressedBytes : (i+1)*compressedBytes]
+			if b[0]>>6 == 0 {
+				bad(i, fmt.Errorf("uncompressed encoding"))
+				return
+			}
+			if _, err := dst[i].SetBytes(b); err != nil {
+				bad(i, err)
+				return
+			}
+			if !dst[i].IsInfinity() && (!dst[i].IsOnCurve() || !dst[i].IsInSubGroup()) {
+				bad(i, fmt.Errorf("not in G1"))
+				return
+			}
+			if re := dst[i].Bytes(); string(re[:]) != string(b) {
+				bad(i, fmt.Errorf("non-canonical encoding"))
+				return
+			}
+		}
+	})
+	return first
+}
+
+// DecodeCommitment reads one commitment from the front of data and returns the rest. It checks
+// every length before allocating, so it never allocates more than the input's size justifies.
+func DecodeCommitment(data []byte) (*Commitment, []byte, error) {
+	if len(data) < 3 {
+		return nil, data, fmt.Errorf("commitment header of %d bytes: %w", len(data), ErrFormat)
+	}
+	if data[0] != encodingVersion {
+		return nil, data, fmt.Errorf("commitment version %d: %w", data[0], ErrFormat)
+	}
+	n, b := int(data[1]), int(data[2])
+	if n > MaxVars || b > n || b > MaxColumnLog {
+		return nil, data, fmt.Errorf("commitment with n=%d, b=%d: %w", n, b, ErrFormat)
+	}
+	a := n - b
+	rest := data[3:]
+	need := uint64(compressedBytes) << a
+	if uint64(len(rest)) < need {
+		return nil, data, fmt.Errorf("commitment of 2^%d rows needs %d bytes, has %d: %w", a, need, len(rest), ErrFormat)
+	}
+	c := &Commitment{NumVars: n, ColumnLog: b, Rows: make([]bn254.G1Affine, 1<<a)}
+	if err := decodePoints(c.Rows, rest[:need]); err != nil {
+		return nil, data, fmt.Errorf("commitment: %w", err)
+	}
+	return c, rest[need:], nil
+}
+
+// AppendBinary appends the opening's encoding to dst.
+func (o *Opening) AppendBinary(dst []byte) []byte {
+	dst = append(dst, encodingVersion)
+	dst = binary.BigEndian.AppendUint32(dst, uint32(len(o.U)))
+	for _, u := range o.U {
+		b := 0
+		for 1<<b < len(u) {
+			b++
+		}
+		dst = append(dst, byte(b))
+		for i := range u {
+			e := u[i].Bytes()
+			dst = append(dst, e[:]...)
+		}
+	}
+	return dst
+}
+
+// DecodeOpening reads an opening for claims from the front of data and returns the rest. The
+// number of vectors and each vector's length must be what the claims' commitments imply.
+func DecodeOpening(data []byte, claims []Claim) (*Opening, []byte, error) {
+	if len(data) < 5 {
+		return nil, data, fmt.Errorf("opening header of %d bytes: %w", len(data), ErrFormat)
+	}
+	if data[0] != encodingVersion {
+		return nil, data, fmt.Errorf("opening version %d: %w", data[0], ErrFormat)
+	}
+	k := binary.BigEndian.Uint32(data[1:5])
+	if uint64(k) != uint64(len(claims)) {
+		return nil, data, fmt.Errorf("opening of %d vectors for %d claims: %w", k, len(claims), ErrFormat)
+	}
+	rest := data[5:]
+	o := &Opening{U: make([][]field.Element, len(claims))}
+	for i := range claims {
+		if err := claims[i].Commitment.check(); err != nil {
+			return nil, data, fmt.Errorf("opening claim %d: %w", i, err)
+		}
+		want := claims[i].Commitment.ColumnLog
+		if len(rest) < 1 || int(rest[0]) != want {
+			return nil, data, fmt.Errorf("opening vector %d: want 2^%d elements: %w", i, want, ErrFormat)
+		}
+		rest = rest[1:]
+		need := field.Bytes << want
+		if len(rest) < need {
+			return nil, data, fmt.Errorf("opening vector %d: %d bytes, need %d: %w", i, len(rest), need, ErrFormat)
+		}
+		u := make([]field.Element, 1<<want)
+		for j := range u {
+			e, err := field.FromBE(rest[j*field.Bytes : (j+1)*field.Bytes])
+			if err != nil {
+				return nil, data, fmt.Errorf("opening vector %d element %d: %v: %w", i, j, err, ErrFormat)
+			}
+			u[j] = e
+		}
+		o.U[i] = u
+		rest = rest[need:]
+	}
+	return o, rest, nil
+}

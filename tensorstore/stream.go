@@ -1,0 +1,309 @@
+package tensorstore
+
+import (
+	"fmt"
+	"io"
+	"sync"
+	"unsafe"
+
+	"github.com/streamprove/streamprove/field"
+)
+
+// slot is one decoded chunk travelling from the prefetch goroutine to the consumer.
+type slot[T any] struct {
+	buf []T
+	n   int
+	err error
+}
+
+// chunkStream reads a tensor's chunks in order, decoding them into T (field elements or
+// int64) on one prefetch goroutine that stays at most depth chunks ahead. Its buffers are
+// fixed at open and charged to the tensor's budget, so memory does not grow with the tensor.
+type chunkStream[T any] struct {
+	t    *Tensor
+	conv func(dst []T, raw []byte) error
+
+	// synchronous mode (depth 0)
+	sc   scratch
+	next int
+
+	// prefetch mode
+	out  chan *slot[T]
+	free chan *slot[T]
+	done chan struct{}
+	wg   sync.WaitGroup
+
+	cur      *slot[T]
+	pos      int
+	err      error
+	reserved int64
+	closed   bool
+}
+
+func openChunkStream[T any](t *Tensor, conv func([]T, []byte) error) (*chunkStream[T], error) {
+	var zero T
+	in := &t.info
+	chunkBytes := int64(in.ChunkElems) * int64(unsafe.Sizeof(zero))
+	// one read buffer (stored bytes, ≤ raw + codec overhead) and one raw buffer
+	scratchBytes := 2 * int64(in.ChunkElems) * int64(in.DType.Size())
+	depth := t.opt.Prefetch
+	if depth == 0 {
+		depth = defaultPrefetch
+	}
+	if depth < 0 || in.NumChunks <= 1 {
+		depth = 0
+	}
+	cs := &chunkStream[T]{t: t, conv: conv}
+	if b := t.opt.Budget; b != nil {
+		who := fmt.Sprintf("tensor %q reader", in.Name)
+		need := int64(depth+1)*chunkBytes + scratchBytes
+		if depth > 0 && !b.TryReserve(need) {
+			depth = 0
+			need = chunkBytes + scratchBytes
+		}
+		if depth == 0 {
+			if err := b.Reserve(who, need); err != nil {
+				return nil, err
+			}
+		}
+		cs.reserved = need
+	}
+	if depth == 0 {
+		cs.cur = &slot[T]{buf: make([]T, in.ChunkElems)}
+		return cs, nil
+	}
+	cs.out = make(chan *slot[T], depth)
+	cs.free = make(chan *slot[T], depth+1)
+	cs.done = make(chan struct{})
+	for range depth + 1 {
+		cs.free <- &slot[T]{buf: make([]T, in.ChunkElems)}
+	}
+	cs.wg.Add(1)
+	go cs.produce()
+	return cs, nil
+}
+
+// decode fills s with chunk j.
+func (cs *chunkStream[T]) decode(j int, s *slot[T], sc *scratch) {
+	raw, err := cs.t.readRaw(j, sc)
+	if err == nil {
+		err = cs.conv(s.buf, raw)
+		if err != nil {
+			err = fmt.Errorf("tensor %q chunk %d: %w", cs.t.info.Name, j, err)
+		}
+	}
+	s.n, s.err = cs.t.info.ChunkLen(j), err
+	if err != nil {
+		s.n = 0
+	}
+}
+
+func (cs *chunkStream[T]) produce() {
+	defer cs.wg.Done()
+	defer close(cs.out)
+	var sc scratch
+	for j := 0; j < cs.t.info.NumChunks; j++ {
+		var s *slot[T]
+		select {
+		case s = <-cs.free:
+		case <-cs.done:
+			return
+		}
+		cs.decode(j, s, &sc)
+		select {
+		case cs.out <- s:
+		case <-cs.done:
+			return
+		}
+		if s.err != nil {
+			return
+		}
+	}
+}
+
+// Next copies the next decoded elements into buf.
+func (cs *chunkStream[T]) Next(buf []T) (int, error) {
+	if cs.closed {
+		return 0, fmt.Errorf("tensor %q stream: %w", cs.t.info.Name, ErrClosed)
+	}
+	if cs.err != nil {
+		return 0, cs.err
+	}
+	if cs.cur == nil || cs.pos >= cs.cur.n {
+		if err := cs.advance(); err != nil {
+			cs.err = err // sticky: a failed stream never resumes as if nothing happened
+			return 0, err
+		}
+	}
+	n := copy(buf, cs.cur.buf[cs.pos:cs.cur.n])
+	cs.pos += n
+	return n, nil
+}
+
+// advance makes the next decoded chunk current.
+func (cs *chunkStream[T]) advance() error {
+	if cs.out == nil { // synchronous
+		if cs.next >= cs.t.info.NumChunks {
+			return io.EOF
+		}
+		cs.decode(cs.next, cs.cur, &cs.sc)
+		cs.next++
+		cs.pos = 0
+		return cs.cur.err
+	}
+	if cs.cur != nil {
+		cs.free <- cs.cur
+		cs.cur = nil
+	}
+	s, ok := <-cs.out
+	if !ok {
+		return io.EOF
+	}
+	cs.cur, cs.pos = s, 0
+	return s.err
+}
+
+// Close stops the prefetch goroutine and returns the stream's budget.
+func (cs *chunkStream[T]) Close() error {
+	if cs.closed {
+		return nil
+	}
+	cs.closed = true
+	if cs.done != nil {
+		close(cs.done)
+		cs.wg.Wait()
+	}
+	if cs.reserved > 0 {
+		cs.t.opt.Budget.Release(cs.reserved)
+	}
+	cs.cur = nil
+	return nil
+}
+
+// rawSource is the unpadded elements as a field.Source.
+type rawSource struct{ t *Tensor }
+
+func (r rawSource) Len() int64 { return r.t.info.Len }
+
+func (r rawSource) Open() (field.Stream, error) { return r.t.openElems() }
+
+func (t *Tensor) openElems() (*chunkStream[field.Element], error) {
+	dt := t.info.DType
+	return openChunkStream(t, func(dst []field.Element, raw []byte) error { return rawToElements(dt, dst, raw) })
+}
+
+// RawSource returns the unpadded flat row-major elements as a Source (Len = Info.Len).
+func (t *Tensor) RawSource() field.Source { return rawSource{t} }
+
+// Source returns the tensor's MLE order: the padded flat row-major vector, zeros in the
+// padding, Len = PaddedLen (a power of two). It is built on the fly from the unpadded chunks.
+func (t *Tensor) Source() field.Source { return paddedSource{t} }
+
+type paddedSource struct{ t *Tensor }
+
+func (p paddedSource) Len() int64 { return p.t.info.PaddedLen }
+
+func (p paddedSource) Open() (field.Stream, error) {
+	raw, err := p.t.openElems()
+	if err != nil {
+		return nil, err
+	}
+	in := &p.t.info
+	ps := &paddedStream{raw: raw, total: in.PaddedLen, rowReal: true, rowLen: 1, realLen: 1}
+	if r := len(in.Shape); r > 0 {
+		ps.shape, ps.padded = in.Shape[:r-1], in.PaddedShape[:r-1]
+		ps.rowLen, ps.realLen = in.PaddedShape[r-1], in.Shape[r-1]
+		ps.outer = make([]int, r-1)
+	}
+	return ps, nil
+}
+
+// paddedStream walks the padded shape row by row (a row = the last dimension): a row whose
+// outer coordinates are all in range holds realLen elements from the raw stream then zeros; any
+// other row is all zeros.
+type paddedStream struct {
+	raw             *chunkStream[field.Element]
+	shape, padded   []int // outer dimensions
+	outer           []int // current padded outer coordinates
+	rowLen, realLen int
+	rowReal         bool
+	col             int
+	emitted, total  int64
+}
+
+func (ps *paddedStream) Next(buf []field.Element) (int, error) {
+	if ps.emitted >= ps.total {
+		return 0, io.EOF
+	}
+	if rest := ps.total - ps.emitted; int64(len(buf)) > rest {
+		buf = buf[:rest]
+	}
+	filled := 0
+	for filled < len(buf) {
+		if ps.col == ps.rowLen {
+			ps.nextRow()
+		}
+		want := len(buf) - filled
+		if ps.rowReal && ps.col < ps.realLen {
+			k := min(want, ps.realLen-ps.col)
+			n, err := ps.raw.Next(buf[filled : filled+k])
+			if err == io.EOF {
+				err = fmt.Errorf("tensor %q: data ended before the shape: %w", ps.raw.t.info.Name, ErrCorrupt)
+			}
+			if err != nil {
+				return filled, err
+			}
+			filled += n
+			ps.col += n
+			continue
+		}
+		k := min(want, ps.rowLen-ps.col)
+		clear(buf[filled : filled+k])
+		filled += k
+		ps.col += k
+	}
+	ps.emitted += int64(filled)
+	return filled, nil
+}
+
+func (ps *paddedStream) nextRow() {
+	ps.col = 0
+	for k := len(ps.outer) - 1; k >= 0; k-- {
+		ps.outer[k]++
+		if ps.outer[k] < ps.padded[k] {
+			break
+		}
+		ps.outer[k] = 0
+	}
+	ps.rowReal = true
+	for k, c := range ps.outer {
+		if c >= ps.shape[k] {
+			ps.rowReal = false
+			break
+		}
+	}
+}
+
+func (ps *paddedStream) Close() error { return ps.raw.Close() }
+
+// IntReader reads an integer tensor's unpadded elements in order as int64.
+type IntReader struct{ cs *chunkStream[int64] }
+
+// Ints opens a sequential int64 reader of an integer tensor's unpadded data.
+func (t *Tensor) Ints() (*IntReader, error) {
+	dt := t.info.DType
+	if !dt.IsInt() {
+		return nil, fmt.Errorf("tensor %q is %v, not an integer tensor: %w", t.info.Name, dt, ErrFormat)
+	}
+	cs, err := openChunkStream(t, func(dst []int64, raw []byte) error { return rawToInt64s(dt, dst, raw) })
+	if err != nil {
+		return nil, err
+	}
+	return &IntReader{cs}, nil
+}
+
+// Next fills buf with up to len(buf) of the next values; (0, io.EOF) at the end.
+func (r *IntReader) Next(buf []int64) (int, error) { return r.cs.Next(buf) }
+
+// Close stops the reader's prefetching and returns its budget.
+func (r *IntReader) Close() error { return r.cs.Close() }

@@ -1,0 +1,127 @@
+package sumcheck
+
+import (
+	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
+	"github.com/streamprove/streamprove/field"
+)
+
+// workspace is one worker's scratch: de-interleaved halves of a block of pairs per source, the
+// gate's output, and (streaming only) one read chunk per source.
+type workspace struct {
+	ev, od [][]field.Element // k × maxPairs
+	out    []field.Element   // maxPairs
+	ins    [][]field.Element // k views handed to Gate.Eval
+	chunk  [][]field.Element // k × chunk length, streaming only
+	acc    []field.Element   // this worker's share of the round's accumulators
+}
+
+func newWorkspace(k, maxPairs int) *workspace {
+	ws := &workspace{ev: make([][]field.Element, k), od: make([][]field.Element, k),
+		out: make([]field.Element, maxPairs), ins: make([][]field.Element, k)}
+	for j := 0; j < k; j++ {
+		ws.ev[j] = make([]field.Element, maxPairs)
+		ws.od[j] = make([]field.Element, maxPairs)
+	}
+	return ws
+}
+
+// roundCtx is what one round's block evaluation needs: the gate's evaluation points and, per eq
+// term, the chunk decomposition of eq(p_>t, ·) over the pair index for blocks of P pairs.
+type roundCtx struct {
+	gate   Gate
+	k      int
+	pts    []int // X values at which q (eq) or s (no eq) is accumulated
+	P      int   // pairs per block
+	lo     [][]field.Element
+	hi     [][]field.Element // per eq term: the point coordinates above the block
+	noEq   bool
+	nTerms int // accumulators are nTerms × len(pts)
+}
+
+// deinterleave splits src (2P elements) into its even and odd positions.
+func deinterleave(ev, od, src []field.Element) {
+	ev = ev[:len(src)/2]
+	od = od[:len(ev)]
+	for i := range ev {
+		ev[i] = src[2*i]
+		od[i] = src[2*i+1]
+	}
+}
+
+// foldBlock writes dst[i] = src[2i] + r·(src[2i+1] − src[2i]) for a block of len(dst) pairs; dst
+// may alias src (the block is copied into the workspace first).
+func foldBlock(ev, od, dst, src []field.Element, r *field.Element) {
+	P := len(src) / 2
+	ev, od = ev[:P], od[:P]
+	deinterleave(ev, od, src)
+	vo := fr.Vector(od)
+	vo.Sub(vo, fr.Vector(ev))
+	vo.ScalarMul(vo, r)
+	vd := fr.Vector(dst[:P])
+	vd.Add(fr.Vector(ev), vo)
+}
+
+// evalBlock accumulates block J (pairs J·P … J·P+P−1 of the current level, given as tabs[j] of
+// 2P elements per source) into acc. For each evaluation point X it forms f_j(X) = a + X·(b−a)
+// for every pair (a, b) as whole vectors, evaluates the gate once on the block, and adds
+// Σ_pairs G (no eq) or eq(p_>t, pair)·G (per eq term; the weights are Hi(J)·Lo[pair]).
+func (rc *roundCtx) evalBlock(ws *workspace, acc []field.Element, tabs [][]field.Element, J int64) {
+	P := len(tabs[0]) / 2
+	for j := 0; j < rc.k; j++ {
+		deinterleave(ws.ev[j][:P], ws.od[j][:P], tabs[j])
+	}
+	var his []field.Element
+	if !rc.noEq {
+		his = make([]field.Element, len(rc.lo))
+		for i := range rc.lo {
+			his[i] = field.EqIndex(rc.hi[i], uint64(J))
+		}
+	}
+	out := fr.Vector(ws.out[:P])
+	add := func(pi int) {
+		rc.gate.Eval(out, ws.ins)
+		if rc.noEq {
+			s := out.Sum()
+			acc[pi].Add(&acc[pi], &s)
+			return
+		}
+		for i := range rc.lo {
+			s := out.InnerProduct(fr.Vector(rc.lo[i][:P]))
+			s.Mul(&s, &his[i])
+			a := &acc[i*len(rc.pts)+pi]
+			a.Add(a, &s)
+		}
+	}
+	x := 0 // the X that ws.od currently holds for X ≥ 2
+	for pi, X := range rc.pts {
+		switch X {
+		case 0:
+			for j := range ws.ins {
+				ws.ins[j] = ws.ev[j][:P]
+			}
+		case 1:
+			for j := range ws.ins {
+				ws.ins[j] = ws.od[j][:P]
+			}
+		default:
+			if x == 0 {
+				// from here on ev holds b−a and od holds f(X): a and b are no longer needed
+				for j := 0; j < rc.k; j++ {
+					e, o := fr.Vector(ws.ev[j][:P]), fr.Vector(ws.od[j][:P])
+					e.Sub(o, e)
+				}
+				x = 1
+			}
+			for ; x < X; x++ {
+				for j := 0; j < rc.k; j++ {
+					e, o := fr.Vector(ws.ev[j][:P]), fr.Vector(ws.od[j][:P])
+					o.Add(o, e)
+				}
+			}
+			for j := range ws.ins {
+				ws.ins[j] = ws.od[j][:P]
+			}
+		}
+		add(pi)
+	}
+}

@@ -1,0 +1,178 @@
+package sumcheck
+
+import (
+	"fmt"
+	"sync"
+
+	"github.com/streamprove/streamprove/field"
+	"github.com/streamprove/streamprove/spill"
+)
+
+// pass streams the base tables once for round t (t = NumVars: only to produce the finals). Each
+// worker takes a chunk of 2^c base elements per source (sources read in lockstep), folds the
+// pending challenges into it in place (LSB-first folding is local to the chunk), and accumulates
+// round t over the level-t pairs it holds. The folded level-t chunk is also written out when that
+// pays: into RAM tables when they fit the budget (the prover then finishes in RAM), or into the
+// spill tables once spillEvery challenges are pending (the spill file then is the new base,
+// overwritten in place: the write position never passes the read position).
+func (pr *prover) pass(t int) ([]field.Element, error) {
+	eval := t < pr.n
+	shift := t - pr.b
+	Nb := pr.base[0].Len()
+	Nt := Nb >> shift
+	C := min(int64(1)<<pr.chunkLog, Nb)
+	Ct := C >> shift
+	nch := Nb / C
+
+	// Where does level t go?
+	const (
+		none = iota
+		toRAM
+		toSpill
+	)
+	target := none
+	if need := int64(pr.k) * (Nt + Nt/2) * elemBytes; !eval || pr.reserve("sumcheck folded tables", need) == nil {
+		target = toRAM
+		pr.bufs[0] = makeTables(pr.k, Nt)
+		pr.bufs[1] = makeTables(pr.k, Nt/2)
+	} else if shift > 0 && shift >= min(spillEvery, pr.chunkLog-1) {
+		target = toSpill
+		if pr.spills == nil {
+			for j := 0; j < pr.k; j++ {
+				tb, err := spill.NewSpilledTable(fmt.Sprintf("sumcheck source %d", j), Nt, pr.dir)
+				if err != nil {
+					return nil, err
+				}
+				pr.spills = append(pr.spills, tb)
+			}
+		}
+	}
+
+	var rc *roundCtx
+	var acc []field.Element
+	if eval {
+		rc = pr.roundCtx(t, int(Ct/2))
+		acc = make([]field.Element, rc.nTerms*len(rc.pts))
+		for _, ws := range pr.wss {
+			ws.acc = make([]field.Element, len(acc))
+		}
+	}
+
+	streams := make([]field.Stream, pr.k)
+	closeAll := func() {
+		for _, s := range streams {
+			if s != nil {
+				s.Close()
+			}
+		}
+	}
+	for j, src := range pr.base {
+		s, err := src.Open()
+		if err != nil {
+			closeAll()
+			return nil, fmt.Errorf("sumcheck: open source %d: %w", j, err)
+		}
+		streams[j] = s
+	}
+	defer closeAll()
+	fromSpill := pr.b > 0
+
+	W := int64(len(pr.wss))
+	for start := int64(0); start < nch; start += W {
+		nb := min(W, nch-start)
+		for c := int64(0); c < nb; c++ {
+			for j := 0; j < pr.k; j++ {
+				if err := field.ReadFull(streams[j], pr.wss[c].chunk[j][:C]); err != nil {
+					return nil, fmt.Errorf("sumcheck: read source %d at %d of %d (level %d): %w", j, (start+c)*C, Nb, pr.b, err)
+				}
+			}
+		}
+		if fromSpill {
+			pr.st.SpillRead += nb * C * int64(pr.k) * elemBytes
+		} else {
+			pr.st.SourceElems += nb * C * int64(pr.k)
+		}
+		var wg sync.WaitGroup
+		for c := int64(0); c < nb; c++ {
+			wg.Add(1)
+			go func(ws *workspace, J int64) {
+				defer wg.Done()
+				tabs := make([][]field.Element, pr.k)
+				for j := 0; j < pr.k; j++ {
+					ch := ws.chunk[j][:C]
+					for i := range pr.pend {
+						half := len(ch) / 2
+						for off := 0; off < half; off += len(ws.ev[j]) {
+							end := min(off+len(ws.ev[j]), half)
+							foldBlock(ws.ev[j], ws.od[j], ch[off:end], ch[2*off:2*end], &pr.pend[i])
+						}
+						ch = ch[:half]
+					}
+					tabs[j] = ch
+				}
+				if eval {
+					rc.evalBlock(ws, ws.acc, tabs, J)
+				}
+			}(pr.wss[c], start+c)
+		}
+		wg.Wait()
+		for c := int64(0); c < nb; c++ {
+			off := (start + c) * Ct
+			for j := 0; j < pr.k; j++ {
+				lv := pr.wss[c].chunk[j][:Ct]
+				switch target {
+				case toRAM:
+					copy(pr.bufs[0][j][off:], lv)
+				case toSpill:
+					if err := pr.spills[j].WriteAt(lv, off); err != nil {
+						return nil, fmt.Errorf("sumcheck: spill source %d: %w", j, err)
+					}
+					pr.st.SpillWritten += Ct * elemBytes
+				}
+			}
+		}
+	}
+	pr.st.Passes++
+
+	switch target {
+	case toRAM:
+		for _, tb := range pr.spills {
+			tb.Release()
+		}
+		pr.spills, pr.base, pr.pend = nil, nil, nil
+		pr.inRAM, pr.cur, pr.next = true, pr.bufs[0], 1
+		pr.st.RAMFrom = t
+	case toSpill:
+		pr.base = make([]field.Source, pr.k)
+		for j, tb := range pr.spills {
+			if err := tb.Shrink(Nt); err != nil {
+				return nil, err
+			}
+			pr.base[j] = tb
+		}
+		pr.b, pr.pend = t, nil
+	}
+	if !eval {
+		return nil, nil
+	}
+	for _, ws := range pr.wss {
+		for i := range acc {
+			acc[i].Add(&acc[i], &ws.acc[i])
+		}
+	}
+	return pr.message(t, rc, acc), nil
+}
+
+// finals returns every source's MLE at the bound point: the level-NumVars tables.
+func (pr *prover) finals() ([]field.Element, error) {
+	if !pr.inRAM {
+		if _, err := pr.pass(pr.n); err != nil {
+			return nil, err
+		}
+	}
+	out := make([]field.Element, pr.k)
+	for j := range out {
+		out[j] = pr.cur[j][0]
+	}
+	return out, nil
+}

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/big"
 
 	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
 )
@@ -163,3 +164,6 @@ func FromBE(src []byte) (Element, error) {
 	}
 	return e, nil
 }
+
+// Modulus returns the field order p (a fresh copy).
+func Modulus() *big.Int { return fr.Modulus() }

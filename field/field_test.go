@@ -219,7 +219,11 @@ func TestTranscript(t *testing.T) {
 			t.Fatalf("variant %d gives the same challenge", i)
 		}
 	}
-	if other := NewTranscript("other"); func() bool { other.AppendElements("x", NewInt(1), NewInt(2)); c := other.Challenge("r"); return c.Equal(&ca) }() {
+	if other := NewTranscript("other"); func() bool {
+		other.AppendElements("x", NewInt(1), NewInt(2))
+		c := other.Challenge("r")
+		return c.Equal(&ca)
+	}() {
 		t.Fatal("domain does not separate transcripts")
 	}
 	// successive challenges differ
@@ -271,6 +275,23 @@ func BenchmarkEvalStream(b *testing.B) {
 	for b.Loop() {
 		if _, err := EvalStream(SliceSource(v), p, 14); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+func TestEqPrefixSum(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	for n := 0; n <= 6; n++ {
+		p := randElems(rng, n)
+		for k := uint64(0); k <= 1<<n; k++ {
+			var want Element
+			for b := uint64(0); b < k; b++ {
+				e := EqIndex(p, b)
+				want.Add(&want, &e)
+			}
+			if got := EqPrefixSum(p, k); !got.Equal(&want) {
+				t.Fatalf("n=%d k=%d: prefix sum differs", n, k)
+			}
 		}
 	}
 }

@@ -173,3 +173,32 @@ func InnerProduct(a, b []Element) Element {
 	va := fr.Vector(a)
 	return va.InnerProduct(fr.Vector(b[:len(a)]))
 }
+
+// EqPrefixSum returns Σ_{b<k} eq(point, b): the MLE at point of the mask that is 1 on the first
+// k indices and 0 after (k ≤ 2^len(point)). Kernels use it to keep padding zero where a bias or
+// constant would fill it; it costs O(len(point)), so the verifier can afford it.
+func EqPrefixSum(point []Element, k uint64) Element {
+	n := len(point)
+	if n < 64 && k >= 1<<uint(n) {
+		return One()
+	}
+	// Walk from the most significant variable down: at variable v, indices with bit v = 0 lie
+	// below 2^v; if k's bit v is 1 they are all counted (eq sums to 1 over the lower variables),
+	// and the rest of the count continues on the bit-1 branch.
+	var acc Element
+	prefix := One() // eq of the bits of k above v, for the branch that follows k
+	one := One()
+	for v := n - 1; v >= 0; v-- {
+		var zero Element
+		zero.Sub(&one, &point[v])
+		if (k>>uint(v))&1 == 1 {
+			var t Element
+			t.Mul(&prefix, &zero)
+			acc.Add(&acc, &t)
+			prefix.Mul(&prefix, &point[v])
+		} else {
+			prefix.Mul(&prefix, &zero)
+		}
+	}
+	return acc
+}

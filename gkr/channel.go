@@ -1,0 +1,51 @@
+package gkr
+
+import (
+	"fmt"
+
+	"github.com/streamprove/streamprove/field"
+)
+
+// Channel couples the proof bytes with the transcript: a prover's Send appends elements and
+// absorbs them; a verifier's Recv reads the same elements and absorbs them. Neither side can
+// forget to absorb a message, and a proof that is short fails with ErrBadProof, never a panic.
+type Channel struct {
+	tr  *field.Transcript
+	buf []byte
+	off int
+}
+
+// Send appends elements (canonical 32-byte big-endian) and absorbs them under label.
+func (c *Channel) Send(label string, es ...field.Element) {
+	for i := range es {
+		var b [field.Bytes]byte
+		field.PutBE(b[:], &es[i])
+		c.buf = append(c.buf, b[:]...)
+	}
+	c.tr.AppendElements(label, es...)
+}
+
+// Recv reads n elements and absorbs them under label.
+func (c *Channel) Recv(label string, n int) ([]field.Element, error) {
+	if n < 0 || (len(c.buf)-c.off)/field.Bytes < n {
+		return nil, fmt.Errorf("%w: proof ends before %s (%d elements)", ErrBadProof, label, n)
+	}
+	es := make([]field.Element, n)
+	for i := range es {
+		e, err := field.FromBE(c.buf[c.off : c.off+field.Bytes])
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s element %d: %v", ErrBadProof, label, i, err)
+		}
+		es[i] = e
+		c.off += field.Bytes
+	}
+	c.tr.AppendElements(label, es...)
+	return es, nil
+}
+
+func wrapBad(err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("%w: %v", ErrBadProof, err)
+}

@@ -1,0 +1,102 @@
+package gkr
+
+import (
+	"fmt"
+
+	"github.com/streamprove/streamprove/field"
+	"github.com/streamprove/streamprove/sumcheck"
+)
+
+// Claim says that the MLE of Tensor (padded, MLE order) at Point equals Value.
+type Claim struct {
+	Tensor string
+	Point  []field.Element
+	Value  field.Element
+}
+
+func samePoint(a, b []field.Element) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if !a[i].Equal(&b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// dedupe drops claims that repeat an earlier claim's point. Two claims at one point with
+// different values cannot both be true: that is a rejection, not a merge.
+func dedupe(cs []Claim) ([]Claim, error) {
+	var out []Claim
+next:
+	for _, c := range cs {
+		for _, o := range out {
+			if samePoint(o.Point, c.Point) {
+				if !o.Value.Equal(&c.Value) {
+					return nil, fmt.Errorf("%w: tensor %q has two different values at one point", ErrBadProof, c.Tensor)
+				}
+				continue next
+			}
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// mergeClaim builds the merge sumcheck of DESIGN §8: with α from the transcript, prove
+// Σ_x (Σ_i α^i eq(r_i, x))·T(x) = Σ_i α^i v_i; the one claim left is T(r*).
+func mergeClaim(tr *field.Transcript, cs []Claim, nv int) *sumcheck.Claim {
+	alpha := tr.Challenge("merge/alpha")
+	c := &sumcheck.Claim{NumVars: nv, Gate: sumcheck.Identity()}
+	coef := field.One()
+	for _, cl := range cs {
+		c.Eq = append(c.Eq, sumcheck.EqTerm{Coeff: coef, Point: cl.Point})
+		var t field.Element
+		t.Mul(&coef, &cl.Value)
+		c.Sum.Add(&c.Sum, &t)
+		coef.Mul(&coef, &alpha)
+	}
+	return c
+}
+
+// proveMerge reduces several claims on one tensor to one.
+func proveMerge(pc *ProveCtx, cs []Claim) (Claim, error) {
+	cs, err := dedupe(cs)
+	if err != nil {
+		return Claim{}, err
+	}
+	if len(cs) == 1 {
+		return cs[0], nil
+	}
+	name := cs[0].Tensor
+	src, err := pc.Source(name)
+	if err != nil {
+		return Claim{}, fmt.Errorf("merge claims on %q: %w", name, err)
+	}
+	sc := mergeClaim(pc.ch.tr, cs, len(cs[0].Point))
+	sc.Sources = []field.Source{src}
+	point, finals, err := pc.Sumcheck(sc)
+	if err != nil {
+		return Claim{}, fmt.Errorf("merge claims on %q: %w", name, err)
+	}
+	return Claim{Tensor: name, Point: point, Value: finals[0]}, nil
+}
+
+// verifyMerge checks the merge of several claims on one tensor and returns the merged claim.
+func verifyMerge(vc *VerifyCtx, cs []Claim) (Claim, error) {
+	cs, err := dedupe(cs)
+	if err != nil {
+		return Claim{}, err
+	}
+	if len(cs) == 1 {
+		return cs[0], nil
+	}
+	sc := mergeClaim(vc.ch.tr, cs, len(cs[0].Point))
+	point, finals, err := vc.Sumcheck(sc)
+	if err != nil {
+		return Claim{}, fmt.Errorf("merge claims on %q: %w", cs[0].Tensor, err)
+	}
+	return Claim{Tensor: cs[0].Tensor, Point: point, Value: finals[0]}, nil
+}

@@ -1,0 +1,417 @@
+package gkr
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/streamprove/streamprove/field"
+	"github.com/streamprove/streamprove/pcs"
+	"github.com/streamprove/streamprove/spill"
+	"github.com/streamprove/streamprove/sumcheck"
+)
+
+// Proof format constants. A proof is: magic, version, graph digest, commitments digest, then the
+// channel (public outputs, every kernel's messages in reverse topological order, merges), then
+// the batched pcs opening. Every length in it is implied by the graph; nothing is trusted.
+const (
+	proofMagic   = "SPRF"
+	ProofVersion = 1
+	headerLen    = 4 + 2 + 32 + 32
+	domain       = "streamprove/proof/v1"
+	// inputChunk is the chunk length with which public inputs are absorbed (both sides).
+	inputChunk = 1 << 12
+)
+
+// Public is what prover and verifier share: the public input tensors and the weight
+// commitments, by tensor name.
+type Public struct {
+	Inputs      Witness
+	Commitments map[string]*pcs.Commitment
+}
+
+// Options tune the prover.
+type Options struct {
+	Sumcheck sumcheck.Options
+	PCS      pcs.Options
+	// Progress, if set, is called before each step (kernel or final opening).
+	Progress func(step string, done, total int)
+}
+
+// CommitmentsDigest hashes the weights' commitments in name order.
+func CommitmentsDigest(g *Graph, cm map[string]*pcs.Commitment) ([32]byte, error) {
+	tr := field.NewTranscript("streamprove/commitments/v1")
+	for _, w := range g.Names(Weight) {
+		c, ok := cm[w]
+		if !ok || c == nil {
+			return [32]byte{}, fmt.Errorf("%w: no commitment for weight %q", ErrGraph, w)
+		}
+		d := c.Digest()
+		tr.AppendBytes(w, d[:])
+	}
+	return tr.State(), nil
+}
+
+// start absorbs everything public, in the one order both sides use.
+func start(g *Graph, pub Public) (*field.Transcript, [32]byte, [32]byte, error) {
+	gd := g.Digest()
+	cd, err := CommitmentsDigest(g, pub.Commitments)
+	if err != nil {
+		return nil, gd, cd, err
+	}
+	tr := field.NewTranscript(domain)
+	tr.AppendBytes("graph", gd[:])
+	tr.AppendBytes("commitments", cd[:])
+	buf := make([]field.Element, inputChunk)
+	for _, name := range g.Names(Input) {
+		src, err := pub.Inputs.Source(name)
+		if err != nil {
+			return nil, gd, cd, fmt.Errorf("public input %q: %w", name, err)
+		}
+		if err := checkLen(g.Tensors[name], src); err != nil {
+			return nil, gd, cd, err
+		}
+		err = field.ForEachChunk(src, buf, func(_ int64, c []field.Element) error {
+			tr.AppendElements("input/"+name, c...)
+			return nil
+		})
+		if err != nil {
+			return nil, gd, cd, fmt.Errorf("public input %q: %w", name, err)
+		}
+	}
+	return tr, gd, cd, nil
+}
+
+func checkLen(ti *TensorInfo, src field.Source) error {
+	if want := int64(1) << ti.NumVars(); src.Len() != want {
+		return fmt.Errorf("tensor %q: source has %d elements, padded shape %v needs %d", ti.Name, src.Len(), ti.PaddedShape(), want)
+	}
+	return nil
+}
+
+// Prove runs the kernel-level proof of g over the witness w and returns the proof bytes.
+func Prove(g *Graph, w Witness, pub Public, opt Options) ([]byte, error) {
+	if err := g.Validate(); err != nil {
+		return nil, err
+	}
+	tr, gd, cd, err := start(g, pub)
+	if err != nil {
+		return nil, err
+	}
+	ch := &Channel{tr: tr}
+	ch.buf = appendHeader(nil, gd, cd)
+	pc := &ProveCtx{Graph: g, Witness: w, Opt: opt.Sumcheck, ch: ch}
+	ledger := map[string][]Claim{}
+
+	for _, name := range g.Names(Output) {
+		ti := g.Tensors[name]
+		src, err := w.Source(name)
+		if err != nil {
+			return nil, fmt.Errorf("output %q: %w", name, err)
+		}
+		padded, err := readPadded(ti, src, pc.Budget())
+		if err != nil {
+			return nil, err
+		}
+		ch.Send("output/"+name, unpad(padded, ti.Shape)...)
+		c, err := outputClaim(tr, ti, padded)
+		if err != nil {
+			return nil, err
+		}
+		ledger[name] = append(ledger[name], c)
+	}
+
+	total := len(g.Kernels) + 1
+	for k := len(g.Kernels) - 1; k >= 0; k-- {
+		kn := g.Kernels[k]
+		if opt.Progress != nil {
+			opt.Progress(kn.Name(), len(g.Kernels)-1-k, total)
+		}
+		outs, live, err := kernelClaims(kn, ledger)
+		if err != nil {
+			return nil, err
+		}
+		if !live {
+			continue
+		}
+		for i := range outs {
+			outs[i], err = proveMerge(pc, ledger[kn.Outputs()[i]])
+			if err != nil {
+				return nil, fmt.Errorf("kernel %s: %w", kn.Name(), err)
+			}
+		}
+		ins, err := kn.Prove(pc, outs)
+		if err != nil {
+			return nil, fmt.Errorf("kernel %s: %w", kn.Name(), err)
+		}
+		for _, c := range ins {
+			ledger[c.Tensor] = append(ledger[c.Tensor], c)
+		}
+	}
+	if opt.Progress != nil {
+		opt.Progress("opening", total-1, total)
+	}
+	claims, err := weightClaims(g, ledger, pub, w)
+	if err != nil {
+		return nil, err
+	}
+	if len(claims) > 0 {
+		op, err := pcs.Open(tr, claims, opt.PCS)
+		if err != nil {
+			return nil, fmt.Errorf("opening weights: %w", err)
+		}
+		ch.buf = op.AppendBinary(ch.buf)
+	}
+	if opt.Progress != nil {
+		opt.Progress("done", total, total)
+	}
+	return ch.buf, nil
+}
+
+// Verify checks a proof of g against the public inputs and commitments. On success it returns
+// the public outputs (real elements, row-major) by tensor name.
+func Verify(g *Graph, pub Public, proof []byte) (map[string][]field.Element, error) {
+	if err := g.Validate(); err != nil {
+		return nil, err
+	}
+	tr, gd, cd, err := start(g, pub)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkHeader(proof, gd, cd); err != nil {
+		return nil, err
+	}
+	ch := &Channel{tr: tr, buf: proof, off: headerLen}
+	vc := &VerifyCtx{Graph: g, ch: ch}
+	ledger := map[string][]Claim{}
+	outputs := map[string][]field.Element{}
+	for _, name := range g.Names(Output) {
+		ti := g.Tensors[name]
+		vals, err := ch.Recv("output/"+name, int(ti.Len()))
+		if err != nil {
+			return nil, err
+		}
+		outputs[name] = vals
+		c, err := outputClaim(tr, ti, pad(vals, ti.Shape))
+		if err != nil {
+			return nil, err
+		}
+		ledger[name] = append(ledger[name], c)
+	}
+	for k := len(g.Kernels) - 1; k >= 0; k-- {
+		kn := g.Kernels[k]
+		outs, live, err := kernelClaims(kn, ledger)
+		if err != nil {
+			return nil, err
+		}
+		if !live {
+			continue
+		}
+		for i := range outs {
+			outs[i], err = verifyMerge(vc, ledger[kn.Outputs()[i]])
+			if err != nil {
+				return nil, fmt.Errorf("kernel %s: %w", kn.Name(), err)
+			}
+		}
+		ins, err := kn.Verify(vc, outs)
+		if err != nil {
+			return nil, fmt.Errorf("kernel %s: %w", kn.Name(), err)
+		}
+		for _, c := range ins {
+			if err := checkClaimShape(g, c); err != nil {
+				return nil, fmt.Errorf("kernel %s: %w", kn.Name(), err)
+			}
+			ledger[c.Tensor] = append(ledger[c.Tensor], c)
+		}
+	}
+	// Claims on public inputs: the verifier evaluates them itself, one pass per input.
+	for _, name := range g.Names(Input) {
+		cs, err := dedupe(ledger[name])
+		if err != nil {
+			return nil, err
+		}
+		src, err := pub.Inputs.Source(name)
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range cs {
+			v, err := field.EvalStream(src, c.Point, 14)
+			if err != nil {
+				return nil, fmt.Errorf("public input %q: %w", name, err)
+			}
+			if !v.Equal(&c.Value) {
+				return nil, fmt.Errorf("%w: claim on public input %q does not hold", ErrBadProof, name)
+			}
+		}
+	}
+	claims, err := weightClaims(g, ledger, pub, nil)
+	if err != nil {
+		return nil, err
+	}
+	rest := proof[ch.off:]
+	if len(claims) > 0 {
+		op, r, err := pcs.DecodeOpening(rest, claims)
+		if err != nil {
+			return nil, wrapBad(err)
+		}
+		rest = r
+		if err := pcs.Verify(tr, claims, op); err != nil {
+			return nil, wrapBad(err)
+		}
+	}
+	if len(rest) != 0 {
+		return nil, fmt.Errorf("%w: %d trailing bytes", ErrBadProof, len(rest))
+	}
+	return outputs, nil
+}
+
+// kernelClaims returns a slot per output and whether any output has claims. A kernel whose
+// outputs nobody claims is dead code for the proof and is skipped by both sides.
+func kernelClaims(kn Kernel, ledger map[string][]Claim) ([]Claim, bool, error) {
+	outs := make([]Claim, len(kn.Outputs()))
+	n := 0
+	for _, o := range kn.Outputs() {
+		if len(ledger[o]) > 0 {
+			n++
+		}
+	}
+	if n != 0 && n != len(outs) {
+		return nil, false, fmt.Errorf("%w: kernel %s: some outputs are never used", ErrGraph, kn.Name())
+	}
+	return outs, n > 0, nil
+}
+
+func checkClaimShape(g *Graph, c Claim) error {
+	ti, ok := g.Tensors[c.Tensor]
+	if !ok {
+		return fmt.Errorf("%w: claim on unknown tensor %q", ErrGraph, c.Tensor)
+	}
+	if len(c.Point) != ti.NumVars() {
+		return fmt.Errorf("%w: claim on %q has %d variables, want %d", ErrGraph, c.Tensor, len(c.Point), ti.NumVars())
+	}
+	return nil
+}
+
+// weightClaims collects the claims that end on committed weights, in name order. w is the
+// prover's witness (nil on the verifier's side).
+func weightClaims(g *Graph, ledger map[string][]Claim, pub Public, w Witness) ([]pcs.Claim, error) {
+	var out []pcs.Claim
+	for _, name := range g.Names(Weight) {
+		cs, err := dedupe(ledger[name])
+		if err != nil {
+			return nil, err
+		}
+		var src field.Source
+		if w != nil && len(cs) > 0 {
+			if src, err = w.Source(name); err != nil {
+				return nil, fmt.Errorf("weight %q: %w", name, err)
+			}
+		}
+		for _, c := range cs {
+			out = append(out, pcs.Claim{Commitment: pub.Commitments[name], Source: src, Point: c.Point, Value: c.Value})
+		}
+	}
+	return out, nil
+}
+
+func outputClaim(tr *field.Transcript, ti *TensorInfo, padded []field.Element) (Claim, error) {
+	r := tr.Challenges("output-point/"+ti.Name, ti.NumVars())
+	v, err := field.EvalSlice(padded, r, nil)
+	if err != nil {
+		return Claim{}, err
+	}
+	return Claim{Tensor: ti.Name, Point: r, Value: v}, nil
+}
+
+// readPadded loads a (public, hence small) output tensor, reserving its bytes from the budget.
+func readPadded(ti *TensorInfo, src field.Source, b *spill.Budget) ([]field.Element, error) {
+	if err := checkLen(ti, src); err != nil {
+		return nil, err
+	}
+	n := src.Len()
+	if b != nil {
+		if err := b.Reserve("public output "+ti.Name, n*32); err != nil {
+			return nil, err
+		}
+		defer b.Release(n * 32)
+	}
+	out := make([]field.Element, n)
+	st, err := src.Open()
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	if err := field.ReadFull(st, out); err != nil {
+		return nil, fmt.Errorf("output %q: %w", ti.Name, err)
+	}
+	return out, nil
+}
+
+// unpad extracts the real elements (row-major over shape) from a padded MLE-order vector.
+func unpad(padded []field.Element, shape []int) []field.Element {
+	out := make([]field.Element, 0, Numel(shape))
+	forEachReal(shape, func(p int64) { out = append(out, padded[p]) })
+	return out
+}
+
+// pad places real elements into a zeroed padded vector.
+func pad(real []field.Element, shape []int) []field.Element {
+	out := make([]field.Element, Numel(PaddedShape(shape)))
+	i := 0
+	forEachReal(shape, func(p int64) { out[p] = real[i]; i++ })
+	return out
+}
+
+// forEachReal calls fn with the padded flat index of every real element, in row-major order.
+func forEachReal(shape []int, fn func(p int64)) {
+	ps := PaddedShape(shape)
+	if len(shape) == 0 {
+		fn(0)
+		return
+	}
+	idx := make([]int, len(shape))
+	for {
+		var p int64
+		for d := range shape {
+			p = p*int64(ps[d]) + int64(idx[d])
+		}
+		fn(p)
+		d := len(shape) - 1
+		for d >= 0 {
+			idx[d]++
+			if idx[d] < shape[d] {
+				break
+			}
+			idx[d] = 0
+			d--
+		}
+		if d < 0 {
+			return
+		}
+	}
+}
+
+func appendHeader(dst []byte, gd, cd [32]byte) []byte {
+	dst = append(dst, proofMagic...)
+	dst = binary.BigEndian.AppendUint16(dst, ProofVersion)
+	dst = append(dst, gd[:]...)
+	return append(dst, cd[:]...)
+}
+
+var errHeader = errors.New("bad proof header")
+
+func checkHeader(p []byte, gd, cd [32]byte) error {
+	if len(p) < headerLen || string(p[:4]) != proofMagic {
+		return fmt.Errorf("%w: %w: not a streamprove proof", ErrBadProof, errHeader)
+	}
+	if v := binary.BigEndian.Uint16(p[4:]); v != ProofVersion {
+		return fmt.Errorf("%w: %w: format version %d, this build reads %d", ErrBadProof, errHeader, v, ProofVersion)
+	}
+	if string(p[6:38]) != string(gd[:]) {
+		return fmt.Errorf("%w: the proof is for another graph", ErrBadProof)
+	}
+	if string(p[38:70]) != string(cd[:]) {
+		return fmt.Errorf("%w: the proof is for other weight commitments", ErrBadProof)
+	}
+	return nil
+}

@@ -1,0 +1,361 @@
+package kernels
+
+import (
+	"errors"
+	"math/big"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/streamprove/streamprove/field"
+	"github.com/streamprove/streamprove/gkr"
+	"github.com/streamprove/streamprove/pcs"
+	"github.com/streamprove/streamprove/spill"
+	"github.com/streamprove/streamprove/sumcheck"
+	"github.com/streamprove/streamprove/tensorstore"
+)
+
+// model is a small graph with its store, built by the test.
+type model struct {
+	t      *testing.T
+	store  *tensorstore.Store
+	graph  *gkr.Graph
+	kerns  []Kernel
+	bounds map[string]*big.Int
+	rng    *rand.Rand
+}
+
+func newModel(t *testing.T, seed uint64) *model {
+	t.Helper()
+	s, err := tensorstore.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return &model{t: t, store: s, graph: &gkr.Graph{Name: "test", Tensors: map[string]*gkr.TensorInfo{}},
+		bounds: map[string]*big.Int{}, rng: rand.New(rand.NewPCG(seed, seed+1))}
+}
+
+// data adds an input or weight tensor of random int8 values (int32 for biases).
+func (m *model) data(name string, role gkr.Role, shape []int, dt tensorstore.DType) {
+	m.t.Helper()
+	m.graph.Tensors[name] = &gkr.TensorInfo{Name: name, Shape: shape, Role: role}
+	w, err := m.store.Create(name, shape, dt, tensorstore.WriteOptions{ChunkElems: 64})
+	if err != nil {
+		m.t.Fatal(err)
+	}
+	n := gkr.Numel(shape)
+	v := make([]int64, n)
+	lim := int64(128)
+	if dt == tensorstore.Int32 {
+		lim = 1 << 20
+	}
+	for i := range v {
+		v[i] = m.rng.Int64N(2*lim) - lim
+	}
+	if err := w.WriteInt64s(v); err != nil {
+		m.t.Fatal(err)
+	}
+	if _, err := w.Commit(); err != nil {
+		m.t.Fatal(err)
+	}
+	m.bounds[name] = BoundForDType(dt)
+}
+
+// node adds a kernel and declares its output (role Intermediate unless out is true).
+func (m *model) node(k Kernel, shape []int, out bool) {
+	role := gkr.Intermediate
+	if out {
+		role = gkr.Output
+	}
+	for _, o := range k.Outputs() {
+		m.graph.Tensors[o] = &gkr.TensorInfo{Name: o, Shape: shape, Role: role}
+	}
+	m.graph.Kernels = append(m.graph.Kernels, k)
+	m.kerns = append(m.kerns, k)
+}
+
+func (m *model) forward() {
+	m.t.Helper()
+	fc := &ForwardCtx{Store: m.store, Graph: m.graph, Bounds: m.bounds, Write: tensorstore.WriteOptions{ChunkElems: 64}, ChunkElems: 50}
+	for _, k := range m.kerns {
+		if err := k.Forward(fc); err != nil {
+			m.t.Fatal(err)
+		}
+	}
+}
+
+func (m *model) public() gkr.Public {
+	m.t.Helper()
+	cm := map[string]*pcs.Commitment{}
+	w := &StoreWitness{Store: m.store}
+	for _, name := range m.graph.Names(gkr.Weight) {
+		src, err := w.Source(name)
+		if err != nil {
+			m.t.Fatal(err)
+		}
+		c, err := pcs.Commit(src, pcs.Options{})
+		if err != nil {
+			m.t.Fatal(err)
+		}
+		cm[name] = c
+	}
+	allow := map[string]bool{}
+	for _, name := range m.graph.Names(gkr.Input) {
+		allow[name] = true
+	}
+	return gkr.Public{Inputs: &StoreWitness{Store: m.store, Allow: allow}, Commitments: cm}
+}
+
+func (m *model) prove(pub gkr.Public, budget int64) []byte {
+	m.t.Helper()
+	w := &StoreWitness{Store: m.store}
+	defer w.Close()
+	opt := gkr.Options{Sumcheck: sumcheck.Options{Budget: spill.NewBudget(budget), SpillDir: m.t.TempDir(), ChunkLog: 5}}
+	proof, err := gkr.Prove(m.graph, w, pub, opt)
+	if err != nil {
+		m.t.Fatal(err)
+	}
+	return proof
+}
+
+// expected computes the graph's outputs in RAM with big integers from the stored inputs.
+func (m *model) values(name string) []int64 {
+	m.t.Helper()
+	tn, err := m.store.Tensor(name)
+	if err != nil {
+		m.t.Fatal(err)
+	}
+	defer tn.Close()
+	st, err := tn.RawSource().Open()
+	if err != nil {
+		m.t.Fatal(err)
+	}
+	defer st.Close()
+	e := make([]field.Element, tn.Info().Len)
+	if err := field.ReadFull(st, e); err != nil {
+		m.t.Fatal(err)
+	}
+	v := make([]int64, len(e))
+	if err := field.ToInt64s(v, e, -1<<63, 1<<63-1); err != nil {
+		m.t.Fatal(err)
+	}
+	return v
+}
+
+// chain: linear(+bias) → add (residual with itself through a second path) → mul → linear.
+func chainModel(t *testing.T, batch, in, hid, out int) *model {
+	m := newModel(t, uint64(batch*1000+in))
+	xs := []int{batch, in}
+	hs := []int{batch, hid}
+	if batch == 0 {
+		xs, hs = []int{in}, []int{hid}
+	}
+	m.data("x", gkr.Input, xs, tensorstore.Int8)
+	m.data("w1", gkr.Weight, []int{hid, in}, tensorstore.Int8)
+	m.data("b1", gkr.Weight, []int{hid}, tensorstore.Int32)
+	m.data("w2", gkr.Weight, []int{out, hid}, tensorstore.Int8)
+	m.node(NewLinear("fc1", "x", "w1", "b1", "h"), hs, false)
+	m.node(Add("res", "h", "h", "s"), hs, false) // one tensor read twice
+	m.node(Mul("gate", "s", "h", "g"), hs, false) // h feeds two kernels: claims merged
+	os := []int{batch, out}
+	if batch == 0 {
+		os = []int{out}
+	}
+	m.node(NewLinear("fc2", "g", "w2", "", "y"), os, true)
+	m.forward()
+	return m
+}
+
+func TestChainCompleteness(t *testing.T) {
+	for _, c := range []struct{ batch, in, hid, out int }{
+		{1, 5, 3, 2}, {0, 7, 5, 3}, {3, 12, 9, 10}, {4, 16, 8, 4}, {5, 33, 17, 6},
+	} {
+		m := chainModel(t, c.batch, c.in, c.hid, c.out)
+		// the forward pass computed what it should
+		x, w1, b1, w2 := m.values("x"), m.values("w1"), m.values("b1"), m.values("w2")
+		y := m.values("y")
+		B := max(c.batch, 1)
+		for b := 0; b < B; b++ {
+			h := make([]int64, c.hid)
+			for o := range h {
+				h[o] = b1[o]
+				for i := 0; i < c.in; i++ {
+					h[o] += x[b*c.in+i] * w1[o*c.in+i]
+				}
+				h[o] = 2 * h[o] * h[o]
+			}
+			for o := 0; o < c.out; o++ {
+				want := new(big.Int)
+				for i := range h {
+					want.Add(want, new(big.Int).Mul(big.NewInt(h[i]), big.NewInt(w2[o*c.hid+i])))
+				}
+				if want.Cmp(big.NewInt(y[b*c.out+o])) != 0 {
+					t.Fatalf("%+v: y[%d,%d] = %d, want %s", c, b, o, y[b*c.out+o], want)
+				}
+			}
+		}
+		pub := m.public()
+		for _, budget := range []int64{0, 64 << 10} {
+			proof := m.prove(pub, budget)
+			outs, err := gkr.Verify(m.graph, pub, proof)
+			if err != nil {
+				t.Fatalf("%+v budget %d: honest proof rejected: %v", c, budget, err)
+			}
+			for i, v := range y {
+				if got, _ := field.ToInt64(&outs["y"][i]); got != v {
+					t.Fatalf("%+v: verified output %d = %d, want %d", c, i, got, v)
+				}
+			}
+		}
+	}
+}
+
+func reject(t *testing.T, what string, err error) {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("%s: accepted", what)
+	}
+	if !errors.Is(err, gkr.ErrBadProof) {
+		t.Fatalf("%s: rejected with %v, want ErrBadProof", what, err)
+	}
+}
+
+func TestChainSoundness(t *testing.T) {
+	m := chainModel(t, 3, 12, 9, 10)
+	pub := m.public()
+	proof := m.prove(pub, 0)
+	if _, err := gkr.Verify(m.graph, pub, proof); err != nil {
+		t.Fatal(err)
+	}
+
+	// Every flipped byte of the proof is rejected (a bit per byte, all bytes).
+	for i := range proof {
+		bad := append([]byte(nil), proof...)
+		bad[i] ^= 1 << (i % 8)
+		_, err := gkr.Verify(m.graph, pub, bad)
+		if err == nil {
+			t.Fatalf("proof with byte %d of %d flipped accepted", i, len(proof))
+		}
+	}
+	_, err := gkr.Verify(m.graph, pub, proof[:len(proof)-1])
+	reject(t, "truncated proof", err)
+	_, err = gkr.Verify(m.graph, pub, append(append([]byte(nil), proof...), 0))
+	reject(t, "proof with a trailing byte", err)
+
+	// A proof checked against a different graph (the scale of one kernel changed).
+	g2 := *m.graph
+	g2.Kernels = append([]gkr.Kernel(nil), m.graph.Kernels...)
+	g2.Kernels[1] = Scale("res", "h", 3, "s")
+	_, err = gkr.Verify(&g2, pub, proof)
+	reject(t, "proof for another graph", err)
+
+	// Different weights: a commitment to other data.
+	pub2 := gkr.Public{Inputs: pub.Inputs, Commitments: map[string]*pcs.Commitment{}}
+	for k, v := range pub.Commitments {
+		pub2.Commitments[k] = v
+	}
+	src := field.SliceSource(make([]field.Element, 1<<m.graph.Tensors["w1"].NumVars()))
+	c, err := pcs.Commit(src, pcs.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub2.Commitments["w1"] = c
+	_, err = gkr.Verify(m.graph, pub2, proof)
+	reject(t, "proof against another weight commitment", err)
+}
+
+// A prover that runs on a corrupted witness (an intermediate or the output changed after the
+// forward pass) produces a proof that does not verify.
+func TestCorruptWitnessRejected(t *testing.T) {
+	for _, victim := range []string{"h", "s", "g", "y"} {
+		m := chainModel(t, 3, 12, 9, 10)
+		pub := m.public()
+		v := m.values(victim)
+		v[len(v)/2]++
+		info := m.graph.Tensors[victim]
+		w, err := m.store.Create(victim, info.Shape, tensorstore.Int64, tensorstore.WriteOptions{Replace: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.WriteInt64s(v); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		wit := &StoreWitness{Store: m.store}
+		proof, err := gkr.Prove(m.graph, wit, pub, gkr.Options{})
+		wit.Close()
+		if err != nil {
+			t.Fatalf("prover on a corrupted %s: %v (want a proof that the verifier rejects)", victim, err)
+		}
+		_, err = gkr.Verify(m.graph, pub, proof)
+		reject(t, "proof over a corrupted "+victim, err)
+	}
+}
+
+// A weight changed after its commitment: the prover's witness disagrees with the commitment.
+func TestChangedWeightRejected(t *testing.T) {
+	m := chainModel(t, 2, 8, 4, 3)
+	pub := m.public()
+	v := m.values("w2")
+	v[0] ^= 1
+	w, err := m.store.Create("w2", m.graph.Tensors["w2"].Shape, tensorstore.Int8, tensorstore.WriteOptions{Replace: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.WriteInt64s(v); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	m.forward2()
+	proof := m.prove(pub, 0)
+	_, err = gkr.Verify(m.graph, pub, proof)
+	reject(t, "proof with a weight changed after commit", err)
+}
+
+// forward2 reruns the forward pass replacing existing outputs.
+func (m *model) forward2() {
+	m.t.Helper()
+	fc := &ForwardCtx{Store: m.store, Graph: m.graph, Bounds: m.bounds, Write: tensorstore.WriteOptions{Replace: true}}
+	for _, k := range m.kerns {
+		if err := k.Forward(fc); err != nil {
+			m.t.Fatal(err)
+		}
+	}
+}
+
+func TestElementwiseKinds(t *testing.T) {
+	m := newModel(t, 9)
+	shape := []int{7, 5, 3}
+	m.data("a", gkr.Input, shape, tensorstore.Int8)
+	m.data("b", gkr.Input, shape, tensorstore.Int8)
+	poly, err := NewElementwise("poly", "poly", []string{"a", "b"}, []Term{{3, []int{0, 0, 1}}, {-2, []int{1}}}, "p")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.node(Sub("sub", "a", "b", "d"), shape, false)
+	m.node(Square("sq", "d", "q"), shape, false)
+	m.node(Scale("sc", "q", -5, "r"), shape, false)
+	m.node(poly, shape, false)
+	m.node(Add("out", "r", "p", "y"), shape, true)
+	m.forward()
+	a, b, y := m.values("a"), m.values("b"), m.values("y")
+	for i := range y {
+		d := a[i] - b[i]
+		want := -5*d*d + 3*a[i]*a[i]*b[i] - 2*b[i]
+		if y[i] != want {
+			t.Fatalf("y[%d] = %d, want %d", i, y[i], want)
+		}
+	}
+	pub := m.public()
+	proof := m.prove(pub, 0)
+	if _, err := gkr.Verify(m.graph, pub, proof); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewElementwise("c", "c", []string{"a"}, []Term{{1, nil}}, "z"); err == nil {
+		t.Fatal("constant term accepted")
+	}
+}

@@ -1,0 +1,253 @@
+package kernels
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
+	"github.com/streamprove/streamprove/field"
+	"github.com/streamprove/streamprove/gkr"
+	"github.com/streamprove/streamprove/spill"
+	"github.com/streamprove/streamprove/sumcheck"
+)
+
+// Linear is Y[b,o] = Σ_i X[b,i]·W[o,i] (+ bias[o]) with W stored [out, in] like PyTorch.
+// X may be a vector [in] (then Y is [out]).
+//
+// Proof (DESIGN §9): for the claim Ỹ(r_o, r_b) = v, the prover streams X once accumulating
+// x_r[i] = Σ_b eq(r_b,b)·X[b,i] and W once accumulating w_r[i] = Σ_o eq(r_o,o)·W[o,i], sends
+// bias~(r_o), and proves Σ_i x_r[i]·w_r[i] = v − mask(r_b)·bias~(r_o) with a degree-2 sumcheck over
+// i. The mask (1 on real batch rows) keeps Y's padding zero. Cost O(B·I + O·I) field operations
+// against the forward pass's O(B·I·O); memory two vectors of I elements.
+type Linear struct {
+	name       string
+	x, w, bias string // bias may be ""
+	y          string
+}
+
+// NewLinear returns a linear kernel; bias may be "".
+func NewLinear(name, x, w, bias, y string) *Linear {
+	return &Linear{name: name, x: x, w: w, bias: bias, y: y}
+}
+
+// Name returns the node name.
+func (l *Linear) Name() string { return l.name }
+
+// Inputs returns X, W and (when present) the bias.
+func (l *Linear) Inputs() []string {
+	if l.bias == "" {
+		return []string{l.x, l.w}
+	}
+	return []string{l.x, l.w, l.bias}
+}
+
+// Outputs returns Y.
+func (l *Linear) Outputs() []string { return []string{l.y} }
+
+// Describe encodes the op for the graph digest.
+func (l *Linear) Describe() []byte {
+	b := []byte("linear/1")
+	if l.bias != "" {
+		b = append(b, 1)
+	}
+	return b
+}
+
+// dims returns B (rows of X, 1 for a vector), I and O, checking the shapes agree.
+func (l *Linear) dims(g *gkr.Graph) (batch, in, out int, err error) {
+	xs, ws, ys := g.Tensors[l.x].Shape, g.Tensors[l.w].Shape, g.Tensors[l.y].Shape
+	if len(ws) != 2 {
+		return 0, 0, 0, fmt.Errorf("%w: node %s: weight %q has shape %v, want [out, in]", gkr.ErrGraph, l.name, l.w, ws)
+	}
+	out, in = ws[0], ws[1]
+	switch len(xs) {
+	case 1:
+		batch = 1
+		if len(ys) != 1 || ys[0] != out {
+			return 0, 0, 0, fmt.Errorf("%w: node %s: output %q has shape %v, want [%d]", gkr.ErrGraph, l.name, l.y, ys, out)
+		}
+	case 2:
+		batch = xs[0]
+		if len(ys) != 2 || ys[0] != batch || ys[1] != out {
+			return 0, 0, 0, fmt.Errorf("%w: node %s: output %q has shape %v, want [%d %d]", gkr.ErrGraph, l.name, l.y, ys, batch, out)
+		}
+	default:
+		return 0, 0, 0, fmt.Errorf("%w: node %s: input %q has shape %v, want [batch, in] or [in]", gkr.ErrGraph, l.name, l.x, xs)
+	}
+	if xs[len(xs)-1] != in {
+		return 0, 0, 0, fmt.Errorf("%w: node %s: input %q has %d features, weight %q expects %d", gkr.ErrGraph, l.name, l.x, xs[len(xs)-1], l.w, in)
+	}
+	if l.bias != "" {
+		if bs := g.Tensors[l.bias].Shape; len(bs) != 1 || bs[0] != out {
+			return 0, 0, 0, fmt.Errorf("%w: node %s: bias %q has shape %v, want [%d]", gkr.ErrGraph, l.name, l.bias, bs, out)
+		}
+	}
+	return batch, in, out, nil
+}
+
+func log2i(n int) int { k, _ := field.Log2(field.NextPow2(int64(n))); return k }
+
+// Estimate: two row vectors of I elements in RAM; X and W streamed once.
+func (l *Linear) Estimate(g *gkr.Graph) gkr.Estimate {
+	b, i, o, err := l.dims(g)
+	if err != nil {
+		return gkr.Estimate{}
+	}
+	pi := field.NextPow2(int64(i))
+	return gkr.Estimate{MinBytes: 2 * pi * 32, StreamBytes: (int64(b) + int64(o)) * pi * 32}
+}
+
+// Prove reduces the claim on Y to claims on X, W and the bias.
+func (l *Linear) Prove(pc *gkr.ProveCtx, out []gkr.Claim) ([]gkr.Claim, error) {
+	batch, in, o, err := l.dims(pc.Graph)
+	if err != nil {
+		return nil, err
+	}
+	logO, logI := log2i(o), log2i(in)
+	c := out[0]
+	rO, rB := c.Point[:logO], c.Point[logO:]
+	var bv field.Element
+	if l.bias != "" {
+		src, err := pc.Source(l.bias)
+		if err != nil {
+			return nil, err
+		}
+		if bv, err = field.EvalStream(src, rO, 14); err != nil {
+			return nil, fmt.Errorf("bias %q: %w", l.bias, err)
+		}
+		pc.Send("linear/bias", bv)
+	}
+	target := linearTarget(c.Value, rB, batch, bv)
+	pi := int64(1) << logI
+	b := pc.Budget()
+	xr, err := rowCombine(pc, l.x, rB, batch, pi, b)
+	if err != nil {
+		return nil, err
+	}
+	defer xr.Release()
+	wr, err := rowCombine(pc, l.w, rO, o, pi, b)
+	if err != nil {
+		return nil, err
+	}
+	defer wr.Release()
+	sc := &sumcheck.Claim{NumVars: logI, Sources: []field.Source{xr, wr}, Gate: sumcheck.Product(2), Sum: target}
+	point, finals, err := pc.Sumcheck(sc)
+	if err != nil {
+		return nil, err
+	}
+	return l.inClaims(point, rO, rB, finals, bv), nil
+}
+
+// Verify checks the kernel's messages and returns the claims on X, W and the bias.
+func (l *Linear) Verify(vc *gkr.VerifyCtx, out []gkr.Claim) ([]gkr.Claim, error) {
+	batch, in, o, err := l.dims(vc.Graph)
+	if err != nil {
+		return nil, err
+	}
+	logO, logI := log2i(o), log2i(in)
+	c := out[0]
+	rO, rB := c.Point[:logO], c.Point[logO:]
+	var bv field.Element
+	if l.bias != "" {
+		m, err := vc.Recv("linear/bias", 1)
+		if err != nil {
+			return nil, err
+		}
+		bv = m[0]
+	}
+	target := linearTarget(c.Value, rB, batch, bv)
+	sc := &sumcheck.Claim{NumVars: logI, Gate: sumcheck.Product(2), Sum: target}
+	point, finals, err := vc.Sumcheck(sc)
+	if err != nil {
+		return nil, err
+	}
+	return l.inClaims(point, rO, rB, finals, bv), nil
+}
+
+// linearTarget is v − mask(r_b)·bias~(r_o): the part of Ỹ that the matmul must account for.
+func linearTarget(v field.Element, rB []field.Element, batch int, bv field.Element) field.Element {
+	m := field.EqPrefixSum(rB, uint64(batch))
+	m.Mul(&m, &bv)
+	var t field.Element
+	t.Sub(&v, &m)
+	return t
+}
+
+func (l *Linear) inClaims(ri, rO, rB, finals []field.Element, bv field.Element) []gkr.Claim {
+	cat := func(a, b []field.Element) []field.Element {
+		return append(append(make([]field.Element, 0, len(a)+len(b)), a...), b...)
+	}
+	cs := []gkr.Claim{
+		{Tensor: l.x, Point: cat(ri, rB), Value: finals[0]},
+		{Tensor: l.w, Point: cat(ri, rO), Value: finals[1]},
+	}
+	if l.bias != "" {
+		cs = append(cs, gkr.Claim{Tensor: l.bias, Point: cat(rO, nil), Value: bv})
+	}
+	return cs
+}
+
+// rowCombine streams the real rows of a [rows, pi] tensor (padded row length pi) once and
+// returns acc[i] = Σ_j eq(r, j)·T[j, i] in a table of pi elements reserved from the budget.
+// Padding rows are zero and are not read.
+func rowCombine(pc *gkr.ProveCtx, name string, r []field.Element, rows int, pi int64, b *spill.Budget) (*spill.Table, error) {
+	src, err := pc.Source(name)
+	if err != nil {
+		return nil, err
+	}
+	acc, err := spill.NewTable(b, "linear row vector of "+name, pi, pc.Opt.SpillDir)
+	if err != nil {
+		return nil, err
+	}
+	if !acc.InRAM() {
+		acc.Release()
+		return nil, fmt.Errorf("linear row vector of %q (%s) does not fit the budget: %w", name, spill.FormatBytes(pi*32), spill.ErrBudget)
+	}
+	if b != nil {
+		if err := b.Reserve("row buffer of "+name, pi*32*2); err != nil {
+			acc.Release()
+			return nil, err
+		}
+		defer b.Release(pi * 32 * 2)
+	}
+	st, err := src.Open()
+	if err != nil {
+		acc.Release()
+		return nil, err
+	}
+	defer st.Close()
+	a := fr.Vector(acc.Slice())
+	row := make(fr.Vector, pi)
+	tmp := make(fr.Vector, pi)
+	for j := 0; j < rows; j++ {
+		if err := field.ReadFull(st, row); err != nil {
+			acc.Release()
+			return nil, fmt.Errorf("tensor %q row %d: %w", name, j, err)
+		}
+		e := field.EqIndex(r, uint64(j))
+		field.Parallel(int(pi), workersFor(pi, pc.Opt.Workers), func(s, t int) {
+			tv := tmp[s:t]
+			tv.ScalarMul(row[s:t], &e)
+			av := a[s:t]
+			av.Add(av, tv)
+		})
+	}
+	return acc, nil
+}
+
+// workersFor returns 1 for short vectors (a goroutine costs more than the work) and the
+// configured count otherwise.
+func workersFor(n int64, workers int) int {
+	if n < 1<<13 {
+		return 1
+	}
+	return workers
+}
+
+func describe(op string, attrs ...int64) []byte {
+	b := []byte(op)
+	for _, a := range attrs {
+		b = binary.BigEndian.AppendUint64(b, uint64(a))
+	}
+	return b
+}

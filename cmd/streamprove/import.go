@@ -1,0 +1,78 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/streamprove/streamprove/spill"
+	"github.com/streamprove/streamprove/tensorstore"
+)
+
+func importCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "import",
+		Usage:     "import integer tensors from a safetensors or .npy file into a store",
+		UsageText: "streamprove import --store DIR (--safetensors FILE | --npy FILE --name NAME) [--codec s2|zstd|none] [--chunk-elems N] [--replace]",
+		Description: "Floating-point tensors are refused: quantize the model to int8/int16/int32 first. U8 data\n" +
+			"is stored as int16. The store directory is created if it does not exist.",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "store", Usage: "store directory", Aliases: []string{"s"}},
+			&cli.StringFlag{Name: "safetensors", Usage: "safetensors `FILE` (every tensor under its own name)"},
+			&cli.StringFlag{Name: "npy", Usage: ".npy `FILE`"},
+			&cli.StringFlag{Name: "name", Usage: "tensor `NAME` for --npy"},
+			&cli.StringFlag{Name: "codec", Value: tensorstore.DefaultCodec.String(), Usage: "chunk codec: s2, zstd or none"},
+			&cli.StringFlag{Name: "chunk-elems", Value: "65536", Usage: "elements per chunk, a power of two (65536, 64Ki…)"},
+			&cli.BoolFlag{Name: "replace", Usage: "replace tensors that already exist"},
+		},
+		Action: runImport,
+	}
+}
+
+func runImport(c *cli.Context) error {
+	if c.NArg() > 0 {
+		return usagef("import: unexpected argument %q", c.Args().First())
+	}
+	dir, st, np, name := c.String("store"), c.String("safetensors"), c.String("npy"), c.String("name")
+	switch {
+	case dir == "":
+		return usagef("import: --store is required")
+	case (st == "") == (np == ""):
+		return usagef("import: give exactly one of --safetensors or --npy")
+	case np != "" && name == "":
+		return usagef("import: --npy needs --name")
+	case st != "" && name != "":
+		return usagef("import: --name is for --npy; safetensors tensors keep their names")
+	}
+	codec, err := tensorstore.ParseCodec(c.String("codec"))
+	if err != nil {
+		return usagef("import: --codec: %v", err)
+	}
+	ce, err := spill.ParseSize(strings.TrimSuffix(c.String("chunk-elems"), "elems"))
+	if err != nil || ce <= 0 || ce&(ce-1) != 0 || ce > 1<<24 {
+		return usagef("import: --chunk-elems %q: want a power of two up to 16Mi", c.String("chunk-elems"))
+	}
+	opt := tensorstore.WriteOptions{Codec: codec, ChunkElems: int(ce), Replace: c.Bool("replace")}
+
+	s, err := tensorstore.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	var infos []tensorstore.Info
+	if st != "" {
+		infos, err = tensorstore.ImportSafetensors(s, st, nil, opt)
+	} else {
+		var in tensorstore.Info
+		in, err = tensorstore.ImportNPY(s, np, name, opt)
+		infos = []tensorstore.Info{in}
+	}
+	for _, in := range infos {
+		if in.Name != "" {
+			fmt.Fprintf(c.App.Writer, "imported %s %s %v: %d chunks, %s\n", in.Name, shapeString(in.Shape), in.DType,
+				in.NumChunks, spill.FormatBytes(in.StoredBytes))
+		}
+	}
+	return err
+}

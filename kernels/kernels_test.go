@@ -155,7 +155,7 @@ func chainModel(t *testing.T, batch, in, hid, out int) *model {
 	m.data("b1", gkr.Weight, []int{hid}, tensorstore.Int32)
 	m.data("w2", gkr.Weight, []int{out, hid}, tensorstore.Int8)
 	m.node(NewLinear("fc1", "x", "w1", "b1", "h"), hs, false)
-	m.node(Add("res", "h", "h", "s"), hs, false) // one tensor read twice
+	m.node(Add("res", "h", "h", "s"), hs, false)  // one tensor read twice
 	m.node(Mul("gate", "s", "h", "g"), hs, false) // h feeds two kernels: claims merged
 	os := []int{batch, out}
 	if batch == 0 {

@@ -1,0 +1,163 @@
+package pcs
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/consensys/gnark-crypto/ecc"
+	"github.com/consensys/gnark-crypto/ecc/bn254"
+
+	"github.com/streamprove/streamprove/field"
+)
+
+var benchKinds = []string{"int8", "int16", "random"}
+
+// BenchmarkCommit reports commit throughput (elements/s) for the data kinds of a quantized model.
+func BenchmarkCommit(b *testing.B) {
+	for _, n := range []int{20, 22} {
+		for _, kind := range benchKinds {
+			b.Run(fmt.Sprintf("n=%d/%s", n, kind), func(b *testing.B) {
+				src := testVector(rand.New(rand.NewPCG(1, uint64(n))), kind, n)
+				if _, err := Generators((n + 1) / 2); err != nil {
+					b.Fatal(err)
+				}
+				b.SetBytes(int64(len(src)) * field.Bytes)
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					if _, err := Commit(src, Options{}); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(float64(len(src))*float64(b.N)/b.Elapsed().Seconds(), "elem/s")
+			})
+		}
+	}
+}
+
+// BenchmarkRowMSM compares the small-scalar MSM with gnark-crypto's MultiExp on the same row of
+// 2^12 points (one row of a 2^24-element commitment), one goroutine each.
+func BenchmarkRowMSM(b *testing.B) {
+	const logM = 12
+	gens, err := Generators(logM)
+	if err != nil {
+		b.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(5, 5))
+	for _, kind := range []string{"int8", "uint8", "int16", "int32", "int62", "random"} {
+		row := make([]field.Element, 1<<logM)
+		for j := range row {
+			switch kind {
+			case "int8":
+				row[j] = field.NewInt(int64(rng.IntN(256)) - 128)
+			case "uint8":
+				row[j] = field.NewInt(int64(rng.IntN(256)))
+			case "int16":
+				row[j] = field.NewInt(int64(rng.IntN(65536)) - 32768)
+			case "int32":
+				row[j] = field.NewInt(int64(rng.Int32()) - 1<<30)
+			case "int62":
+				row[j] = field.NewInt(rng.Int64N(1<<62) - 1<<61)
+			default:
+				row[j] = randElement(rng)
+			}
+		}
+		b.Run(kind+"/small", func(b *testing.B) {
+			w := newRowWorker(logM)
+			var p bn254.G1Affine
+			for i := 0; i < b.N; i++ {
+				if err := w.commitRow(&p, gens, row, 1); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(row)), "ns/point")
+		})
+		b.Run(kind+"/jacobian", func(b *testing.B) {
+			s := make([]int64, len(row))
+			var or uint64
+			for j := range row {
+				v, ok := smallInt(&row[j])
+				if !ok {
+					b.Skip("not small")
+				}
+				s[j] = v
+				if v < 0 {
+					v = -v
+				}
+				or |= uint64(v)
+			}
+			nb := 0
+			for or>>nb != 0 {
+				nb++
+			}
+			buckets := make([]bn254.G1Jac, 1<<maxWindow(logM))
+			var res bn254.G1Jac
+			for i := 0; i < b.N; i++ {
+				msmSmallJacobian(&res, gens, s, nb, buckets, maxWindow(logM))
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(row)), "ns/point")
+		})
+		b.Run(kind+"/multiexp", func(b *testing.B) {
+			var p bn254.G1Affine
+			for i := 0; i < b.N; i++ {
+				if _, err := p.MultiExp(gens, row, ecc.MultiExpConfig{NbTasks: 1}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(row)), "ns/point")
+		})
+	}
+}
+
+// BenchmarkOpenVerify times one opening and its verification, and reports the sizes of the
+// commitment and the proof against N.
+func BenchmarkOpenVerify(b *testing.B) {
+	for _, n := range []int{16, 20, 22} {
+		rng := rand.New(rand.NewPCG(7, uint64(n)))
+		src := testVector(rng, "int8", n)
+		com, err := Commit(src, Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		point := randPoint(rng, n)
+		v, err := field.EvalSlice(src, point, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		claims := []Claim{{Commitment: com, Source: src, Point: point, Value: v}}
+		op, err := Open(newTr(), claims, Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(fmt.Sprintf("open/n=%d", n), func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				if _, err := Open(newTr(), claims, Options{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(len(src))*float64(b.N)/b.Elapsed().Seconds(), "elem/s")
+		})
+		vc := verifierClaims(claims)
+		b.Run(fmt.Sprintf("verify/n=%d", n), func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				if err := Verify(newTr(), vc, op); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(len(com.AppendBinary(nil))), "commit-bytes")
+			b.ReportMetric(float64(len(op.AppendBinary(nil))), "proof-bytes")
+		})
+	}
+}
+
+// BenchmarkGenerators times deriving 2^12 generators by hash-to-curve (cold cache).
+func BenchmarkGenerators(b *testing.B) {
+	for i := 0; i < b.N; i++ {
+		genCache.mu.Lock()
+		genCache.pts = nil
+		genCache.mu.Unlock()
+		if _, err := Generators(12); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

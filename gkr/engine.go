@@ -11,9 +11,11 @@ import (
 	"github.com/streamprove/streamprove/sumcheck"
 )
 
-// Proof format constants. A proof is: magic, version, graph digest, commitments digest, then the
-// channel (public outputs, every kernel's messages in reverse topological order, merges), then
-// the batched pcs opening. Every length in it is implied by the graph; nothing is trusted.
+// Proof format constants. A proof is: magic, version, graph digest, weight-commitments digest,
+// the advice commitments (name order), then the channel (public outputs, every kernel's messages
+// in reverse topological order with the claim merges before each kernel), then the batched pcs
+// opening of every claim on weights and advice. Every length in it is implied by the graph and
+// the commitments; nothing in it is trusted before it is checked.
 const (
 	proofMagic   = "SPRF"
 	ProofVersion = 1
@@ -103,6 +105,30 @@ func Prove(g *Graph, w Witness, pub Public, opt Options) ([]byte, error) {
 	pc := &ProveCtx{Graph: g, Witness: w, Opt: opt.Sumcheck, ch: ch}
 	ledger := map[string][]Claim{}
 
+	// Advice tensors are committed before any challenge is drawn, so no challenge can depend on
+	// a value the prover chooses afterwards.
+	advice := map[string]*pcs.Commitment{}
+	for _, name := range g.Names(Advice) {
+		if opt.Progress != nil {
+			opt.Progress("commit advice "+name, 0, len(g.Kernels)+1)
+		}
+		src, err := w.Source(name)
+		if err != nil {
+			return nil, fmt.Errorf("advice %q: %w", name, err)
+		}
+		if err := checkLen(g.Tensors[name], src); err != nil {
+			return nil, err
+		}
+		c, err := pcs.Commit(src, opt.PCS)
+		if err != nil {
+			return nil, fmt.Errorf("commit advice %q: %w", name, err)
+		}
+		advice[name] = c
+		ch.buf = c.AppendBinary(ch.buf)
+		d := c.Digest()
+		tr.AppendBytes("advice/"+name, d[:])
+	}
+
 	for _, name := range g.Names(Output) {
 		ti := g.Tensors[name]
 		src, err := w.Source(name)
@@ -127,7 +153,7 @@ func Prove(g *Graph, w Witness, pub Public, opt Options) ([]byte, error) {
 		if opt.Progress != nil {
 			opt.Progress(kn.Name(), len(g.Kernels)-1-k, total)
 		}
-		outs, live, err := kernelClaims(kn, ledger)
+		outs, live, err := kernelClaims(g, kn, ledger)
 		if err != nil {
 			return nil, err
 		}
@@ -135,6 +161,9 @@ func Prove(g *Graph, w Witness, pub Public, opt Options) ([]byte, error) {
 			continue
 		}
 		for i := range outs {
+			if g.Tensors[kn.Outputs()[i]].Role == Advice {
+				continue
+			}
 			outs[i], err = proveMerge(pc, ledger[kn.Outputs()[i]])
 			if err != nil {
 				return nil, fmt.Errorf("kernel %s: %w", kn.Name(), err)
@@ -151,7 +180,7 @@ func Prove(g *Graph, w Witness, pub Public, opt Options) ([]byte, error) {
 	if opt.Progress != nil {
 		opt.Progress("opening", total-1, total)
 	}
-	claims, err := weightClaims(g, ledger, pub, w)
+	claims, err := committedClaims(g, ledger, pub.Commitments, advice, w)
 	if err != nil {
 		return nil, err
 	}
@@ -184,6 +213,20 @@ func Verify(g *Graph, pub Public, proof []byte) (map[string][]field.Element, err
 	ch := &Channel{tr: tr, buf: proof, off: headerLen}
 	vc := &VerifyCtx{Graph: g, ch: ch}
 	ledger := map[string][]Claim{}
+	advice := map[string]*pcs.Commitment{}
+	for _, name := range g.Names(Advice) {
+		c, rest, err := pcs.DecodeCommitment(proof[ch.off:])
+		if err != nil {
+			return nil, fmt.Errorf("%w: advice commitment %q: %v", ErrBadProof, name, err)
+		}
+		if c.NumVars != g.Tensors[name].NumVars() {
+			return nil, fmt.Errorf("%w: advice commitment %q has %d variables, want %d", ErrBadProof, name, c.NumVars, g.Tensors[name].NumVars())
+		}
+		ch.off = len(proof) - len(rest)
+		advice[name] = c
+		d := c.Digest()
+		tr.AppendBytes("advice/"+name, d[:])
+	}
 	outputs := map[string][]field.Element{}
 	for _, name := range g.Names(Output) {
 		ti := g.Tensors[name]
@@ -200,7 +243,7 @@ func Verify(g *Graph, pub Public, proof []byte) (map[string][]field.Element, err
 	}
 	for k := len(g.Kernels) - 1; k >= 0; k-- {
 		kn := g.Kernels[k]
-		outs, live, err := kernelClaims(kn, ledger)
+		outs, live, err := kernelClaims(g, kn, ledger)
 		if err != nil {
 			return nil, err
 		}
@@ -208,6 +251,9 @@ func Verify(g *Graph, pub Public, proof []byte) (map[string][]field.Element, err
 			continue
 		}
 		for i := range outs {
+			if g.Tensors[kn.Outputs()[i]].Role == Advice {
+				continue
+			}
 			outs[i], err = verifyMerge(vc, ledger[kn.Outputs()[i]])
 			if err != nil {
 				return nil, fmt.Errorf("kernel %s: %w", kn.Name(), err)
@@ -244,7 +290,7 @@ func Verify(g *Graph, pub Public, proof []byte) (map[string][]field.Element, err
 			}
 		}
 	}
-	claims, err := weightClaims(g, ledger, pub, nil)
+	claims, err := committedClaims(g, ledger, pub.Commitments, advice, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -265,20 +311,27 @@ func Verify(g *Graph, pub Public, proof []byte) (map[string][]field.Element, err
 	return outputs, nil
 }
 
-// kernelClaims returns a slot per output and whether any output has claims. A kernel whose
-// outputs nobody claims is dead code for the proof and is skipped by both sides.
-func kernelClaims(kn Kernel, ledger map[string][]Claim) ([]Claim, bool, error) {
+// kernelClaims returns a slot per output and whether the kernel must run. Advice outputs need
+// no claims (their claims end in the opening; the slot stays empty) and make the kernel run: its
+// relation must be proven whatever consumes them. A kernel whose outputs nobody claims is dead
+// code for the proof and is skipped by both sides.
+func kernelClaims(g *Graph, kn Kernel, ledger map[string][]Claim) ([]Claim, bool, error) {
 	outs := make([]Claim, len(kn.Outputs()))
-	n := 0
+	claimed, plain, advice := 0, 0, 0
 	for _, o := range kn.Outputs() {
+		if g.Tensors[o].Role == Advice {
+			advice++
+			continue
+		}
+		plain++
 		if len(ledger[o]) > 0 {
-			n++
+			claimed++
 		}
 	}
-	if n != 0 && n != len(outs) {
+	if claimed != 0 && claimed != plain || advice > 0 && claimed != plain {
 		return nil, false, fmt.Errorf("%w: kernel %s: some outputs are never used", ErrGraph, kn.Name())
 	}
-	return outs, n > 0, nil
+	return outs, advice > 0 || claimed > 0, nil
 }
 
 func checkClaimShape(g *Graph, c Claim) error {
@@ -292,14 +345,19 @@ func checkClaimShape(g *Graph, c Claim) error {
 	return nil
 }
 
-// weightClaims collects the claims that end on committed weights, in name order. w is the
-// prover's witness (nil on the verifier's side).
-func weightClaims(g *Graph, ledger map[string][]Claim, pub Public, w Witness) ([]pcs.Claim, error) {
+// committedClaims collects the claims that end on committed tensors — weights, then advice, each
+// in name order. w is the prover's witness (nil on the verifier's side).
+func committedClaims(g *Graph, ledger map[string][]Claim, weights, advice map[string]*pcs.Commitment, w Witness) ([]pcs.Claim, error) {
 	var out []pcs.Claim
-	for _, name := range g.Names(Weight) {
+	names := append(g.Names(Weight), g.Names(Advice)...)
+	for _, name := range names {
 		cs, err := dedupe(ledger[name])
 		if err != nil {
 			return nil, err
+		}
+		com := weights[name]
+		if g.Tensors[name].Role == Advice {
+			com = advice[name]
 		}
 		var src field.Source
 		if w != nil && len(cs) > 0 {
@@ -308,7 +366,7 @@ func weightClaims(g *Graph, ledger map[string][]Claim, pub Public, w Witness) ([
 			}
 		}
 		for _, c := range cs {
-			out = append(out, pcs.Claim{Commitment: pub.Commitments[name], Source: src, Point: c.Point, Value: c.Value})
+			out = append(out, pcs.Claim{Commitment: com, Source: src, Point: c.Point, Value: c.Value})
 		}
 	}
 	return out, nil

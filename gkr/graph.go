@@ -21,6 +21,10 @@ const (
 	Weight
 	// Output tensors are public and carried in the proof; they are also produced by a kernel.
 	Output
+	// Advice tensors are produced by a kernel whose relation is not a claim reduction (lookups):
+	// the prover commits them at the start of the proof, and claims on them end in the final
+	// batched opening, like weights.
+	Advice
 )
 
 func (r Role) String() string {
@@ -31,6 +35,8 @@ func (r Role) String() string {
 		return "weight"
 	case Output:
 		return "output"
+	case Advice:
+		return "advice"
 	}
 	return "intermediate"
 }
@@ -108,7 +114,7 @@ func (g *Graph) Validate() error {
 			if !ok {
 				return fmt.Errorf("%w: kernel %d (%s): input tensor %q is not declared", ErrGraph, k, kn.Name(), in)
 			}
-			if ti.Role == Intermediate || ti.Role == Output {
+			if ti.Role == Intermediate || ti.Role == Output || ti.Role == Advice {
 				if _, ok := produced[in]; !ok {
 					return fmt.Errorf("%w: kernel %d (%s): input %q is used before it is produced", ErrGraph, k, kn.Name(), in)
 				}
@@ -129,7 +135,7 @@ func (g *Graph) Validate() error {
 		}
 	}
 	for name, ti := range g.Tensors {
-		if ti.Role == Output || ti.Role == Intermediate {
+		if ti.Role == Output || ti.Role == Intermediate || ti.Role == Advice {
 			if _, ok := produced[name]; !ok {
 				return fmt.Errorf("%w: %s tensor %q is produced by no kernel", ErrGraph, ti.Role, name)
 			}

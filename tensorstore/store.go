@@ -16,8 +16,9 @@ import (
 // One process at a time may open a store (bbolt's file lock); within it a Store is safe for
 // concurrent use.
 type Store struct {
-	dir string
-	db  *bolt.DB
+	dir    string
+	db     *bolt.DB
+	noSync bool // tests and fuzzing only: skip fsync of segment files
 }
 
 const (

@@ -291,8 +291,10 @@ func (w *Writer) Commit() (Info, error) {
 		os.Remove(w.s.segPath(w.id))
 		return Info{}, fmt.Errorf("tensor %q: commit: %w", name, err)
 	}
-	if err := w.f.Sync(); err != nil {
-		return fail(err)
+	if !w.s.noSync {
+		if err := w.f.Sync(); err != nil {
+			return fail(err)
+		}
 	}
 	if err := w.f.Close(); err != nil {
 		return fail(err)
@@ -301,8 +303,10 @@ func (w *Writer) Commit() (Info, error) {
 	if err := os.Rename(w.tmp, final); err != nil {
 		return fail(err)
 	}
-	if err := syncDir(filepath.Dir(final)); err != nil {
-		return fail(err)
+	if !w.s.noSync {
+		if err := syncDir(filepath.Dir(final)); err != nil {
+			return fail(err)
+		}
 	}
 	w.info.Chunks = w.refs
 	w.info.StoredBytes = w.off

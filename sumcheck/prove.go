@@ -101,6 +101,10 @@ type prover struct {
 	st       stats
 
 	inRAM bool
+	// ahead is round aheadT's accumulators, computed by the fold that produced its tables
+	ahead   []field.Element
+	aheadRC *roundCtx
+	aheadT  int
 	cur   [][]field.Element
 	bufs  [2][][]field.Element
 	next  int
@@ -139,22 +143,28 @@ func newProver(c *Claim, opt Options) (*prover, error) {
 	// (N/2 and N/4 per source) fit: the caller's vectors are level 0.
 	N := int64(1) << pr.n
 	if slices := ramSlices(c.Sources); slices != nil {
-		if need := int64(pr.k) * (N/2 + N/4) * elemBytes; pr.reserve("sumcheck fold tables", need) == nil {
-			pr.inRAM, pr.cur, pr.st.RAMFrom = true, slices, 0
+		pr.inRAM = true
+		need := int64(pr.k)*(N/2+N/4)*elemBytes + pr.wsBytes(pr.chunkLog)
+		if pr.reserve("sumcheck fold tables", need) == nil {
+			pr.cur, pr.st.RAMFrom = slices, 0
 			pr.bufs[0] = makeTables(pr.k, N/2)
 			pr.bufs[1] = makeTables(pr.k, N/4)
+		} else {
+			pr.inRAM = false
 		}
 	}
-	// Streaming reads a chunk per source per worker; shrink chunks until the buffers take at
-	// most half of what the budget has left (the rest is for folded tables).
-	for !pr.inRAM && pr.chunkLog > 4 && pr.wsBytes(pr.chunkLog) > pr.budget.Available()/2 {
-		pr.chunkLog--
+	if !pr.inRAM {
+		// Streaming reads a chunk per source per worker; shrink chunks until the buffers take
+		// at most half of what the budget has left (the rest is for folded tables).
+		for pr.chunkLog > 4 && pr.wsBytes(pr.chunkLog) > pr.budget.Available()/2 {
+			pr.chunkLog--
+		}
+		if err := pr.reserve("sumcheck workspaces", pr.wsBytes(pr.chunkLog)); err != nil {
+			pr.close()
+			return nil, err
+		}
 	}
-	if err := pr.reserve("sumcheck workspaces", pr.wsBytes(pr.chunkLog)); err != nil {
-		pr.close()
-		return nil, err
-	}
-	maxPairs := 1 << (pr.chunkLog - 1)
+	maxPairs := pr.maxPairs()
 	for w := 0; w < pr.workers; w++ {
 		ws := newWorkspace(pr.k, maxPairs)
 		if !pr.inRAM {
@@ -174,8 +184,12 @@ func newProver(c *Claim, opt Options) (*prover, error) {
 
 const elemBytes = int64(field.Bytes)
 
+// maxPairs is the pairs per block of the gate evaluation: small enough that a block's vectors
+// (4 per source and the gate's output) stay in a core's L2 cache (2^11 pairs: 64 KiB each).
+func (pr *prover) maxPairs() int { return 1 << min(pr.chunkLog-1, 11) }
+
 func (pr *prover) wsBytes(chunkLog int) int64 {
-	per := int64(2*pr.k+1) << (chunkLog - 1) // ev, od, out
+	per := int64(4*pr.k+1) << min(chunkLog-1, 11) // ev, od, e2, o2, out
 	if !pr.inRAM {
 		per += int64(pr.k) << chunkLog
 	}
@@ -229,6 +243,9 @@ func ramSlices(srcs []field.Source) [][]field.Element {
 // roundCtx prepares round t for blocks of P pairs.
 func (pr *prover) roundCtx(t, P int) *roundCtx {
 	rc := &roundCtx{gate: pr.c.Gate, k: pr.k, P: P, noEq: len(pr.c.Eq) == 0}
+	if g, ok := pr.c.Gate.(product); ok && g.k == 2 {
+		rc.prod2 = true
+	}
 	rc.pts = append(rc.pts, 0)
 	if !rc.noEq && !pr.skipOne(t) && pr.d >= 1 {
 		rc.pts = append(rc.pts, 1)
@@ -333,21 +350,49 @@ func (pr *prover) bind(t int, msg []field.Element, r field.Element) {
 	for j := range dst {
 		dst[j] = pr.bufs[pr.next][j][:half]
 	}
-	P := pr.blockPairs(half)
-	pr.parallel(half/P, func(ws *workspace, s, e int) {
-		for J := s; J < e; J++ {
-			for j := 0; j < pr.k; j++ {
-				foldBlock(ws.ev[j], ws.od[j], dst[j][J*P:(J+1)*P], pr.cur[j][2*J*P:2*(J+1)*P], &r)
-			}
+	pr.cur, pr.next = pr.foldRAM(t+1, dst, pr.cur, &r), pr.next^1
+}
+
+// foldRAM folds the RAM tables src (level t) with r into dst and, when level t+1 still has pairs,
+// computes round t+1 in the same pass (pr.ahead).
+func (pr *prover) foldRAM(t1 int, dst, src [][]field.Element, r *field.Element) [][]field.Element {
+	half := len(dst[0])
+	if half == 1 {
+		for j := range dst {
+			foldBlock(pr.wss[0].ev[j], pr.wss[0].od[j], dst[j], src[j], r)
 		}
+		return dst
+	}
+	pairs := half / 2
+	Q := pr.blockPairs(pairs)
+	rc := pr.roundCtx(t1, Q)
+	acc := make([]field.Element, rc.nTerms*len(rc.pts))
+	var mu sync.Mutex
+	pr.parallel(pairs/Q, func(ws *workspace, s, e int) {
+		mine := make([]field.Element, len(acc))
+		d := make([][]field.Element, pr.k)
+		sr := make([][]field.Element, pr.k)
+		for J := s; J < e; J++ {
+			for j := range d {
+				d[j] = dst[j][2*J*Q : 2*(J+1)*Q]
+				sr[j] = src[j][4*J*Q : 4*(J+1)*Q]
+			}
+			rc.foldEval(ws, mine, d, sr, r, int64(J))
+		}
+		mu.Lock()
+		for i := range acc {
+			acc[i].Add(&acc[i], &mine[i])
+		}
+		mu.Unlock()
 	})
-	pr.cur, pr.next = dst, pr.next^1
+	pr.ahead, pr.aheadRC, pr.aheadT = acc, rc, t1
+	return dst
 }
 
 // blockPairs picks the pairs per block for a RAM round over `pairs` pairs: as large as the
 // workspace allows, but leaving at least one block per worker.
 func (pr *prover) blockPairs(pairs int) int {
-	P := min(1<<(pr.chunkLog-1), pairs)
+	P := min(pr.maxPairs(), pairs)
 	for P > 64 && pairs/P < pr.workers {
 		P /= 2
 	}
@@ -368,6 +413,11 @@ func (pr *prover) parallel(nb int, fn func(ws *workspace, s, e int)) {
 func (pr *prover) round(t int) ([]field.Element, error) {
 	if !pr.inRAM {
 		return pr.pass(t)
+	}
+	if pr.ahead != nil && pr.aheadT == t {
+		acc, rc := pr.ahead, pr.aheadRC
+		pr.ahead, pr.aheadRC = nil, nil
+		return pr.message(t, rc, acc), nil
 	}
 	pairs := len(pr.cur[0]) / 2
 	P := pr.blockPairs(pairs)

@@ -9,6 +9,7 @@ import (
 // gate's output, and (streaming only) one read chunk per source.
 type workspace struct {
 	ev, od [][]field.Element // k × maxPairs
+	e2, o2 [][]field.Element // k × maxPairs: the other half of a stride-4 split (fused fold)
 	out    []field.Element   // maxPairs
 	ins    [][]field.Element // k views handed to Gate.Eval
 	chunk  [][]field.Element // k × chunk length, streaming only
@@ -17,10 +18,13 @@ type workspace struct {
 
 func newWorkspace(k, maxPairs int) *workspace {
 	ws := &workspace{ev: make([][]field.Element, k), od: make([][]field.Element, k),
+		e2: make([][]field.Element, k), o2: make([][]field.Element, k),
 		out: make([]field.Element, maxPairs), ins: make([][]field.Element, k)}
 	for j := 0; j < k; j++ {
 		ws.ev[j] = make([]field.Element, maxPairs)
 		ws.od[j] = make([]field.Element, maxPairs)
+		ws.e2[j] = make([]field.Element, maxPairs)
+		ws.o2[j] = make([]field.Element, maxPairs)
 	}
 	return ws
 }
@@ -35,6 +39,7 @@ type roundCtx struct {
 	lo     [][]field.Element
 	hi     [][]field.Element // per eq term: the point coordinates above the block
 	noEq   bool
+	prod2  bool // the gate is f_1·f_2: Σ a·b is one fused inner product
 	nTerms int // accumulators are nTerms × len(pts)
 }
 
@@ -70,6 +75,40 @@ func (rc *roundCtx) evalBlock(ws *workspace, acc []field.Element, tabs [][]field
 	for j := 0; j < rc.k; j++ {
 		deinterleave(ws.ev[j][:P], ws.od[j][:P], tabs[j])
 	}
+	rc.evalSplit(ws, acc, P, J)
+}
+
+// foldEval folds a block of 4Q elements per source with r into dst (2Q per source) and, when rc
+// is not nil, accumulates the next round over the Q pairs it produced while they are in cache.
+// A stride-4 split makes the folded evens and odds come out as separate vectors, which are
+// exactly the de-interleaved pairs the next round needs: one pass over memory per round.
+func (rc *roundCtx) foldEval(ws *workspace, acc []field.Element, dst, src [][]field.Element, r *field.Element, J int64) {
+	Q := len(src[0]) / 4
+	for j := range src {
+		s0, s1, s2, s3 := ws.ev[j][:Q], ws.e2[j][:Q], ws.od[j][:Q], ws.o2[j][:Q]
+		sj := src[j]
+		for i := range s0 {
+			s0[i], s1[i], s2[i], s3[i] = sj[4*i], sj[4*i+1], sj[4*i+2], sj[4*i+3]
+		}
+		v0, v1, v2, v3 := fr.Vector(s0), fr.Vector(s1), fr.Vector(s2), fr.Vector(s3)
+		v1.Sub(v1, v0)
+		v1.ScalarMul(v1, r)
+		v0.Add(v0, v1)
+		v3.Sub(v3, v2)
+		v3.ScalarMul(v3, r)
+		v2.Add(v2, v3)
+		dj := dst[j]
+		for i := range s0 {
+			dj[2*i], dj[2*i+1] = s0[i], s2[i]
+		}
+	}
+	if rc != nil {
+		rc.evalSplit(ws, acc, Q, J)
+	}
+}
+
+// evalSplit is evalBlock on pairs already split into ws.ev (a) and ws.od (b); it overwrites them.
+func (rc *roundCtx) evalSplit(ws *workspace, acc []field.Element, P int, J int64) {
 	var his []field.Element
 	if !rc.noEq {
 		his = make([]field.Element, len(rc.lo))
@@ -79,6 +118,11 @@ func (rc *roundCtx) evalBlock(ws *workspace, acc []field.Element, tabs [][]field
 	}
 	out := fr.Vector(ws.out[:P])
 	add := func(pi int) {
+		if rc.noEq && rc.prod2 {
+			s := field.InnerProduct(ws.ins[0][:P], ws.ins[1][:P])
+			acc[pi].Add(&acc[pi], &s)
+			return
+		}
 		rc.gate.Eval(out, ws.ins)
 		if rc.noEq {
 			s := out.Sum()

@@ -51,7 +51,7 @@ func (pr *prover) pass(t int) ([]field.Element, error) {
 	var rc *roundCtx
 	var acc []field.Element
 	if eval {
-		rc = pr.roundCtx(t, int(Ct/2))
+		rc = pr.roundCtx(t, min(int(Ct/2), pr.maxPairs()))
 		acc = make([]field.Element, rc.nTerms*len(rc.pts))
 		for _, ws := range pr.wss {
 			ws.acc = make([]field.Element, len(acc))
@@ -98,6 +98,7 @@ func (pr *prover) pass(t int) ([]field.Element, error) {
 			go func(ws *workspace, J int64) {
 				defer wg.Done()
 				tabs := make([][]field.Element, pr.k)
+				sub := make([][]field.Element, pr.k)
 				for j := 0; j < pr.k; j++ {
 					ch := ws.chunk[j][:C]
 					for i := range pr.pend {
@@ -111,7 +112,14 @@ func (pr *prover) pass(t int) ([]field.Element, error) {
 					tabs[j] = ch
 				}
 				if eval {
-					rc.evalBlock(ws, ws.acc, tabs, J)
+					// blocks of rc.P pairs, numbered across the whole level
+					pairs := int64(Ct / 2)
+					for sb := int64(0); sb < pairs/int64(rc.P); sb++ {
+						for j := range sub {
+							sub[j] = tabs[j][2*sb*int64(rc.P) : 2*(sb+1)*int64(rc.P)]
+						}
+						rc.evalBlock(ws, ws.acc, sub, J*(pairs/int64(rc.P))+sb)
+					}
 				}
 			}(pr.wss[c], start+c)
 		}

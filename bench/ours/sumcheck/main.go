@@ -1,0 +1,65 @@
+// Command sumcheck proves and verifies Σ_x a(x)·b(x) = v for two random multilinear polynomials
+// of n variables with streamprove's in-memory sumcheck prover, and prints one JSON line with the
+// prove time. It is our side of bench/peers/run.sh sumcheck (the peer side is
+// bench/peers/sumcheck, on gnark-crypto v0.14.0).
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"runtime"
+	"time"
+
+	"github.com/streamprove/streamprove/field"
+	"github.com/streamprove/streamprove/spill"
+	"github.com/streamprove/streamprove/sumcheck"
+)
+
+// randomTable returns 2^n pseudo-random field elements from seed.
+func randomTable(n int, seed uint64) []field.Element {
+	rng := rand.New(rand.NewPCG(seed, seed^0x5eed))
+	t := make([]field.Element, 1<<n)
+	for i := range t {
+		t[i].SetUint64(rng.Uint64())
+		var h field.Element
+		h.SetUint64(rng.Uint64())
+		t[i].Mul(&t[i], &h)
+	}
+	return t
+}
+
+func main() {
+	n := flag.Int("n", 20, "number of variables")
+	workers := flag.Int("workers", runtime.GOMAXPROCS(0), "prover workers")
+	flag.Parse()
+	if *n < 1 || *n > 30 {
+		fmt.Fprintln(os.Stderr, "sumcheck: -n must be in 1..30")
+		os.Exit(2)
+	}
+	a, b := randomTable(*n, 1), randomTable(*n, 2)
+	sum := field.InnerProduct(a, b)
+	claim := &sumcheck.Claim{NumVars: *n, Gate: sumcheck.Product(2), Sum: sum,
+		Sources: []field.Source{field.SliceSource(a), field.SliceSource(b)}}
+	start := time.Now()
+	proof, _, err := sumcheck.Prove(field.NewTranscript("bench"), claim, sumcheck.Options{Workers: *workers})
+	proveS := time.Since(start).Seconds()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "sumcheck: prove:", err)
+		os.Exit(1)
+	}
+	start = time.Now()
+	_, err = sumcheck.Verify(field.NewTranscript("bench"), claim, proof)
+	verifyS := time.Since(start).Seconds()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "sumcheck: verify:", err)
+		os.Exit(1)
+	}
+	rss, _ := spill.PeakRSS()
+	json.NewEncoder(os.Stdout).Encode(map[string]any{
+		"side": "ours", "lib": "streamprove", "bench": "sumcheck", "vars": *n,
+		"workers": *workers, "prove_s": proveS, "verify_s": verifyS, "peak_rss_bytes": rss,
+	})
+}

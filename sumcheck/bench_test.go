@@ -1,0 +1,69 @@
+package sumcheck
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"testing"
+
+	"github.com/streamprove/streamprove/field"
+	"github.com/streamprove/streamprove/spill"
+)
+
+// benchClaim is Σ_x a(x)·b(x) over two random tables of 2^n elements (eq: times eq(p, x)).
+func benchClaim(b *testing.B, n int, eq bool) *Claim {
+	rng := rand.New(rand.NewPCG(uint64(n), 11))
+	a, c := randElems(rng, 1<<n), randElems(rng, 1<<n)
+	cl := &Claim{NumVars: n, Gate: Product(2), Sources: []field.Source{field.SliceSource(a), field.SliceSource(c)}}
+	if eq {
+		cl.Eq = []EqTerm{{Coeff: field.One(), Point: randElems(rng, n)}}
+		cl.Sum = bruteSum(n, [][]field.Element{a, c}, cl.Gate, cl.Eq)
+	} else {
+		cl.Sum = field.InnerProduct(a, c)
+	}
+	return cl
+}
+
+// BenchmarkProve compares the in-memory prover with the streaming one (a budget of 1/16 of the
+// tables, spill every spillEvery rounds) on the same claim. Metrics: source elements read,
+// spill bytes read and written per element of the claim (k·2^n), and the process's peak RSS.
+func BenchmarkProve(b *testing.B) {
+	sizes := []int{16, 20}
+	if os.Getenv("SUMCHECK_BENCH_LARGE") != "" {
+		sizes = []int{20, 22, 24}
+	}
+	for _, n := range sizes {
+		for _, eq := range []bool{false, true} {
+			cl := benchClaim(b, n, eq)
+			elems := float64(int64(2) << n)
+			for _, mode := range []string{"ram", "stream-every1", "stream-every2", "stream-every3", "stream-every4"} {
+				b.Run(fmt.Sprintf("n=%d/eq=%v/%s", n, eq, mode), func(b *testing.B) {
+					opt := Options{SpillDir: b.TempDir()}
+					if mode != "ram" {
+						var every int
+						fmt.Sscanf(mode, "stream-every%d", &every)
+						old := spillEvery
+						spillEvery = every
+						defer func() { spillEvery = old }()
+						opt.Budget = spill.NewBudget(int64(2<<n) * 32 / 16)
+					}
+					var st stats
+					for i := 0; i < b.N; i++ {
+						var err error
+						_, _, st, err = prove(field.NewTranscript("bench"), cl, opt)
+						if err != nil {
+							b.Fatal(err)
+						}
+					}
+					b.ReportMetric(float64(st.SourceElems)/elems, "src-reads/elem")
+					b.ReportMetric(float64(st.SpillRead)/elems, "spill-B-read/elem")
+					b.ReportMetric(float64(st.SpillWritten)/elems, "spill-B-written/elem")
+					b.ReportMetric(float64(st.RAMFrom), "ram-from-round")
+					if rss, err := spill.PeakRSS(); err == nil {
+						b.ReportMetric(float64(rss)/(1<<20), "peak-RSS-MiB")
+					}
+				})
+			}
+		}
+	}
+}

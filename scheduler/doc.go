@@ -1,0 +1,10 @@
+// Package scheduler owns a model's life from graph file to verified proof: it reads and
+// validates the model graph (streamprove-graph/1 JSON), imports the tensors it names into a store,
+// commits the weights, plans each step's memory within --mem-budget (refusing up front when a
+// step cannot fit), runs the forward pass and the proof over the kernels, records progress in the
+// store's catalog so that an interrupted run resumes, and verifies proofs from the public parts of
+// a store. It emits progress events for the CLI and measures what a run cost (peak RSS, bytes
+// read and written).
+//
+// It holds no protocol logic (packages gkr and kernels do) and prints nothing (the CLI does).
+package scheduler

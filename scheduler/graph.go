@@ -1,0 +1,287 @@
+package scheduler
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+
+	"github.com/streamprove/streamprove/gkr"
+	"github.com/streamprove/streamprove/kernels"
+	"github.com/streamprove/streamprove/tensorstore"
+)
+
+// GraphFormat is the format tag of model graph files.
+const GraphFormat = "streamprove-graph/1"
+
+// ErrGraph reports a malformed model graph; its message names the node or tensor and the field.
+var ErrGraph = errors.New("invalid model graph")
+
+// TensorSpec is one entry of the graph file's "tensors" object.
+type TensorSpec struct {
+	Role   string `json:"role"`
+	Shape  []int  `json:"shape,omitempty"`
+	DType  string `json:"dtype,omitempty"`
+	Source string `json:"source,omitempty"`
+	// Key is the tensor's key inside a safetensors source (default: the tensor's name).
+	Key string `json:"key,omitempty"`
+}
+
+// NodeSpec is one entry of the graph file's "nodes" list. Attributes other than op, in, out and
+// name are op-specific (shift, bits, factor).
+type NodeSpec struct {
+	Op     string   `json:"op"`
+	Name   string   `json:"name,omitempty"`
+	In     []string `json:"in"`
+	Out    string   `json:"out"`
+	Shift  *int     `json:"shift,omitempty"`
+	Bits   *int     `json:"bits,omitempty"`
+	Factor *int64   `json:"factor,omitempty"`
+}
+
+// GraphFile is a model graph as written on disk.
+type GraphFile struct {
+	Format  string                 `json:"format"`
+	Name    string                 `json:"name"`
+	Tensors map[string]*TensorSpec `json:"tensors"`
+	Nodes   []*NodeSpec            `json:"nodes"`
+}
+
+// Model is a validated graph: the proof's view (gkr.Graph), the kernels in run order, and the
+// storage dtype of every input and weight.
+type Model struct {
+	File    *GraphFile
+	Graph   *gkr.Graph
+	Kernels []kernels.Kernel
+	DTypes  map[string]tensorstore.DType
+	// Dir is the directory source paths are relative to ("" for a graph read from a store).
+	Dir string
+}
+
+// LoadGraphFile reads and validates a graph file.
+func LoadGraphFile(path string) (*Model, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("graph %s: %w", path, err)
+	}
+	m, err := ParseGraph(data)
+	if err != nil {
+		return nil, fmt.Errorf("graph %s: %w", path, err)
+	}
+	m.Dir = filepath.Dir(path)
+	return m, nil
+}
+
+// maxGraphBytes bounds a graph file: graphs describe tensors, they never hold them.
+const maxGraphBytes = 16 << 20
+
+// maxElements bounds one tensor's element count (2^40: a TiB of int8).
+const maxElements = 1 << 40
+
+// ParseGraph decodes and validates a graph: format, roles, dtypes, shapes, ops and their
+// attributes, and the data flow (every tensor produced once, before it is used; no cycles).
+// Shapes of intermediates are inferred. Every error names the node or tensor and the field.
+func ParseGraph(data []byte) (*Model, error) {
+	if len(data) > maxGraphBytes {
+		return nil, fmt.Errorf("%w: %d bytes is larger than any graph (limit %d)", ErrGraph, len(data), maxGraphBytes)
+	}
+	var f GraphFile
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&f); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrGraph, err)
+	}
+	if f.Format != GraphFormat {
+		return nil, fmt.Errorf("%w: field \"format\" is %q, want %q", ErrGraph, f.Format, GraphFormat)
+	}
+	if len(f.Nodes) == 0 {
+		return nil, fmt.Errorf("%w: field \"nodes\" is empty", ErrGraph)
+	}
+	m := &Model{File: &f, Graph: &gkr.Graph{Name: f.Name, Tensors: map[string]*gkr.TensorInfo{}}, DTypes: map[string]tensorstore.DType{}}
+	names := make([]string, 0, len(f.Tensors))
+	for name := range f.Tensors {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	outputs := 0
+	for _, name := range names {
+		ts := f.Tensors[name]
+		if ts == nil {
+			return nil, fmt.Errorf("%w: tensor %q: null entry", ErrGraph, name)
+		}
+		if name == "" {
+			return nil, fmt.Errorf("%w: a tensor has an empty name", ErrGraph)
+		}
+		var role gkr.Role
+		switch ts.Role {
+		case "input":
+			role = gkr.Input
+		case "weight":
+			role = gkr.Weight
+		case "output":
+			role = gkr.Output
+			outputs++
+		case "private_input":
+			return nil, fmt.Errorf("%w: tensor %q: field \"role\": private_input is not supported yet (use input or weight)", ErrGraph, name)
+		default:
+			return nil, fmt.Errorf("%w: tensor %q: field \"role\" is %q, want input, weight or output", ErrGraph, name, ts.Role)
+		}
+		ti := &gkr.TensorInfo{Name: name, Role: role}
+		if role == gkr.Input || role == gkr.Weight {
+			if len(ts.Shape) == 0 {
+				return nil, fmt.Errorf("%w: tensor %q: field \"shape\" is missing", ErrGraph, name)
+			}
+			if err := checkShape(ts.Shape); err != nil {
+				return nil, fmt.Errorf("%w: tensor %q: field \"shape\": %v", ErrGraph, name, err)
+			}
+			dt, err := tensorstore.ParseDType(ts.DType)
+			if err != nil || !dt.IsInt() {
+				return nil, fmt.Errorf("%w: tensor %q: field \"dtype\" is %q, want int8, int16, int32 or int64", ErrGraph, name, ts.DType)
+			}
+			m.DTypes[name] = dt
+			ti.Shape = slices.Clone(ts.Shape)
+		} else if len(ts.Shape) > 0 || ts.Source != "" {
+			return nil, fmt.Errorf("%w: tensor %q: an output's shape and data come from its node; remove \"shape\"/\"source\"", ErrGraph, name)
+		}
+		m.Graph.Tensors[name] = ti
+	}
+	if outputs == 0 {
+		return nil, fmt.Errorf("%w: no tensor has role \"output\"", ErrGraph)
+	}
+	if err := m.buildNodes(); err != nil {
+		return nil, err
+	}
+	if err := m.Graph.Validate(); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrGraph, err)
+	}
+	return m, nil
+}
+
+func checkShape(shape []int) error {
+	n := int64(1)
+	for _, d := range shape {
+		if d <= 0 {
+			return fmt.Errorf("dimension %d in %v", d, shape)
+		}
+		n *= int64(d)
+		if n > maxElements {
+			return fmt.Errorf("%v has more than 2^40 elements", shape)
+		}
+	}
+	return nil
+}
+
+// buildNodes orders the nodes topologically (the file's order when it is already one), infers
+// the shapes of what they produce and builds their kernels.
+func (m *Model) buildNodes() error {
+	f := m.File
+	producer := map[string]int{}
+	for i, n := range f.Nodes {
+		if n == nil {
+			return fmt.Errorf("%w: node %d: null entry", ErrGraph, i)
+		}
+		if n.Name == "" {
+			n.Name = fmt.Sprintf("%s%d", n.Op, i)
+		}
+		if n.Out == "" {
+			return fmt.Errorf("%w: node %d (%s %q): field \"out\" is missing", ErrGraph, i, n.Op, n.Name)
+		}
+		if p, dup := producer[n.Out]; dup {
+			return fmt.Errorf("%w: node %d (%s %q): field \"out\": tensor %q is already produced by node %d", ErrGraph, i, n.Op, n.Name, n.Out, p)
+		}
+		if ts, ok := f.Tensors[n.Out]; ok && ts.Role != "output" {
+			return fmt.Errorf("%w: node %d (%s %q): field \"out\": %q is declared as %s and cannot be produced", ErrGraph, i, n.Op, n.Name, n.Out, ts.Role)
+		}
+		producer[n.Out] = i
+	}
+	order, err := topoOrder(f.Nodes, producer)
+	if err != nil {
+		return err
+	}
+	seen := map[string]bool{}
+	for _, i := range order {
+		n := f.Nodes[i]
+		if seen[n.Name] {
+			return fmt.Errorf("%w: node %d: field \"name\": %q is used twice", ErrGraph, i, n.Name)
+		}
+		seen[n.Name] = true
+		where := fmt.Sprintf("node %d (%s %q)", i, n.Op, n.Name)
+		op, ok := ops[n.Op]
+		if !ok {
+			return fmt.Errorf("%w: %s: field \"op\": unknown op %q (known: %s)", ErrGraph, where, n.Op, opNames())
+		}
+		if err := op.checkAttrs(n); err != nil {
+			return fmt.Errorf("%w: %s: %v", ErrGraph, where, err)
+		}
+		// In topological order every input is declared with a shape or already produced.
+		ins := make([]*gkr.TensorInfo, len(n.In))
+		for j, in := range n.In {
+			ti, ok := m.Graph.Tensors[in]
+			if !ok || ti.Shape == nil {
+				return fmt.Errorf("%w: %s: field \"in\": tensor %q is neither declared nor produced by a node", ErrGraph, where, in)
+			}
+			ins[j] = ti
+		}
+		k, shape, extra, err := op.build(n, ins)
+		if err != nil {
+			return fmt.Errorf("%w: %s: %v", ErrGraph, where, err)
+		}
+		if ti, ok := m.Graph.Tensors[n.Out]; ok {
+			ti.Shape = shape
+		} else {
+			m.Graph.Tensors[n.Out] = &gkr.TensorInfo{Name: n.Out, Shape: shape, Role: gkr.Intermediate}
+		}
+		for _, e := range extra {
+			if _, clash := m.Graph.Tensors[e.Name]; clash {
+				return fmt.Errorf("%w: %s: its advice tensor %q clashes with a declared tensor", ErrGraph, where, e.Name)
+			}
+			e := e
+			m.Graph.Tensors[e.Name] = &e
+		}
+		m.Graph.Kernels = append(m.Graph.Kernels, k)
+		m.Kernels = append(m.Kernels, k)
+	}
+	return nil
+}
+
+// topoOrder returns node indices so that every node comes after the producers of its inputs,
+// keeping the file's order among independent nodes; a cycle is an error naming a node on it.
+func topoOrder(nodes []*NodeSpec, producer map[string]int) ([]int, error) {
+	state := make([]uint8, len(nodes)) // 0 new, 1 visiting, 2 done
+	var order []int
+	var visit func(i int) error
+	visit = func(i int) error {
+		switch state[i] {
+		case 1:
+			return fmt.Errorf("%w: node %d (%s %q) is on a cycle", ErrGraph, i, nodes[i].Op, nodes[i].Name)
+		case 2:
+			return nil
+		}
+		state[i] = 1
+		for _, in := range nodes[i].In {
+			if p, ok := producer[in]; ok {
+				if err := visit(p); err != nil {
+					return err
+				}
+			}
+		}
+		state[i] = 2
+		order = append(order, i)
+		return nil
+	}
+	for i := range nodes {
+		if err := visit(i); err != nil {
+			return nil, err
+		}
+	}
+	return order, nil
+}
+
+// Marshal returns the graph file in canonical JSON (what a store keeps).
+func (m *Model) Marshal() ([]byte, error) { return marshalFile(m.File) }
+
+func marshalFile(f *GraphFile) ([]byte, error) { return json.MarshalIndent(f, "", "  ") }

@@ -1,0 +1,104 @@
+package scheduler
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/streamprove/streamprove/gkr"
+	"github.com/streamprove/streamprove/kernels"
+)
+
+// opDef builds a node's kernel from its spec and its inputs' infos, returning the kernel, the
+// output's shape and any advice tensors the kernel adds (multiplicities, remainders).
+type opDef struct {
+	arity   [2]int   // min, max inputs
+	attrs   []string // attributes the op takes (all required)
+	summary string
+	build   func(n *NodeSpec, ins []*gkr.TensorInfo) (kernels.Kernel, []int, []gkr.TensorInfo, error)
+}
+
+// ops is the registry of node ops. Adding an op is one entry here.
+var ops = map[string]opDef{
+	"linear": {arity: [2]int{2, 3}, summary: "Y = X·Wᵀ (+ bias): in [x, w] or [x, w, bias], W is [out, in]",
+		build: func(n *NodeSpec, ins []*gkr.TensorInfo) (kernels.Kernel, []int, []gkr.TensorInfo, error) {
+			x, w := ins[0], ins[1]
+			if len(w.Shape) != 2 {
+				return nil, nil, nil, fmt.Errorf("field \"in\"[1]: weight %q has shape %v, want [out, in]", w.Name, w.Shape)
+			}
+			if len(x.Shape) < 1 || len(x.Shape) > 2 || x.Shape[len(x.Shape)-1] != w.Shape[1] {
+				return nil, nil, nil, fmt.Errorf("field \"in\"[0]: input %q has shape %v, want [batch, %d] or [%d]", x.Name, x.Shape, w.Shape[1], w.Shape[1])
+			}
+			bias := ""
+			if len(ins) == 3 {
+				bias = ins[2].Name
+				if !slices.Equal(ins[2].Shape, []int{w.Shape[0]}) {
+					return nil, nil, nil, fmt.Errorf("field \"in\"[2]: bias %q has shape %v, want [%d]", bias, ins[2].Shape, w.Shape[0])
+				}
+				if ins[2].Role != gkr.Weight {
+					return nil, nil, nil, fmt.Errorf("field \"in\"[2]: bias %q must be a weight", bias)
+				}
+			}
+			if w.Role != gkr.Weight {
+				return nil, nil, nil, fmt.Errorf("field \"in\"[1]: %q must be a weight (its claims end in the commitment opening)", w.Name)
+			}
+			shape := append(slices.Clone(x.Shape[:len(x.Shape)-1]), w.Shape[0])
+			return kernels.NewLinear(n.Name, x.Name, w.Name, bias, n.Out), shape, nil, nil
+		}},
+	"add":    elementwise(func(n *NodeSpec) kernels.Kernel { return kernels.Add(n.Name, n.In[0], n.In[1], n.Out) }, 2, "Y = A + B"),
+	"sub":    elementwise(func(n *NodeSpec) kernels.Kernel { return kernels.Sub(n.Name, n.In[0], n.In[1], n.Out) }, 2, "Y = A − B"),
+	"mul":    elementwise(func(n *NodeSpec) kernels.Kernel { return kernels.Mul(n.Name, n.In[0], n.In[1], n.Out) }, 2, "Y = A ∘ B (elementwise)"),
+	"square": elementwise(func(n *NodeSpec) kernels.Kernel { return kernels.Square(n.Name, n.In[0], n.Out) }, 1, "Y = A ∘ A"),
+	"scale": {arity: [2]int{1, 1}, attrs: []string{"factor"}, summary: "Y = factor · A (factor a non-zero integer)",
+		build: func(n *NodeSpec, ins []*gkr.TensorInfo) (kernels.Kernel, []int, []gkr.TensorInfo, error) {
+			if *n.Factor == 0 {
+				return nil, nil, nil, fmt.Errorf("field \"factor\" is 0")
+			}
+			return kernels.Scale(n.Name, n.In[0], *n.Factor, n.Out), slices.Clone(ins[0].Shape), nil, nil
+		}},
+}
+
+func elementwise(mk func(n *NodeSpec) kernels.Kernel, arity int, summary string) opDef {
+	return opDef{arity: [2]int{arity, arity}, summary: summary,
+		build: func(n *NodeSpec, ins []*gkr.TensorInfo) (kernels.Kernel, []int, []gkr.TensorInfo, error) {
+			for j := 1; j < len(ins); j++ {
+				if !slices.Equal(ins[j].Shape, ins[0].Shape) {
+					return nil, nil, nil, fmt.Errorf("field \"in\": %q has shape %v but %q has %v", ins[j].Name, ins[j].Shape, ins[0].Name, ins[0].Shape)
+				}
+			}
+			return mk(n), slices.Clone(ins[0].Shape), nil, nil
+		}}
+}
+
+func opNames() string {
+	var names []string
+	for k := range ops {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	return strings.Join(names, ", ")
+}
+
+// checkAttrs rejects missing and unexpected attributes.
+func (d opDef) checkAttrs(n *NodeSpec) error {
+	has := map[string]bool{"shift": n.Shift != nil, "bits": n.Bits != nil, "factor": n.Factor != nil}
+	for _, a := range d.attrs {
+		if !has[a] {
+			return fmt.Errorf("field %q is missing", a)
+		}
+		delete(has, a)
+	}
+	for a, set := range has {
+		if set {
+			return fmt.Errorf("field %q does not apply to op %q", a, n.Op)
+		}
+	}
+	if len(n.In) < d.arity[0] || len(n.In) > d.arity[1] {
+		if d.arity[0] == d.arity[1] {
+			return fmt.Errorf("field \"in\" has %d tensors, want %d", len(n.In), d.arity[0])
+		}
+		return fmt.Errorf("field \"in\" has %d tensors, want %d to %d", len(n.In), d.arity[0], d.arity[1])
+	}
+	return nil
+}

@@ -1,0 +1,450 @@
+package scheduler
+
+import (
+	"errors"
+	"fmt"
+	"math/big"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/streamprove/streamprove/field"
+	"github.com/streamprove/streamprove/gkr"
+	"github.com/streamprove/streamprove/kernels"
+	"github.com/streamprove/streamprove/pcs"
+	"github.com/streamprove/streamprove/spill"
+	"github.com/streamprove/streamprove/sumcheck"
+	"github.com/streamprove/streamprove/tensorstore"
+)
+
+// Config tunes a run.
+type Config struct {
+	// MemBudget is the promise on peak RSS in bytes (0: unlimited).
+	MemBudget int64
+	// Workers bounds parallelism (0: GOMAXPROCS).
+	Workers int
+	// SpillDir holds spill files (default: the store's spill/ directory).
+	SpillDir string
+	// Resume continues an interrupted run: finished forward steps are kept.
+	Resume bool
+	// Progress, if set, receives progress events.
+	Progress func(Event)
+}
+
+// Event is a progress report: a step, and how far the whole phase is.
+type Event struct {
+	Phase string // "commit", "forward", "prove"
+	Step  string // tensor or kernel name
+	Done  int
+	Total int
+}
+
+func (c *Config) emit(phase, step string, done, total int) {
+	if c.Progress != nil {
+		c.Progress(Event{Phase: phase, Step: step, Done: done, Total: total})
+	}
+}
+
+// Report is what a run cost.
+type Report struct {
+	PeakRSSBytes   int64   `json:"peak_rss_bytes"`
+	WallSeconds    float64 `json:"wall_seconds"`
+	ForwardSeconds float64 `json:"forward_seconds"`
+	ProveSeconds   float64 `json:"prove_seconds"`
+	WitnessBytes   int64   `json:"witness_bytes"`
+	BytesRead      int64   `json:"bytes_read"`
+	BytesWritten   int64   `json:"bytes_written"`
+	ProofBytes     int64   `json:"proof_bytes"`
+	BudgetBytes    int64   `json:"budget_bytes"`
+	Kernels        int     `json:"kernels"`
+	ResumedSteps   int     `json:"resumed_steps"`
+}
+
+// budget sets up the ledger and the GC limit for a run. The ledger gets the budget less what the
+// runtime takes before any reservation, so that the sum stays under the promise.
+func (c *Config) budget() (*spill.Budget, error) {
+	if c.MemBudget <= 0 {
+		spill.SetMemoryLimit(0)
+		return nil, nil
+	}
+	const floor = spill.RuntimeOverhead + 16<<20
+	if c.MemBudget < floor {
+		return nil, fmt.Errorf("--mem-budget %s is below the minimum of %s (the runtime alone takes ~%s): %w",
+			spill.FormatBytes(c.MemBudget), spill.FormatBytes(floor), spill.FormatBytes(spill.RuntimeOverhead), spill.ErrBudget)
+	}
+	spill.SetMemoryLimit(c.MemBudget)
+	// Half of what is left goes to the ledger: the rest covers Go heap slack between GCs,
+	// goroutine stacks, and the transient buffers of decoders that the ledger does not see.
+	return spill.NewBudget((c.MemBudget - spill.RuntimeOverhead) / 2), nil
+}
+
+func (c *Config) spillDir(s *tensorstore.Store) (string, error) {
+	d := c.SpillDir
+	if d == "" {
+		d = filepath.Join(s.Dir(), "spill")
+	}
+	if err := os.MkdirAll(d, 0o755); err != nil {
+		return "", fmt.Errorf("spill directory: %w", err)
+	}
+	return d, nil
+}
+
+// Commit commits every weight of the store's model and writes the commitment file.
+func Commit(storeDir string, cfg Config) (map[string]*pcs.Commitment, error) {
+	s, err := tensorstore.Open(storeDir)
+	if err != nil {
+		return nil, err
+	}
+	defer s.Close()
+	m, err := LoadModel(s)
+	if err != nil {
+		return nil, err
+	}
+	b, err := cfg.budget()
+	if err != nil {
+		return nil, err
+	}
+	w := &kernels.StoreWitness{Store: s}
+	defer w.Close()
+	weights := m.Graph.Names(gkr.Weight)
+	cm := map[string]*pcs.Commitment{}
+	for i, name := range weights {
+		cfg.emit("commit", name, i, len(weights))
+		src, err := w.Source(name)
+		if err != nil {
+			return nil, err
+		}
+		c, err := pcs.Commit(src, pcs.Options{Budget: b, Workers: cfg.Workers, ColumnLog: columnLog(m, name)})
+		if err != nil {
+			return nil, fmt.Errorf("commit %q: %w", name, err)
+		}
+		cm[name] = c
+	}
+	cfg.emit("commit", "", len(weights), len(weights))
+	if err := pcs.WriteCommitmentFile(filepath.Join(s.Dir(), commitFile), cm); err != nil {
+		return nil, err
+	}
+	return cm, nil
+}
+
+// columnLog picks the Hyrax row length of a weight: a matmul weight [out, in] gets rows of
+// in (padded), so its opening vector is the linear kernel's own w_r (DESIGN §9); other tensors
+// take the pcs default. Rows longer than 2^16 fall back to the default, which bounds the
+// verifier's MSM.
+func columnLog(m *Model, name string) int {
+	ti := m.Graph.Tensors[name]
+	if len(ti.Shape) == 2 {
+		k, _ := field.Log2(field.NextPow2(int64(ti.Shape[1])))
+		if k <= 16 && k < ti.NumVars() {
+			return k
+		}
+	}
+	return 0
+}
+
+// bounds returns |value| bounds for every tensor, from the declared dtypes and each kernel's
+// OutBound, in run order.
+func bounds(m *Model) (map[string]*big.Int, error) {
+	bs := map[string]*big.Int{}
+	for name, dt := range m.DTypes {
+		bs[name] = kernels.BoundForDType(dt)
+	}
+	for _, k := range m.Kernels {
+		in := make([]*big.Int, len(k.Inputs()))
+		for i, name := range k.Inputs() {
+			in[i] = bs[name]
+		}
+		b, err := k.OutBound(m.Graph, in)
+		if err != nil {
+			return nil, err
+		}
+		for _, o := range k.Outputs() {
+			bs[o] = b
+		}
+	}
+	return bs, nil
+}
+
+// plan refuses a run whose steps cannot fit the budget, before anything starts.
+func plan(m *Model, b *spill.Budget, cfg Config) error {
+	if b == nil {
+		return nil
+	}
+	for _, k := range m.Kernels {
+		need := k.Estimate(m.Graph).MinBytes + 4*(1<<14)*32 // + the step's chunk buffers
+		if need > b.Limit() {
+			return fmt.Errorf("kernel %s needs at least %s; --mem-budget %s leaves %s for tables: %w",
+				k.Name(), spill.FormatBytes(need+2*spill.RuntimeOverhead), spill.FormatBytes(cfg.MemBudget), spill.FormatBytes(b.Limit()), spill.ErrBudget)
+		}
+	}
+	return nil
+}
+
+// Forward runs the forward pass, skipping steps a previous run finished when cfg.Resume.
+func forward(s *tensorstore.Store, m *Model, b *spill.Budget, cfg Config) (resumed int, err error) {
+	bs, err := bounds(m)
+	if err != nil {
+		return 0, err
+	}
+	fc := &kernels.ForwardCtx{Store: s, Graph: m.Graph, Budget: b, Bounds: bs, Workers: cfg.Workers,
+		Write: tensorstore.WriteOptions{Replace: true}}
+	for i, k := range m.Kernels {
+		cfg.emit("forward", k.Name(), i, len(m.Kernels))
+		if cfg.Resume && stepDone(s, forwardPrefix+k.Name()) && outputsExist(s, k) {
+			resumed++
+			continue
+		}
+		if err := k.Forward(fc); err != nil {
+			return resumed, err
+		}
+		if err := s.PutMeta(metaRun, forwardPrefix+k.Name(), []byte("done")); err != nil {
+			return resumed, err
+		}
+	}
+	cfg.emit("forward", "", len(m.Kernels), len(m.Kernels))
+	return resumed, nil
+}
+
+func stepDone(s *tensorstore.Store, key string) bool {
+	v, err := s.GetMeta(metaRun, key)
+	return err == nil && string(v) == "done"
+}
+
+func outputsExist(s *tensorstore.Store, k kernels.Kernel) bool {
+	for _, o := range k.Outputs() {
+		if _, err := s.Stat(o); err != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// clearRun forgets a previous run's progress (a fresh prove recomputes everything).
+func clearRun(s *tensorstore.Store, m *Model) error {
+	for _, k := range m.Kernels {
+		if err := s.DeleteMeta(metaRun, forwardPrefix+k.Name()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Prove runs forward (when needed) and the proof, writing the proof to out atomically.
+func Prove(storeDir, out string, cfg Config) (*Report, error) {
+	start := time.Now()
+	io0 := readIO()
+	s, err := tensorstore.Open(storeDir)
+	if err != nil {
+		return nil, err
+	}
+	defer s.Close()
+	m, err := LoadModel(s)
+	if err != nil {
+		return nil, err
+	}
+	cm, err := LoadCommitments(s)
+	if err != nil {
+		return nil, err
+	}
+	b, err := cfg.budget()
+	if err != nil {
+		return nil, err
+	}
+	if err := plan(m, b, cfg); err != nil {
+		return nil, err
+	}
+	spillDir, err := cfg.spillDir(s)
+	if err != nil {
+		return nil, err
+	}
+	if !cfg.Resume {
+		if err := clearRun(s, m); err != nil {
+			return nil, err
+		}
+	}
+	rep := &Report{BudgetBytes: cfg.MemBudget, Kernels: len(m.Kernels)}
+	rep.ResumedSteps, err = forward(s, m, b, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("forward: %w", err)
+	}
+	rep.ForwardSeconds = time.Since(start).Seconds()
+
+	w := &kernels.StoreWitness{Store: s}
+	defer w.Close()
+	pub, err := public(s, m, cm)
+	if err != nil {
+		return nil, err
+	}
+	t1 := time.Now()
+	opt := gkr.Options{
+		Sumcheck: sumcheck.Options{Budget: b, SpillDir: spillDir, Workers: cfg.Workers},
+		PCS:      pcs.Options{Budget: b, Workers: cfg.Workers},
+		Progress: func(step string, done, total int) { cfg.emit("prove", step, done, total) },
+	}
+	proof, err := gkr.Prove(m.Graph, w, pub, opt)
+	if err != nil {
+		return nil, fmt.Errorf("prove: %w", err)
+	}
+	rep.ProveSeconds = time.Since(t1).Seconds()
+	if err := writeAtomic(out, proof); err != nil {
+		return nil, err
+	}
+	rep.ProofBytes = int64(len(proof))
+	rep.WitnessBytes = witnessBytes(m)
+	rep.WallSeconds = time.Since(start).Seconds()
+	io1 := readIO()
+	rep.BytesRead, rep.BytesWritten = io1.read-io0.read, io1.written-io0.written
+	rep.PeakRSSBytes, _ = spill.PeakRSS()
+	return rep, nil
+}
+
+// public is the verifier's view of a store: the public inputs and the weight commitments.
+func public(s *tensorstore.Store, m *Model, cm map[string]*pcs.Commitment) (gkr.Public, error) {
+	allow := map[string]bool{}
+	for _, name := range m.Graph.Names(gkr.Input) {
+		allow[name] = true
+	}
+	for _, name := range m.Graph.Names(gkr.Weight) {
+		if cm[name] == nil {
+			return gkr.Public{}, fmt.Errorf("store %s: weight %q has no commitment (run `streamprove commit` again)", s.Dir(), name)
+		}
+	}
+	return gkr.Public{Inputs: &kernels.StoreWitness{Store: s, Allow: allow}, Commitments: cm}, nil
+}
+
+// witnessBytes is what an in-memory prover would hold: every tensor's elements as 32-byte field
+// elements (weights, inputs, intermediates, advice).
+func witnessBytes(m *Model) int64 {
+	var n int64
+	for _, ti := range m.Graph.Tensors {
+		n += ti.Len()
+	}
+	return n * field.Bytes
+}
+
+// VerifyReport is the verifier's outcome.
+type VerifyReport struct {
+	Verified    bool    `json:"verified"`
+	Reason      string  `json:"reason,omitempty"`
+	WallSeconds float64 `json:"wall_seconds"`
+	ProofBytes  int64   `json:"proof_bytes"`
+	// Outputs are the verified public outputs (signed integers), by tensor name.
+	Outputs map[string][]string `json:"outputs,omitempty"`
+}
+
+// ErrRejected wraps the reason a proof was rejected.
+var ErrRejected = errors.New("proof rejected")
+
+// Verify checks a proof against the public parts of a store: graph, weight commitments and
+// public inputs. inputOverride, when set, is a safetensors file whose tensors replace the
+// store's public inputs of the same names. A rejection is an error wrapping ErrRejected.
+func Verify(storeDir, proofPath, inputOverride string) (*VerifyReport, error) {
+	start := time.Now()
+	s, err := tensorstore.Open(storeDir)
+	if err != nil {
+		return nil, err
+	}
+	defer s.Close()
+	m, err := LoadModel(s)
+	if err != nil {
+		return nil, err
+	}
+	cm, err := LoadCommitments(s)
+	if err != nil {
+		return nil, err
+	}
+	proof, err := readProof(proofPath)
+	if err != nil {
+		return nil, err
+	}
+	pub, err := public(s, m, cm)
+	if err != nil {
+		return nil, err
+	}
+	if inputOverride != "" {
+		tmp, err := os.MkdirTemp("", "streamprove-input-*")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(tmp)
+		is, err := tensorstore.Open(tmp)
+		if err != nil {
+			return nil, err
+		}
+		defer is.Close()
+		if _, err := tensorstore.ImportSafetensors(is, inputOverride, nil, tensorstore.WriteOptions{}); err != nil {
+			return nil, fmt.Errorf("--input %s: %w", inputOverride, err)
+		}
+		pub.Inputs = &overlay{top: &kernels.StoreWitness{Store: is}, base: pub.Inputs}
+	}
+	rep := &VerifyReport{ProofBytes: int64(len(proof))}
+	outs, err := gkr.Verify(m.Graph, pub, proof)
+	rep.WallSeconds = time.Since(start).Seconds()
+	if err != nil {
+		if errors.Is(err, gkr.ErrBadProof) {
+			rep.Reason = err.Error()
+			return rep, fmt.Errorf("%w: %v", ErrRejected, err)
+		}
+		return nil, err
+	}
+	rep.Verified = true
+	rep.Outputs = map[string][]string{}
+	for name, vals := range outs {
+		strs := make([]string, len(vals))
+		for i := range vals {
+			if v, ok := field.ToInt64(&vals[i]); ok {
+				strs[i] = fmt.Sprint(v)
+			} else {
+				strs[i] = vals[i].String()
+			}
+		}
+		rep.Outputs[name] = strs
+	}
+	return rep, nil
+}
+
+// overlay serves tensors from top when it has them, from base otherwise.
+type overlay struct{ top, base gkr.Witness }
+
+func (o *overlay) Source(name string) (field.Source, error) {
+	if src, err := o.top.Source(name); err == nil {
+		return src, nil
+	}
+	return o.base.Source(name)
+}
+
+// maxProofBytes bounds what verify reads: proofs are O(√N) per committed tensor, far below it.
+const maxProofBytes = 1 << 30
+
+func readProof(path string) ([]byte, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("proof: %w", err)
+	}
+	if st.Size() > maxProofBytes {
+		return nil, fmt.Errorf("proof %s: %d bytes is larger than any proof", path, st.Size())
+	}
+	return os.ReadFile(path)
+}
+
+// writeAtomic writes data to path via a temporary file, fsync and rename.
+func writeAtomic(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, ".proof-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
+}

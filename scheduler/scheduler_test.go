@@ -1,0 +1,218 @@
+package scheduler
+
+import (
+	"errors"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/streamprove/streamprove/tensorstore"
+)
+
+// writeModel writes a graph file and its safetensors sources into dir and returns the graph path.
+func writeModel(t *testing.T, dir, graph string, seed uint64, arrays map[string][]int) string {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(seed, 7))
+	var model, input []tensorstore.Array
+	for name, shape := range arrays {
+		n := 1
+		for _, d := range shape {
+			n *= d
+		}
+		a := tensorstore.Array{Name: name, DType: "I8", Shape: shape, Values: make([]int64, n)}
+		if strings.HasSuffix(name, ".b") {
+			a.DType = "I32"
+		}
+		for i := range a.Values {
+			a.Values[i] = rng.Int64N(255) - 127
+		}
+		if name == "x" {
+			input = append(input, a)
+		} else {
+			model = append(model, a)
+		}
+	}
+	if err := tensorstore.WriteSafetensors(filepath.Join(dir, "model.safetensors"), model, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := tensorstore.WriteSafetensors(filepath.Join(dir, "input.safetensors"), input, nil); err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dir, "graph.json")
+	if err := os.WriteFile(p, []byte(graph), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+const residualGraph = `{
+  "format": "streamprove-graph/1",
+  "name": "residual",
+  "tensors": {
+    "x":     {"role": "input",  "shape": [3, 10], "dtype": "int8", "source": "input.safetensors"},
+    "fc1.w": {"role": "weight", "shape": [6, 10], "dtype": "int8", "source": "model.safetensors"},
+    "fc1.b": {"role": "weight", "shape": [6],     "dtype": "int32", "source": "model.safetensors"},
+    "fc2.w": {"role": "weight", "shape": [5, 6],  "dtype": "int8", "source": "model.safetensors"},
+    "y":     {"role": "output"}
+  },
+  "nodes": [
+    {"op": "linear", "in": ["x", "fc1.w", "fc1.b"], "out": "h1"},
+    {"op": "add",    "in": ["h1", "h1"], "out": "s1"},
+    {"op": "mul",    "in": ["s1", "h1"], "out": "m1"},
+    {"op": "linear", "in": ["m1", "fc2.w"], "out": "y"}
+  ]
+}`
+
+var residualArrays = map[string][]int{"x": {3, 10}, "fc1.w": {6, 10}, "fc1.b": {6}, "fc2.w": {5, 6}}
+
+func setup(t *testing.T, seed uint64) (store, proof string) {
+	t.Helper()
+	dir := t.TempDir()
+	g := writeModel(t, dir, residualGraph, seed, residualArrays)
+	store = filepath.Join(dir, "store")
+	if _, err := Import(store, g, tensorstore.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Commit(store, Config{}); err != nil {
+		t.Fatal(err)
+	}
+	proof = filepath.Join(dir, "proof.bin")
+	rep, err := Prove(store, proof, Config{MemBudget: 256 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.ProofBytes == 0 || rep.WitnessBytes == 0 || rep.PeakRSSBytes == 0 {
+		t.Fatalf("empty report: %+v", rep)
+	}
+	return store, proof
+}
+
+func TestEndToEnd(t *testing.T) {
+	store, proof := setup(t, 1)
+	rep, err := Verify(store, proof, "")
+	if err != nil || !rep.Verified {
+		t.Fatalf("honest proof: %v", err)
+	}
+	if len(rep.Outputs["y"]) != 15 {
+		t.Fatalf("outputs: %v", rep.Outputs)
+	}
+
+	data, _ := os.ReadFile(proof)
+	for _, i := range []int{0, 5, 40, 100, len(data) / 2, len(data) - 1} {
+		bad := append([]byte(nil), data...)
+		bad[i] ^= 0x10
+		p := filepath.Join(t.TempDir(), "bad")
+		os.WriteFile(p, bad, 0o644)
+		if _, err := Verify(store, p, ""); !errors.Is(err, ErrRejected) {
+			t.Fatalf("byte %d flipped: %v, want ErrRejected", i, err)
+		}
+	}
+
+	// another input
+	other := filepath.Join(t.TempDir(), "x.safetensors")
+	vals := make([]int64, 30)
+	vals[3] = 1
+	if err := tensorstore.WriteSafetensors(other, []tensorstore.Array{{Name: "x", DType: "I8", Shape: []int{3, 10}, Values: vals}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Verify(store, proof, other); !errors.Is(err, ErrRejected) {
+		t.Fatalf("different public input: %v, want ErrRejected", err)
+	}
+
+	// a proof from another model's store (same graph, other weights)
+	store2, _ := setup(t, 2)
+	if _, err := Verify(store2, proof, ""); !errors.Is(err, ErrRejected) {
+		t.Fatalf("proof checked against another model: %v, want ErrRejected", err)
+	}
+}
+
+func TestWeightsChangedAfterCommit(t *testing.T) {
+	store, _ := setup(t, 3)
+	s, err := tensorstore.Open(store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := s.Create("fc2.w", []int{5, 6}, tensorstore.Int8, tensorstore.WriteOptions{Replace: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := make([]int64, 30)
+	v[0] = 1
+	w.WriteInt64s(v)
+	if _, err := w.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	proof := filepath.Join(t.TempDir(), "p")
+	if _, err := Prove(store, proof, Config{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Verify(store, proof, ""); !errors.Is(err, ErrRejected) {
+		t.Fatalf("weights changed after commit: %v, want ErrRejected", err)
+	}
+}
+
+func TestGraphErrors(t *testing.T) {
+	base := residualGraph
+	cases := []struct{ edit, old, want string }{
+		{`"format": "other/1"`, `"format": "streamprove-graph/1"`, `field "format"`},
+		{`"op": "conv"`, `"op": "add"`, `unknown op "conv"`},
+		{`"shape": [6, 11]`, `"shape": [6, 10]`, `field "in"`},
+		{`"in": ["h1", "nope"]`, `"in": ["h1", "h1"]`, `tensor "nope"`},
+		{`"dtype": "float32"`, `"dtype": "int32"`, `field "dtype"`},
+		{`"role": "hidden"`, `"role": "output"`, `field "role"`},
+		{`"in": ["m1", "fc2.w"], "out": "y", "shift": 3`, `"in": ["m1", "fc2.w"], "out": "y"`, `field "shift"`},
+		{`"in": ["y", "fc1.w", "fc1.b"]`, `"in": ["x", "fc1.w", "fc1.b"]`, `cycle`},
+		{`"shape": [0, 10]`, `"shape": [3, 10]`, `field "shape"`},
+	}
+	for _, c := range cases {
+		g := strings.Replace(base, c.old, c.edit, 1)
+		if g == base {
+			t.Fatalf("edit %q did not apply", c.edit)
+		}
+		_, err := ParseGraph([]byte(g))
+		if !errors.Is(err, ErrGraph) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: error %v, want ErrGraph mentioning %q", c.edit, err, c.want)
+		}
+	}
+	if _, err := ParseGraph([]byte(`{"format": `)); !errors.Is(err, ErrGraph) {
+		t.Errorf("truncated JSON: %v", err)
+	}
+	if _, err := ParseGraph([]byte(base)); err != nil {
+		t.Fatalf("base graph: %v", err)
+	}
+}
+
+func TestImportErrors(t *testing.T) {
+	dir := t.TempDir()
+	g := writeModel(t, dir, residualGraph, 1, residualArrays)
+	// a missing source file
+	os.Remove(filepath.Join(dir, "model.safetensors"))
+	store := filepath.Join(dir, "store")
+	if _, err := Import(store, g, tensorstore.WriteOptions{}); err == nil || !strings.Contains(err.Error(), "fc1.b") {
+		t.Fatalf("missing source: %v", err)
+	}
+	// the failed import left no model behind
+	s, _ := tensorstore.Open(store)
+	if _, err := LoadModel(s); !errors.Is(err, ErrNoModel) {
+		t.Fatalf("after a failed import: %v", err)
+	}
+	s.Close()
+	// a dtype wider than declared
+	dir2 := t.TempDir()
+	g2 := writeModel(t, dir2, strings.Replace(residualGraph, `"shape": [5, 6],  "dtype": "int8"`, `"shape": [5, 6],  "dtype": "int8"`, 1), 1, residualArrays)
+	tensorstore.WriteSafetensors(filepath.Join(dir2, "input.safetensors"), []tensorstore.Array{{Name: "x", DType: "I32", Shape: []int{3, 10}, Values: make([]int64, 30)}}, nil)
+	if _, err := Import(filepath.Join(dir2, "store"), g2, tensorstore.WriteOptions{}); err == nil || !strings.Contains(err.Error(), "dtype") {
+		t.Fatalf("wider dtype: %v", err)
+	}
+}
+
+func TestBudgetBelowMinimum(t *testing.T) {
+	store, _ := setup(t, 4)
+	_, err := Prove(store, filepath.Join(t.TempDir(), "p"), Config{MemBudget: 1 << 20})
+	if err == nil || !strings.Contains(err.Error(), "--mem-budget") {
+		t.Fatalf("1 MiB budget: %v", err)
+	}
+}

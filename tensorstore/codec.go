@@ -21,17 +21,21 @@ const (
 	CodecZstd
 )
 
-// DefaultCodec is s2. Measured on this 2-core machine (BenchmarkCodec, chunks of 2^16
-// elements; MB/s of raw stored bytes, stored bytes per element):
+// DefaultCodec is s2, picked from BenchmarkCodec and BenchmarkRead on this 2-core machine
+// (chunks of 2^16 elements; codec MB/s of raw stored bytes; B/elem on disk):
 //
-//	int8 random      s2 enc ~2200 MB/s dec ~5000+ MB/s 1.00 B/elem | zstd enc ~1300 dec ~1500 MB/s ~1.00 B/elem
-//	int8 small(|x|<8)s2 ~900/1400 MB/s 0.62 B/elem               | zstd ~350/800 MB/s 0.47 B/elem
-//	int32 small      s2 ~1500/2500 MB/s                          | zstd ~700/1100 MB/s, ~25% smaller
-//	field random     both store ~32 B/elem (incompressible); s2 passes it through much faster.
+//	data                         s2 enc / dec / B/elem       zstd-fastest enc / dec / B/elem
+//	int8 weights (normal, σ=24)  9300 / 38000 / 1.00         5700 /  7400 / 1.00
+//	int8 ReLU output (½ zeros)    610 /  3800 / 0.88          120 /   920 / 0.51
+//	int32 accumulators (σ=1e4)   8800 / 56000 / 4.00         5500 / 11000 / 4.00
+//	random field elements       37600 / 19000 / 32.0         4700 / 10500 / 32.0
 //
-// s2 keeps up with the disk while zstd is 2–4× slower for a 10–25% smaller file, and decoding
-// (which every prover pass pays) matters more than size. See the report numbers in
-// codec_bench_test.go for this machine.
+// zstd at SpeedFastest compresses dense quantized data no better than s2 (neither entropy-codes
+// it; SpeedBetterCompression reaches 0.83 B/elem on int8 and 2.7 on int32 but encodes at
+// 60–460 MB/s), and is 4–5× slower to decode. It wins clearly only on sparse data (ReLU
+// outputs: 0.51 vs 0.88 B/elem), where a full Source pass still delivers 11 GB/s of field
+// elements against s2's 13.6. Decoding is paid on every prover pass, so s2 is the default;
+// choose zstd per tensor for sparse activations on a slow disk.
 const DefaultCodec = CodecS2
 
 var codecNames = [...]string{CodecNone: "none", CodecS2: "s2", CodecZstd: "zstd"}

@@ -105,19 +105,13 @@ func rawToElements(dt DType, dst []field.Element, raw []byte) error {
 	dst = dst[:n]
 	switch dt {
 	case Int8:
-		field.FromInt8s(dst, bytesAsInt8(raw))
+		int8sToElements(dst, raw)
 	case Int16:
-		for i := range dst {
-			dst[i].SetInt64(int64(int16(binary.LittleEndian.Uint16(raw[2*i:]))))
-		}
+		int16sToElements(dst, raw)
 	case Int32:
-		for i := range dst {
-			dst[i].SetInt64(int64(int32(binary.LittleEndian.Uint32(raw[4*i:]))))
-		}
+		int32sToElements(dst, raw)
 	case Int64:
-		for i := range dst {
-			dst[i].SetInt64(int64(binary.LittleEndian.Uint64(raw[8*i:])))
-		}
+		int64sToElements(dst, raw)
 	case Field:
 		if err := field.FromLE(dst, raw); err != nil {
 			return fmt.Errorf("%v: %w", err, ErrCorrupt)

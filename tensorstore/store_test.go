@@ -397,3 +397,19 @@ func TestBadCreate(t *testing.T) {
 		}
 	}
 }
+
+func TestConvertTables(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 5))
+	for _, dt := range []DType{Int8, Int16, Int32, Int64} {
+		v := randValues(r, dt, 5000)
+		raw := make([]byte, len(v)*dt.Size())
+		encodeInts(dt, raw, v)
+		got := make([]field.Element, len(v))
+		if err := rawToElements(dt, got, raw); err != nil {
+			t.Fatal(err)
+		}
+		want := make([]field.Element, len(v))
+		field.FromInt64s(want, v)
+		equalElems(t, dt.String(), got, want)
+	}
+}

@@ -19,7 +19,7 @@ func BenchmarkCommit(b *testing.B) {
 		for _, kind := range benchKinds {
 			b.Run(fmt.Sprintf("n=%d/%s", n, kind), func(b *testing.B) {
 				src := testVector(rand.New(rand.NewPCG(1, uint64(n))), kind, n)
-				if _, err := Generators((n + 1) / 2); err != nil {
+				if _, err := generators((n + 1) / 2); err != nil {
 					b.Fatal(err)
 				}
 				b.SetBytes(int64(len(src)) * field.Bytes)
@@ -39,7 +39,7 @@ func BenchmarkCommit(b *testing.B) {
 // 2^12 points (one row of a 2^24-element commitment), one goroutine each.
 func BenchmarkRowMSM(b *testing.B) {
 	const logM = 12
-	gens, err := Generators(logM)
+	gens, err := generators(logM)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -156,7 +156,7 @@ func BenchmarkGenerators(b *testing.B) {
 		genCache.mu.Lock()
 		genCache.pts = nil
 		genCache.mu.Unlock()
-		if _, err := Generators(12); err != nil {
+		if _, err := generators(12); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -2,6 +2,7 @@ package pcs
 
 import (
 	"fmt"
+	"io"
 	"runtime"
 
 	"github.com/consensys/gnark-crypto/ecc/bn254"
@@ -66,18 +67,73 @@ func sourceVars(src field.Source) (int, error) {
 // Commit streams src once, row by row, and returns its Hyrax commitment. It holds one chunk of
 // whole rows, one scratch per worker and the 2^a row commitments, all reserved from opt.Budget
 // (released on return; the caller owns the returned commitment's 64·2^a bytes).
-func Commit(src field.Source, opt Options) (*Commitment, error) {
+func Commit(src field.Source, opt Options) (_ *Commitment, err error) {
 	n, err := sourceVars(src)
 	if err != nil {
 		return nil, err
 	}
-	b, err := columnLog(n, opt.ColumnLog)
+	cm, err := NewCommitter(n, opt)
 	if err != nil {
 		return nil, err
 	}
-	a := n - b
+	defer cm.release()
+	st, err := src.Open()
+	if err != nil {
+		return nil, fmt.Errorf("pcs commit: %w", err)
+	}
+	defer func() {
+		if cerr := st.Close(); err == nil && cerr != nil {
+			err = fmt.Errorf("pcs commit: %w", cerr)
+		}
+	}()
+	// Read straight into the committer's buffer: no second copy of the chunk.
+	for cm.rowsDone < len(cm.com.Rows) {
+		want := len(cm.buf)
+		if left := (len(cm.com.Rows) - cm.rowsDone) << cm.com.ColumnLog; left < want {
+			want = left
+		}
+		if err := field.ReadFull(st, cm.buf[:want]); err != nil {
+			if err == io.EOF || err == io.ErrUnexpectedEOF {
+				err = fmt.Errorf("stream ended at element %d of %d: %w", int64(cm.rowsDone)<<cm.com.ColumnLog, src.Len(), io.ErrUnexpectedEOF)
+			}
+			return nil, fmt.Errorf("pcs commit: %w", err)
+		}
+		cm.fill = want
+		if err := cm.flush(); err != nil {
+			return nil, err
+		}
+	}
+	return cm.Finish()
+}
+
+// Committer is the push form of Commit, for data that is produced rather than stored — an
+// advice tensor committed during the forward pass that writes it (DESIGN §10). Write the 2^n
+// elements in index order, in chunks of any size, then call Finish. Its memory is Commit's,
+// reserved from the budget when it is made and released by Finish (or Abort).
+type Committer struct {
+	com       *Commitment
+	gens      []bn254.G1Affine
+	buf       []field.Element // rpc whole rows
+	fill      int             // elements in buf
+	rowsDone  int             // rows committed
+	workers   int
+	pool      chan *rowWorker
+	errs      []error
+	releaseFn func()
+}
+
+// NewCommitter prepares to commit to a polynomial of numVars variables.
+func NewCommitter(numVars int, opt Options) (*Committer, error) {
+	if numVars < 0 || numVars > MaxVars {
+		return nil, fmt.Errorf("pcs: %d variables (max %d)", numVars, MaxVars)
+	}
+	b, err := columnLog(numVars, opt.ColumnLog)
+	if err != nil {
+		return nil, err
+	}
+	a := numVars - b
 	m := 1 << b
-	gens, err := Generators(b)
+	gens, err := generators(b)
 	if err != nil {
 		return nil, err
 	}
@@ -91,39 +147,104 @@ func Commit(src field.Source, opt Options) (*Commitment, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer release()
-
-	com := &Commitment{NumVars: n, ColumnLog: b, Rows: make([]bn254.G1Affine, 1<<a)}
-	pool := make(chan *rowWorker, workers)
+	cm := &Committer{
+		com:       &Commitment{NumVars: numVars, ColumnLog: b, Rows: make([]bn254.G1Affine, 1<<a)},
+		gens:      gens,
+		buf:       make([]field.Element, rpc*m),
+		workers:   workers,
+		pool:      make(chan *rowWorker, workers),
+		errs:      make([]error, rpc),
+		releaseFn: release,
+	}
 	for i := 0; i < workers; i++ {
-		pool <- newRowWorker(b)
+		cm.pool <- newRowWorker(b)
 	}
-	buf := make([]field.Element, rpc*m)
-	errs := make([]error, rpc)
-	err = field.ForEachChunk(src, buf, func(j int64, chunk []field.Element) error {
-		r0 := int(j) * rpc
-		nr := len(chunk) / m
-		// A chunk with fewer rows than workers gives each row's MultiExp the spare goroutines.
-		tasks := workers / nr
-		if tasks < 1 {
-			tasks = 1
-		}
-		field.Parallel(nr, workers, func(start, end int) {
-			w := <-pool
-			defer func() { pool <- w }()
-			for i := start; i < end; i++ {
-				errs[i] = w.commitRow(&com.Rows[r0+i], gens, chunk[i*m:(i+1)*m], tasks)
+	return cm, nil
+}
+
+// Write appends the next elements of the polynomial, committing every row it completes.
+func (cm *Committer) Write(elems []field.Element) error {
+	if cm.buf == nil {
+		return fmt.Errorf("pcs: write to a finished committer")
+	}
+	total := len(cm.com.Rows) << cm.com.ColumnLog
+	if cm.rowsDone<<cm.com.ColumnLog+cm.fill+len(elems) > total {
+		return fmt.Errorf("pcs: more than the %d elements of a %d-variable polynomial: %w", total, cm.com.NumVars, ErrClaim)
+	}
+	for len(elems) > 0 {
+		k := copy(cm.buf[cm.fill:], elems)
+		cm.fill += k
+		elems = elems[k:]
+		if cm.fill == len(cm.buf) {
+			if err := cm.flush(); err != nil {
+				return err
 			}
-		})
-		for i := 0; i < nr; i++ {
-			if errs[i] != nil {
-				return fmt.Errorf("pcs: row %d: %w", r0+i, errs[i])
-			}
 		}
+	}
+	return nil
+}
+
+// flush commits the whole rows in buf, the rows in parallel.
+func (cm *Committer) flush() error {
+	m := 1 << cm.com.ColumnLog
+	nr := cm.fill / m
+	if nr == 0 {
 		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("pcs commit: %w", err)
 	}
+	r0 := cm.rowsDone
+	// A chunk with fewer rows than workers gives each row's MultiExp the spare goroutines.
+	tasks := cm.workers / nr
+	if tasks < 1 {
+		tasks = 1
+	}
+	chunk := cm.buf
+	field.Parallel(nr, cm.workers, func(start, end int) {
+		w := <-cm.pool
+		defer func() { cm.pool <- w }()
+		for i := start; i < end; i++ {
+			cm.errs[i] = w.commitRow(&cm.com.Rows[r0+i], cm.gens, chunk[i*m:(i+1)*m], tasks)
+		}
+	})
+	for i := 0; i < nr; i++ {
+		if cm.errs[i] != nil {
+			return fmt.Errorf("pcs commit: row %d: %w", r0+i, cm.errs[i])
+		}
+	}
+	cm.rowsDone += nr
+	rest := copy(cm.buf, cm.buf[nr*m:cm.fill])
+	cm.fill = rest
+	return nil
+}
+
+// Finish returns the commitment once all 2^n elements were written, and releases the
+// committer's memory.
+func (cm *Committer) Finish() (*Commitment, error) {
+	if cm.buf == nil {
+		return nil, fmt.Errorf("pcs: finish of a finished committer")
+	}
+	if err := cm.flush(); err != nil {
+		cm.Abort()
+		return nil, err
+	}
+	if cm.rowsDone != len(cm.com.Rows) || cm.fill != 0 {
+		got := int64(cm.rowsDone)<<cm.com.ColumnLog + int64(cm.fill)
+		cm.Abort()
+		return nil, fmt.Errorf("pcs: %d of the %d elements were written: %w", got,
+			int64(len(cm.com.Rows))<<cm.com.ColumnLog, ErrClaim)
+	}
+	com := cm.com
+	cm.Abort()
 	return com, nil
+}
+
+// Abort drops the committer's buffers and releases its reservation; it is safe to call after
+// Finish.
+func (cm *Committer) Abort() { cm.release() }
+
+func (cm *Committer) release() {
+	if cm.buf == nil {
+		return
+	}
+	cm.buf, cm.pool, cm.errs = nil, nil, nil
+	cm.releaseFn()
 }

@@ -22,9 +22,9 @@ var genCache struct {
 	pts []bn254.G1Affine
 }
 
-// Generators returns G_0..G_{2^b−1}, G_j = HashToG1("G" ‖ uint64_be(j), generatorDST),
+// generators returns G_0..G_{2^b−1}, G_j = HashToG1("G" ‖ uint64_be(j), generatorDST),
 // deriving and caching them for the life of the process. Callers must not modify the result.
-func Generators(b int) ([]bn254.G1Affine, error) {
+func generators(b int) ([]bn254.G1Affine, error) {
 	if b < 0 || b > MaxColumnLog {
 		return nil, fmt.Errorf("pcs: generators for 2^%d columns (max 2^%d)", b, MaxColumnLog)
 	}

@@ -24,9 +24,15 @@ const (
 // Claim states that the multilinear extension of a committed polynomial takes Value at Point
 // (len(Point) = the commitment's NumVars, variable 0 first). The prover also supplies Source, the
 // evaluations the commitment was made from; the verifier leaves it nil.
+//
+// A prover that already holds the opening vector u = Σ_i eq(Point[b:], i)·row_i may pass it as U
+// and no pass is made for the claim (Source may then be nil). That is the case of a matmul weight
+// W[out, in] committed with Options.ColumnLog = log2(in): for a claim W̃(r_in, r_out), u is the
+// kernel's own w_r (DESIGN §9). Open uses U as given (it is the proof); a wrong U fails Verify.
 type Claim struct {
 	Commitment *Commitment
-	Source     field.Source // prover only
+	Source     field.Source    // prover only
+	U          []field.Element // prover only, optional
 	Point      []field.Element
 	Value      field.Element
 }

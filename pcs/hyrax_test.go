@@ -83,7 +83,7 @@ func proveAndCheck(t *testing.T, claims []Claim, opt Options) *Opening {
 func verifierClaims(claims []Claim) []Claim {
 	out := make([]Claim, len(claims))
 	for i, c := range claims {
-		c.Source = nil
+		c.Source, c.U = nil, nil
 		out[i] = c
 	}
 	return out
@@ -113,7 +113,7 @@ func TestCompleteness(t *testing.T) {
 func checkRows(t *testing.T, com *Commitment, src field.SliceSource) {
 	t.Helper()
 	m := 1 << com.ColumnLog
-	gens, err := Generators(com.ColumnLog)
+	gens, err := generators(com.ColumnLog)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -31,7 +31,7 @@ func smallRow(rng *rand.Rand, m int, lo, hi int64) []int64 {
 
 func TestSmallMSMEqualsMultiExp(t *testing.T) {
 	rng := rand.New(rand.NewPCG(21, 22))
-	gens, err := Generators(10)
+	gens, err := generators(10)
 	if err != nil {
 		t.Fatal(err)
 	}

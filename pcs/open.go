@@ -56,7 +56,12 @@ func checkClaims(claims []Claim, prover bool) error {
 			return fmt.Errorf("pcs: claim %d: point of %d variables for a %d-variable commitment: %w",
 				i, len(c.Point), c.Commitment.NumVars, ErrClaim)
 		}
-		if prover {
+		if prover && c.U != nil {
+			if len(c.U) != 1<<c.Commitment.ColumnLog {
+				return fmt.Errorf("pcs: claim %d: opening vector of %d elements for 2^%d columns: %w",
+					i, len(c.U), c.Commitment.ColumnLog, ErrClaim)
+			}
+		} else if prover {
 			if c.Source == nil || c.Source.Len() != int64(1)<<c.Commitment.NumVars {
 				return fmt.Errorf("pcs: claim %d: source does not hold 2^%d elements: %w", i, c.Commitment.NumVars, ErrClaim)
 			}
@@ -83,7 +88,7 @@ func groups(claims []Claim) [][]int {
 
 // Open proves every claim. Claims on the same *Commitment share one streaming pass over the first
 // such claim's Source (so they must name the same data); each distinct commitment is streamed
-// once. Open checks each claim's value against the source and fails with ErrClaim on a
+// once, and not at all if every claim on it supplies U. Open checks each claim's value against the source and fails with ErrClaim on a
 // mismatch, so a prover bug surfaces here and not as a rejected proof. It then absorbs the batch
 // into tr exactly as Verify does.
 func Open(tr *field.Transcript, claims []Claim, opt Options) (*Opening, error) {
@@ -92,7 +97,9 @@ func Open(tr *field.Transcript, claims []Claim, opt Options) (*Opening, error) {
 	}
 	var need int64
 	for i := range claims {
-		need += elemBytes << claims[i].Commitment.ColumnLog
+		if claims[i].U == nil {
+			need += elemBytes << claims[i].Commitment.ColumnLog
+		}
 	}
 	release, err := reserve(opt.Budget, "pcs opening vectors", need)
 	if err != nil {
@@ -101,10 +108,23 @@ func Open(tr *field.Transcript, claims []Claim, opt Options) (*Opening, error) {
 	defer release()
 	us := make([][]field.Element, len(claims))
 	for i := range claims {
-		us[i] = make([]field.Element, 1<<claims[i].Commitment.ColumnLog)
+		if claims[i].U != nil {
+			us[i] = claims[i].U
+		} else {
+			us[i] = make([]field.Element, 1<<claims[i].Commitment.ColumnLog)
+		}
 	}
 	for _, g := range groups(claims) {
-		if err := openPass(claims, g, us, opt); err != nil {
+		var todo []int // the group's claims without a supplied U
+		for _, k := range g {
+			if claims[k].U == nil {
+				todo = append(todo, k)
+			}
+		}
+		if len(todo) == 0 {
+			continue
+		}
+		if err := openPass(claims, todo, us, opt); err != nil {
 			return nil, err
 		}
 	}
@@ -206,7 +226,7 @@ func Verify(tr *field.Transcript, claims []Claim, op *Opening) error {
 			return fmt.Errorf("pcs: claim %d: opening vector does not evaluate to the claimed value: %w", i, ErrBadProof)
 		}
 	}
-	gens, err := Generators(maxB)
+	gens, err := generators(maxB)
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrBadProof, err)
 	}

@@ -216,3 +216,13 @@ func TestBudgetBelowMinimum(t *testing.T) {
 		t.Fatalf("1 MiB budget: %v", err)
 	}
 }
+
+func TestDemo(t *testing.T) {
+	rep, err := Demo(os.DirFS("../testdata/mlp"), ".", t.TempDir(), Config{MemBudget: 128 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.Verify.Verified || len(rep.Verify.Outputs["y"]) != 30 {
+		t.Fatalf("demo: %+v", rep.Verify)
+	}
+}

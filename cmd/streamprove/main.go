@@ -16,7 +16,13 @@ import (
 // commands lists the CLI's commands in help order. Adding a command is one line here plus its
 // own file defining a func() *cli.Command.
 var commands = []func() *cli.Command{
+	demoCommand,
+	genCommand,
 	importCommand,
+	commitCommand,
+	proveCommand,
+	verifyCommand,
+	benchCommand,
 	inspectCommand,
 }
 

@@ -26,6 +26,7 @@ type stats struct {
 	SpillWritten int64 // bytes written to spill files
 	Passes       int   // streamed passes
 	RAMFrom      int   // the round from which the prover ran in RAM (NumVars: never)
+	PassLog      []string
 }
 
 // Prove runs the sumcheck prover for c, absorbing into and squeezing from tr in the order Verify
@@ -105,14 +106,15 @@ type prover struct {
 	ahead   []field.Element
 	aheadRC *roundCtx
 	aheadT  int
-	cur   [][]field.Element
-	bufs  [2][][]field.Element
-	next  int
+	cur     [][]field.Element
+	bufs    [2][][]field.Element
+	next    int
 
-	base   []field.Source
-	b      int
-	pend   []field.Element
-	spills []*spill.Table
+	base    []field.Source
+	b       int
+	pend    []field.Element
+	spills  []*spill.Table
+	batches [2]*batch // read-ahead: one batch is read while the other is processed
 }
 
 func newProver(c *Claim, opt Options) (*prover, error) {
@@ -167,9 +169,6 @@ func newProver(c *Claim, opt Options) (*prover, error) {
 	maxPairs := pr.maxPairs()
 	for w := 0; w < pr.workers; w++ {
 		ws := newWorkspace(pr.k, maxPairs)
-		if !pr.inRAM {
-			ws.chunk = makeTables(pr.k, 1<<pr.chunkLog)
-		}
 		pr.wss = append(pr.wss, ws)
 	}
 	pr.pool = make(chan *workspace, len(pr.wss))
@@ -178,6 +177,12 @@ func newProver(c *Claim, opt Options) (*prover, error) {
 	}
 	if !pr.inRAM {
 		pr.base = c.Sources
+		for i := range pr.batches {
+			pr.batches[i] = &batch{bufs: make([][][]field.Element, pr.workers)}
+			for w := range pr.batches[i].bufs {
+				pr.batches[i].bufs[w] = makeTables(pr.k, 1<<pr.chunkLog)
+			}
+		}
 	}
 	return pr, nil
 }
@@ -191,7 +196,7 @@ func (pr *prover) maxPairs() int { return 1 << min(pr.chunkLog-1, 11) }
 func (pr *prover) wsBytes(chunkLog int) int64 {
 	per := int64(4*pr.k+1) << min(chunkLog-1, 11) // ev, od, e2, o2, out
 	if !pr.inRAM {
-		per += int64(pr.k) << chunkLog
+		per += 2 * int64(pr.k) << chunkLog // two batches of read chunks
 	}
 	return int64(pr.workers) * per * elemBytes
 }

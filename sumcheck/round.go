@@ -6,13 +6,12 @@ import (
 )
 
 // workspace is one worker's scratch: de-interleaved halves of a block of pairs per source, the
-// gate's output, and (streaming only) one read chunk per source.
+// gate's output.
 type workspace struct {
 	ev, od [][]field.Element // k × maxPairs
 	e2, o2 [][]field.Element // k × maxPairs: the other half of a stride-4 split (fused fold)
 	out    []field.Element   // maxPairs
 	ins    [][]field.Element // k views handed to Gate.Eval
-	chunk  [][]field.Element // k × chunk length, streaming only
 	acc    []field.Element   // this worker's share of the round's accumulators
 }
 
@@ -40,16 +39,17 @@ type roundCtx struct {
 	hi     [][]field.Element // per eq term: the point coordinates above the block
 	noEq   bool
 	prod2  bool // the gate is f_1·f_2: Σ a·b is one fused inner product
-	nTerms int // accumulators are nTerms × len(pts)
+	nTerms int  // accumulators are nTerms × len(pts)
 }
 
 // deinterleave splits src (2P elements) into its even and odd positions.
 func deinterleave(ev, od, src []field.Element) {
 	ev = ev[:len(src)/2]
 	od = od[:len(ev)]
+	src = src[:2*len(ev)]
 	for i := range ev {
-		ev[i] = src[2*i]
-		od[i] = src[2*i+1]
+		p := src[2*i : 2*i+2 : 2*i+2]
+		ev[i], od[i] = p[0], p[1]
 	}
 }
 
@@ -86,9 +86,10 @@ func (rc *roundCtx) foldEval(ws *workspace, acc []field.Element, dst, src [][]fi
 	Q := len(src[0]) / 4
 	for j := range src {
 		s0, s1, s2, s3 := ws.ev[j][:Q], ws.e2[j][:Q], ws.od[j][:Q], ws.o2[j][:Q]
-		sj := src[j]
+		sj := src[j][:4*Q]
 		for i := range s0 {
-			s0[i], s1[i], s2[i], s3[i] = sj[4*i], sj[4*i+1], sj[4*i+2], sj[4*i+3]
+			q := sj[4*i : 4*i+4 : 4*i+4]
+			s0[i], s1[i], s2[i], s3[i] = q[0], q[1], q[2], q[3]
 		}
 		v0, v1, v2, v3 := fr.Vector(s0), fr.Vector(s1), fr.Vector(s2), fr.Vector(s3)
 		v1.Sub(v1, v0)
@@ -97,9 +98,10 @@ func (rc *roundCtx) foldEval(ws *workspace, acc []field.Element, dst, src [][]fi
 		v3.Sub(v3, v2)
 		v3.ScalarMul(v3, r)
 		v2.Add(v2, v3)
-		dj := dst[j]
+		dj := dst[j][:2*Q]
 		for i := range s0 {
-			dj[2*i], dj[2*i+1] = s0[i], s2[i]
+			d := dj[2*i : 2*i+2 : 2*i+2]
+			d[0], d[1] = s0[i], s2[i]
 		}
 	}
 	if rc != nil {

@@ -3,6 +3,7 @@ package sumcheck
 import (
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/streamprove/streamprove/field"
 	"github.com/streamprove/streamprove/spill"
@@ -35,7 +36,9 @@ func (pr *prover) pass(t int) ([]field.Element, error) {
 		target = toRAM
 		pr.bufs[0] = makeTables(pr.k, Nt)
 		pr.bufs[1] = makeTables(pr.k, Nt/2)
-	} else if shift > 0 && shift >= min(spillEvery, pr.chunkLog-1) {
+	} else if shift > 0 && shift >= min(spillEvery, pr.chunkLog-1) && !(shift+1 <= pr.chunkLog-1 && pr.fits(Nt/2)) {
+		// Spill, unless the next level fits in RAM: then one more pass over the base is
+		// cheaper than writing this level and reading it back.
 		target = toSpill
 		if pr.spills == nil {
 			for j := 0; j < pr.k; j++ {
@@ -77,16 +80,53 @@ func (pr *prover) pass(t int) ([]field.Element, error) {
 	defer closeAll()
 	fromSpill := pr.b > 0
 
+	// A reader goroutine fills one batch (a chunk per worker and source) while the workers
+	// fold and evaluate the other. With in-place spilling this stays safe: batch i writes below
+	// (i+1)·W·Ct ≤ (i+1)·W·C, where batch i+1 starts reading.
+	t0 := time.Now()
+	var writeDur time.Duration
 	W := int64(len(pr.wss))
-	for start := int64(0); start < nch; start += W {
-		nb := min(W, nch-start)
-		for c := int64(0); c < nb; c++ {
-			for j := 0; j < pr.k; j++ {
-				if err := field.ReadFull(streams[j], pr.wss[c].chunk[j][:C]); err != nil {
-					return nil, fmt.Errorf("sumcheck: read source %d at %d of %d (level %d): %w", j, (start+c)*C, Nb, pr.b, err)
+	free := make(chan *batch, 2)
+	full := make(chan *batch, 2)
+	done := make(chan struct{})
+	defer close(done)
+	free <- pr.batches[0]
+	free <- pr.batches[1]
+	go func() {
+		for start := int64(0); start < nch; start += W {
+			var bt *batch
+			select {
+			case bt = <-free:
+			case <-done:
+				return
+			}
+			bt.start, bt.nb, bt.err = start, min(W, nch-start), nil
+		read:
+			for c := int64(0); c < bt.nb; c++ {
+				for j := 0; j < pr.k; j++ {
+					if err := field.ReadFull(streams[j], bt.bufs[c][j][:C]); err != nil {
+						bt.err = fmt.Errorf("sumcheck: read source %d at %d of %d (level %d): %w", j, (start+c)*C, Nb, pr.b, err)
+						break read
+					}
 				}
 			}
+			select {
+			case full <- bt:
+			case <-done:
+				return
+			}
+			if bt.err != nil {
+				return
+			}
 		}
+	}()
+
+	for start := int64(0); start < nch; start += W {
+		bt := <-full
+		if bt.err != nil {
+			return nil, bt.err
+		}
+		nb := bt.nb
 		if fromSpill {
 			pr.st.SpillRead += nb * C * int64(pr.k) * elemBytes
 		} else {
@@ -95,12 +135,12 @@ func (pr *prover) pass(t int) ([]field.Element, error) {
 		var wg sync.WaitGroup
 		for c := int64(0); c < nb; c++ {
 			wg.Add(1)
-			go func(ws *workspace, J int64) {
+			go func(ws *workspace, chunks [][]field.Element, J int64) {
 				defer wg.Done()
 				tabs := make([][]field.Element, pr.k)
 				sub := make([][]field.Element, pr.k)
 				for j := 0; j < pr.k; j++ {
-					ch := ws.chunk[j][:C]
+					ch := chunks[j][:C]
 					for i := range pr.pend {
 						half := len(ch) / 2
 						for off := 0; off < half; off += len(ws.ev[j]) {
@@ -121,13 +161,14 @@ func (pr *prover) pass(t int) ([]field.Element, error) {
 						rc.evalBlock(ws, ws.acc, sub, J*(pairs/int64(rc.P))+sb)
 					}
 				}
-			}(pr.wss[c], start+c)
+			}(pr.wss[c], bt.bufs[c], bt.start+c)
 		}
 		wg.Wait()
+		tw := time.Now()
 		for c := int64(0); c < nb; c++ {
-			off := (start + c) * Ct
+			off := (bt.start + c) * Ct
 			for j := 0; j < pr.k; j++ {
-				lv := pr.wss[c].chunk[j][:Ct]
+				lv := bt.bufs[c][j][:Ct]
 				switch target {
 				case toRAM:
 					copy(pr.bufs[0][j][off:], lv)
@@ -139,8 +180,12 @@ func (pr *prover) pass(t int) ([]field.Element, error) {
 				}
 			}
 		}
+		writeDur += time.Since(tw)
+		free <- bt
 	}
 	pr.st.Passes++
+	pr.st.PassLog = append(pr.st.PassLog, fmt.Sprintf("round %d: base level %d, %d pending, target %d: %v (write %v)",
+		t, pr.b, shift, target, time.Since(t0), writeDur))
 
 	switch target {
 	case toRAM:
@@ -183,4 +228,17 @@ func (pr *prover) finals() ([]field.Element, error) {
 		out[j] = pr.cur[j][0]
 	}
 	return out, nil
+}
+
+// batch is one read-ahead unit of a pass: a chunk per worker and source.
+type batch struct {
+	bufs      [][][]field.Element // worker × source × chunk
+	start, nb int64
+	err       error
+}
+
+// fits reports whether RAM tables of level length n (and the half-size fold buffer) would fit
+// what the budget has left.
+func (pr *prover) fits(n int64) bool {
+	return int64(pr.k)*(n+n/2)*elemBytes <= pr.budget.Available()
 }

@@ -214,7 +214,7 @@ func TestStreamingSchedules(t *testing.T) {
 				if !bytes.Equal(ram, str) {
 					t.Fatalf("eq%d every %d workers %d: streaming proof differs", neq, every, workers)
 				}
-				if every < 4 && st.SpillWritten == 0 || st.RAMFrom < 4 {
+				if every < 3 && st.SpillWritten == 0 || st.RAMFrom < 4 {
 					t.Fatalf("eq%d every %d: expected spilling, got %+v", neq, every, st)
 				}
 				if b.Used() != 0 {

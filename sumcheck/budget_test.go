@@ -1,0 +1,174 @@
+package sumcheck
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/streamprove/streamprove/field"
+	"github.com/streamprove/streamprove/spill"
+)
+
+// int8Elems holds the field elements −128…127 (Montgomery form), so generating a value is a copy.
+var int8Elems = func() (t [256]field.Element) {
+	for v := -128; v < 128; v++ {
+		t[v+128].SetInt64(int64(v))
+	}
+	return
+}()
+
+// fastGen is genSource with table lookups: cheap enough to stream 2^28 elements many times.
+type fastGen struct{ genSource }
+
+func (g fastGen) Open() (field.Stream, error) { return &fastGenStream{g: g.genSource}, nil }
+
+type fastGenStream struct {
+	g   genSource
+	pos int64
+}
+
+func (s *fastGenStream) Next(buf []field.Element) (int, error) {
+	rest := s.g.Len() - s.pos
+	if rest <= 0 {
+		return 0, io.EOF
+	}
+	if int64(len(buf)) > rest {
+		buf = buf[:rest]
+	}
+	for i := range buf {
+		buf[i] = int8Elems[genValue(s.g.seed, s.pos+int64(i))+128]
+	}
+	s.pos += int64(len(buf))
+	return len(buf), nil
+}
+
+func (s *fastGenStream) Close() error { return nil }
+
+const budgetChildEnv = "SUMCHECK_BUDGET_CHILD"
+
+// TestBudget proves Σ_x eq(p, x)·a(x)·b(x) for two generated sources of 2^n elements (not in RAM;
+// n = 26 by default, SUMCHECK_BUDGET_VARS to change) under a 512 MiB budget, in a child process
+// whose peak RSS (VmHWM) must stay under the budget. The proof must verify and its finals must
+// be the sources' MLEs at the point.
+func TestBudget(t *testing.T) {
+	if os.Getenv(budgetChildEnv) != "" {
+		budgetChild(t)
+		return
+	}
+	if testing.Short() {
+		t.Skip("budget test streams gigabytes")
+	}
+	n := 26
+	if v := os.Getenv("SUMCHECK_BUDGET_VARS"); v != "" {
+		n, _ = strconv.Atoi(v)
+	}
+	const budget = 512 << 20
+	cmd := exec.Command(os.Args[0], "-test.run=^TestBudget$", "-test.v")
+	cmd.Env = append(os.Environ(), budgetChildEnv+"=1", fmt.Sprintf("SUMCHECK_BUDGET_N=%d", n),
+		fmt.Sprintf("SUMCHECK_BUDGET_BYTES=%d", budget), "SUMCHECK_SPILL_DIR="+t.TempDir())
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	start := time.Now()
+	err := cmd.Run()
+	t.Logf("child (n=%d, budget %s) took %v:\n%s", n, spill.FormatBytes(budget), time.Since(start), out.String())
+	if err != nil {
+		t.Fatalf("child failed: %v", err)
+	}
+	var hwm int64 = -1
+	sc := bufio.NewScanner(&out)
+	for sc.Scan() {
+		if f := strings.Fields(sc.Text()); len(f) == 2 && f[0] == "VmHWM" {
+			hwm, _ = strconv.ParseInt(f[1], 10, 64)
+		}
+	}
+	if hwm < 0 {
+		t.Fatal("child did not report its VmHWM")
+	}
+	if hwm >= budget {
+		t.Fatalf("peak RSS %s ≥ budget %s", spill.FormatBytes(hwm), spill.FormatBytes(budget))
+	}
+}
+
+func budgetChild(t *testing.T) {
+	n, _ := strconv.Atoi(os.Getenv("SUMCHECK_BUDGET_N"))
+	budget, _ := strconv.ParseInt(os.Getenv("SUMCHECK_BUDGET_BYTES"), 10, 64)
+	spill.SetMemoryLimit(budget)
+	a, b := fastGen{genSource{n, 101}}, fastGen{genSource{n, 202}}
+	// eq(p, x) with p = (2, 3, 2, 3, …): the claimed sum by one integer pass.
+	point := make([]field.Element, n)
+	for k := range point {
+		point[k].SetUint64(uint64(2 + k%2))
+	}
+	start := time.Now()
+	sum, err := eqProductSum(a, b, point)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("claimed sum: %v", time.Since(start))
+	c := &Claim{NumVars: n, Sources: []field.Source{a, b}, Gate: Product(2),
+		Eq: []EqTerm{{Coeff: field.One(), Point: point}}, Sum: sum}
+	// The ledger gets the budget less what the runtime and binary take before any reservation.
+	opt := Options{Budget: spill.NewBudget(budget - spill.RuntimeOverhead), SpillDir: os.Getenv("SUMCHECK_SPILL_DIR")}
+	start = time.Now()
+	proof, r, st, err := prove(field.NewTranscript("budget"), c, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	elems := float64(int64(2) << n)
+	t.Logf("prove: %v; source reads %.2f/elem, spill read %.2f B/elem, written %.2f B/elem, %d passes, RAM from round %d",
+		time.Since(start), float64(st.SourceElems)/elems, float64(st.SpillRead)/elems, float64(st.SpillWritten)/elems, st.Passes, st.RAMFrom)
+	for _, l := range st.PassLog {
+		t.Log(l)
+	}
+	if _, err := Verify(field.NewTranscript("budget"), c, proof); err != nil {
+		t.Fatal(err)
+	}
+	for j, s := range c.Sources {
+		v, err := field.EvalStream(s, r, 14)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !v.Equal(&proof.Finals[j]) {
+			t.Fatalf("final %d is not the source's MLE at r", j)
+		}
+	}
+	hwm, err := spill.PeakRSS()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Printf("VmHWM %d\n", hwm)
+}
+
+// eqProductSum returns Σ_x eq(p, x)·a(x)·b(x) in one pass, using the chunk decomposition of eq.
+func eqProductSum(a, b field.Source, p []field.Element) (field.Element, error) {
+	const c = 14
+	ce := field.NewChunkEq(p, c)
+	L := ce.ChunkLen()
+	sa, _ := a.Open()
+	sb, _ := b.Open()
+	ba, bb := make([]field.Element, L), make([]field.Element, L)
+	var sum field.Element
+	for j := int64(0); j*int64(L) < a.Len(); j++ {
+		if err := field.ReadFull(sa, ba); err != nil {
+			return sum, err
+		}
+		if err := field.ReadFull(sb, bb); err != nil {
+			return sum, err
+		}
+		for i := range ba {
+			ba[i].Mul(&ba[i], &bb[i])
+		}
+		v := field.InnerProduct(ba, ce.Lo)
+		hi := ce.Hi(j)
+		v.Mul(&v, &hi)
+		sum.Add(&sum, &v)
+	}
+	return sum, nil
+}

@@ -413,3 +413,92 @@ func TestConvertTables(t *testing.T) {
 		equalElems(t, dt.String(), got, want)
 	}
 }
+
+func TestReaderBudget(t *testing.T) {
+	s := openTemp(t)
+	v := writeInt8Tensor(t, s, "w", []int{4096}, WriteOptions{ChunkElems: 256})
+	tn, err := s.Tensor("w")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tn.Close()
+	want := make([]field.Element, len(v))
+	field.FromInt8s(want, v)
+	chunk := int64(256 * 32)
+	scratch := int64(2 * 256)
+	for _, c := range []struct {
+		limit int64
+		ok    bool
+	}{
+		{3*chunk + scratch, true}, // depth 2 fits
+		{chunk + scratch, true},   // falls back to synchronous decoding
+		{chunk, false},            // not even one chunk
+	} {
+		b := spill.NewBudget(c.limit)
+		tn.SetReadOptions(ReadOptions{Budget: b, Prefetch: 2})
+		st, err := tn.RawSource().Open()
+		if !c.ok {
+			if !errors.Is(err, spill.ErrBudget) {
+				t.Fatalf("budget %d: %v, want ErrBudget", c.limit, err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("budget %d: %v", c.limit, err)
+		}
+		if b.Used() == 0 || b.Used() > c.limit {
+			t.Fatalf("budget %d: stream reserved %d", c.limit, b.Used())
+		}
+		st.Close()
+		if b.Used() != 0 {
+			t.Fatalf("budget %d: %d bytes still reserved after Close", c.limit, b.Used())
+		}
+		equalElems(t, "budgeted", drain(t, tn.RawSource(), 100), want)
+	}
+	// closing a stream part way stops its prefetcher
+	tn.SetReadOptions(ReadOptions{Prefetch: 4})
+	st, _ := tn.Source().Open()
+	buf := make([]field.Element, 10)
+	st.Next(buf)
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Next(buf); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Next after Close: %v", err)
+	}
+}
+
+func TestConcurrentReadChunk(t *testing.T) {
+	s := openTemp(t)
+	v := writeInt8Tensor(t, s, "w", []int{1 << 14}, WriteOptions{ChunkElems: 1 << 10, Codec: CodecZstd})
+	tn, _ := s.Tensor("w")
+	defer tn.Close()
+	errc := make(chan error, 8)
+	for g := range 8 {
+		go func() {
+			buf := make([]field.Element, 1<<10)
+			for j := range 16 {
+				jj := (j + g) % 16
+				n, err := tn.ReadChunk(jj, buf)
+				if err != nil {
+					errc <- err
+					return
+				}
+				want := make([]field.Element, n)
+				field.FromInt8s(want, v[jj<<10:jj<<10+n])
+				for i := range want {
+					if !want[i].Equal(&buf[i]) {
+						errc <- fmt.Errorf("chunk %d element %d differs", jj, i)
+						return
+					}
+				}
+			}
+			errc <- nil
+		}()
+	}
+	for range 8 {
+		if err := <-errc; err != nil {
+			t.Fatal(err)
+		}
+	}
+}

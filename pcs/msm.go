@@ -17,21 +17,35 @@ import (
 const smallMaxBits = 62
 
 // smallInt reads e as a signed integer of magnitude below 2^62 (the negative x is stored as
-// p−|x|), or reports false. It converts out of Montgomery form at most twice, cheaper than
-// field.ToInt64's comparisons for the per-element test of every committed row.
+// p−|x|), or reports false. It converts out of Montgomery form once and reads a negative value by
+// subtracting the canonical limbs from p, cheaper than field.ToInt64's comparisons for the
+// per-element test of every committed row.
 func smallInt(e *fr.Element) (int64, bool) {
 	b := e.Bits()
-	if b[1]|b[2]|b[3] == 0 && b[0] < 1<<62 {
-		return int64(b[0]), true
+	if b[1]|b[2]|b[3] == 0 {
+		if b[0] < 1<<62 {
+			return int64(b[0]), true
+		}
+		return 0, false
 	}
-	var n fr.Element
-	n.Neg(e)
-	c := n.Bits()
-	if c[1]|c[2]|c[3] == 0 && c[0] < 1<<62 {
-		return -int64(c[0]), true
+	// p − b, limb by limb; b < p, so there is no final borrow.
+	r0, c := bits.Sub64(modulus[0], b[0], 0)
+	r1, c := bits.Sub64(modulus[1], b[1], c)
+	r2, c := bits.Sub64(modulus[2], b[2], c)
+	r3, _ := bits.Sub64(modulus[3], b[3], c)
+	if r1|r2|r3 == 0 && r0 < 1<<62 {
+		return -int64(r0), true
 	}
 	return 0, false
 }
+
+// modulus holds p's 64-bit limbs, least significant first.
+var modulus = func() (q [4]uint64) {
+	for i, w := range fr.Modulus().Bits() {
+		q[i] = uint64(w)
+	}
+	return q
+}()
 
 // msmWindow picks the window width c for m points of magnitude below 2^nbits: it minimises the
 // group additions ceil(nbits/c)·m (bucket fills) + 2·2^c per full window (running sums, which only

@@ -176,3 +176,32 @@ func TestKilledWriter(t *testing.T) {
 	}
 	tn.Close()
 }
+
+// TestOrphanSegment covers a crash after the rename and before the catalog transaction: the
+// segment file exists but no entry points to it; Open removes it and keeps the live ones.
+func TestOrphanSegment(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeInt8Tensor(t, s, "live", []int{10}, WriteOptions{})
+	s.Close()
+	orphan := filepath.Join(dir, tensorsDir, "0123456789abcdef"+segExt)
+	if err := os.WriteFile(orphan, []byte("SPCK"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, err = Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := os.Stat(orphan); !os.IsNotExist(err) {
+		t.Fatalf("orphan segment survived Open: %v", err)
+	}
+	tn, err := s.Tensor("live")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tn.Close()
+}

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"unsafe"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/streamprove/streamprove/field"
 )
 
@@ -54,6 +56,9 @@ func openChunkStream[T any](t *Tensor, conv func([]T, []byte) error) (*chunkStre
 		depth = 0
 	}
 	cs := &chunkStream[T]{t: t, conv: conv}
+	// A pass reads the file front to back: ask for the larger sequential readahead. Advice only;
+	// an error changes nothing.
+	_ = unix.Fadvise(int(t.f.Fd()), 0, 0, unix.FADV_SEQUENTIAL)
 	if b := t.opt.Budget; b != nil {
 		who := fmt.Sprintf("tensor %q reader", in.Name)
 		need := int64(depth+1)*chunkBytes + scratchBytes

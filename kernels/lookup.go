@@ -1,0 +1,405 @@
+package kernels
+
+import (
+	"fmt"
+
+	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
+	"github.com/streamprove/streamprove/field"
+	"github.com/streamprove/streamprove/gkr"
+	"github.com/streamprove/streamprove/sumcheck"
+)
+
+// linTerm is coef·tensor[t] inside a looked-up column.
+type linTerm struct {
+	t    int
+	coef field.Element
+}
+
+// lookupArg says: for every index i of the padded witness tensors, the tuple
+// (Σ cols[0] terms, Σ cols[1] terms, …) at i is a row of tab; mult counts how often each row is
+// used (padding entries are all zero and are counted at tab.zeroRow).
+type lookupArg struct {
+	tab  *lookupTable
+	cols [][]linTerm
+	mult string
+}
+
+// lookupCore is the proof of a few lookups over tensors of one shape (LogUp with the
+// fractional-sum GKR of lookup_gkr.go).
+//
+// Transcript order (Prove and Verify share it through the channel):
+//  1. γ ("lookup/gamma"), β ("lookup/beta") — after every advice commitment (the engine commits
+//     them first), so the looked-up columns and the multiplicities are fixed before.
+//  2. per lookup A: the witness tree's root (P_A, Q_A) — or, for a one-element tensor, the
+//     tensors' values — then per lookup the table tree's root (P'_A, Q'_A). The verifier checks
+//     Q_A ≠ 0, Q'_A ≠ 0 and P_A·Q'_A = P'_A·Q_A, i.e. Σ_i 1/(β − w_i) = Σ_j m_j/(β − t_j) with
+//     w_i = Σ_c γ^c·col_c(i) and t_j = Σ_c γ^c·tab_c(j).
+//  3. the witness trees together (one sumcheck per layer, "lookup/alpha", "lookup/lambda"); the
+//     last runs over the tensors' halves, giving one claim per witness tensor.
+//  4. each table tree alone; its last layer's final values for the denominators are checked
+//     against the table's MLE (O(log²) for the verifier), and a claim on the multiplicities is
+//     left for the pcs opening.
+type lookupCore struct {
+	name    string
+	tensors []string
+	args    []lookupArg
+}
+
+func (lc *lookupCore) maxCols() int {
+	m := 0
+	for _, a := range lc.args {
+		m = max(m, len(a.cols))
+	}
+	return m
+}
+
+// coeffs returns a[A][t] = Σ_c γ^c·(coefficient of tensor t in column c of lookup A).
+func (lc *lookupCore) coeffs(gpow []field.Element) [][]field.Element {
+	a := make([][]field.Element, len(lc.args))
+	for A, arg := range lc.args {
+		a[A] = make([]field.Element, len(lc.tensors))
+		for c, col := range arg.cols {
+			for _, term := range col {
+				var v field.Element
+				v.Mul(&term.coef, &gpow[c])
+				a[A][term.t].Add(&a[A][term.t], &v)
+			}
+		}
+	}
+	return a
+}
+
+func (lc *lookupCore) numVars(g *gkr.Graph) (int, error) {
+	ti, ok := g.Tensors[lc.tensors[0]]
+	if !ok {
+		return 0, fmt.Errorf("%w: node %s: tensor %q is not declared", gkr.ErrGraph, lc.name, lc.tensors[0])
+	}
+	for _, t := range lc.tensors[1:] {
+		o, ok := g.Tensors[t]
+		if !ok {
+			return 0, fmt.Errorf("%w: node %s: tensor %q is not declared", gkr.ErrGraph, lc.name, t)
+		}
+		if fmt.Sprint(o.Shape) != fmt.Sprint(ti.Shape) {
+			return 0, fmt.Errorf("%w: node %s: tensor %q has shape %v, %q has %v", gkr.ErrGraph, lc.name, t, o.Shape, ti.Name, ti.Shape)
+		}
+	}
+	for _, a := range lc.args {
+		m, ok := g.Tensors[a.mult]
+		if !ok {
+			return 0, fmt.Errorf("%w: node %s: multiplicity tensor %q is not declared", gkr.ErrGraph, lc.name, a.mult)
+		}
+		if m.Role != gkr.Advice || m.NumVars() != a.tab.logSize || m.Len() != int64(1)<<a.tab.logSize {
+			return 0, fmt.Errorf("%w: node %s: multiplicity tensor %q must be advice of shape [%d]", gkr.ErrGraph, lc.name, a.mult, 1<<a.tab.logSize)
+		}
+	}
+	return ti.NumVars(), nil
+}
+
+func (lc *lookupCore) challenges(tr *field.Transcript) (gamma, beta field.Element, gpow []field.Element) {
+	gamma = tr.Challenge("lookup/gamma")
+	beta = tr.Challenge("lookup/beta")
+	return gamma, beta, powers(gamma, lc.maxCols())
+}
+
+func (lc *lookupCore) leafGate(beta field.Element, a [][]field.Element) func([]field.Element) sumcheck.Gate {
+	return func(c []field.Element) sumcheck.Gate {
+		return &leafGate{nt: len(lc.tensors), beta: beta, a: a, c: c}
+	}
+}
+
+// prove runs the lookups and returns the claims on the witness tensors and the multiplicities.
+func (lc *lookupCore) prove(pc *gkr.ProveCtx) ([]gkr.Claim, error) {
+	n, err := lc.numVars(pc.Graph)
+	if err != nil {
+		return nil, err
+	}
+	_, beta, gpow := lc.challenges(pc.Transcript())
+	a := lc.coeffs(gpow)
+	srcs := make([]field.Source, len(lc.tensors))
+	for t, name := range lc.tensors {
+		if srcs[t], err = pc.Source(name); err != nil {
+			return nil, err
+		}
+		if srcs[t].Len() != int64(1)<<n {
+			return nil, fmt.Errorf("node %s: tensor %q has %d elements, want 2^%d", lc.name, name, srcs[t].Len(), n)
+		}
+	}
+	b := &treeBuilder{budget: pc.Budget(), dir: pc.Opt.SpillDir, who: "lookup " + lc.name}
+	var trees []*fracTree
+	defer func() {
+		for _, t := range trees {
+			t.release()
+		}
+	}()
+	wtrees := make([]*fracTree, len(lc.args))
+	for A := range wtrees {
+		wtrees[A] = &fracTree{}
+		trees = append(trees, wtrees[A])
+	}
+	var leafVals []field.Element
+	if n == 0 {
+		leafVals = make([]field.Element, len(srcs))
+		for t, s := range srcs {
+			if leafVals[t], err = field.EvalStream(s, nil, 0); err != nil {
+				return nil, err
+			}
+		}
+	} else if err := b.buildWitness(wtrees, srcs, n, beta, a); err != nil {
+		return nil, fmt.Errorf("node %s: %w", lc.name, err)
+	}
+	ttrees := make([]*fracTree, len(lc.args))
+	for A, arg := range lc.args {
+		ttrees[A] = &fracTree{}
+		trees = append(trees, ttrees[A])
+		m, err := pc.Source(arg.mult)
+		if err != nil {
+			return nil, err
+		}
+		if err := b.buildTable(ttrees[A], arg.tab, m, beta, gpow); err != nil {
+			return nil, fmt.Errorf("node %s: %w", lc.name, err)
+		}
+	}
+	if n == 0 {
+		pc.Send("lookup/leaf-values", leafVals...)
+	} else {
+		for _, t := range wtrees {
+			pc.Send("lookup/root", t.root[0], t.root[1])
+		}
+	}
+	for _, t := range ttrees {
+		pc.Send("lookup/table-root", t.root[0], t.root[1])
+	}
+
+	var claims []gkr.Claim
+	if n == 0 {
+		for t, name := range lc.tensors {
+			claims = append(claims, gkr.Claim{Tensor: name, Point: []field.Element{}, Value: leafVals[t]})
+		}
+	} else {
+		leaf := make([]field.Source, 0, 2*len(srcs))
+		for _, s := range srcs {
+			leaf = append(leaf, halfSource{src: s}, halfSource{src: s, odd: true})
+		}
+		z, finals, err := proveTrees(pc, wtrees, n, leaf, lc.leafGate(beta, a))
+		if err != nil {
+			return nil, fmt.Errorf("node %s: %w", lc.name, err)
+		}
+		claims = append(claims, lc.tensorClaims(z, finals)...)
+	}
+	for A, arg := range lc.args {
+		z, finals, err := proveTrees(pc, ttrees[A:A+1], arg.tab.logSize, nil, nil)
+		if err != nil {
+			return nil, fmt.Errorf("node %s: %w", lc.name, err)
+		}
+		claims = append(claims, gkr.Claim{Tensor: arg.mult, Point: z, Value: foldLambda(&finals[0], &finals[1], &z[0])})
+	}
+	return claims, nil
+}
+
+func (lc *lookupCore) tensorClaims(z, finals []field.Element) []gkr.Claim {
+	out := make([]gkr.Claim, len(lc.tensors))
+	for t, name := range lc.tensors {
+		out[t] = gkr.Claim{Tensor: name, Point: z, Value: foldLambda(&finals[2*t], &finals[2*t+1], &z[0])}
+	}
+	return out
+}
+
+// verify checks the lookups' messages and returns the claims prove returned.
+func (lc *lookupCore) verify(vc *gkr.VerifyCtx) ([]gkr.Claim, error) {
+	n, err := lc.numVars(vc.Graph)
+	if err != nil {
+		return nil, err
+	}
+	_, beta, gpow := lc.challenges(vc.Transcript())
+	a := lc.coeffs(gpow)
+	wroots := make([][2]field.Element, len(lc.args))
+	var leafVals []field.Element
+	if n == 0 {
+		if leafVals, err = vc.Recv("lookup/leaf-values", len(lc.tensors)); err != nil {
+			return nil, err
+		}
+		for A := range wroots {
+			q := beta
+			for t := range leafVals {
+				var v field.Element
+				v.Mul(&a[A][t], &leafVals[t])
+				q.Sub(&q, &v)
+			}
+			wroots[A] = [2]field.Element{field.One(), q}
+		}
+	} else {
+		for A := range wroots {
+			r, err := vc.Recv("lookup/root", 2)
+			if err != nil {
+				return nil, err
+			}
+			wroots[A] = [2]field.Element{r[0], r[1]}
+		}
+	}
+	troots := make([][2]field.Element, len(lc.args))
+	for A := range troots {
+		r, err := vc.Recv("lookup/table-root", 2)
+		if err != nil {
+			return nil, err
+		}
+		troots[A] = [2]field.Element{r[0], r[1]}
+	}
+	for A := range lc.args {
+		w, t := wroots[A], troots[A]
+		if w[1].IsZero() || t[1].IsZero() {
+			return nil, fmt.Errorf("%w: node %s: lookup %d has a zero denominator", gkr.ErrBadProof, lc.name, A)
+		}
+		var l, r field.Element
+		l.Mul(&w[0], &t[1])
+		r.Mul(&t[0], &w[1])
+		if !l.Equal(&r) {
+			return nil, fmt.Errorf("%w: node %s: lookup %d: the looked-up values are not in the table", gkr.ErrBadProof, lc.name, A)
+		}
+	}
+	var claims []gkr.Claim
+	if n == 0 {
+		for t, name := range lc.tensors {
+			claims = append(claims, gkr.Claim{Tensor: name, Point: []field.Element{}, Value: leafVals[t]})
+		}
+	} else {
+		z, finals, err := verifyTrees(vc, wroots, n, lc.leafGate(beta, a))
+		if err != nil {
+			return nil, fmt.Errorf("node %s: %w", lc.name, err)
+		}
+		claims = append(claims, lc.tensorClaims(z, finals)...)
+	}
+	for A, arg := range lc.args {
+		z, finals, err := verifyTrees(vc, troots[A:A+1], arg.tab.logSize, nil)
+		if err != nil {
+			return nil, fmt.Errorf("node %s: %w", lc.name, err)
+		}
+		// The denominators' halves at (0, ρ) and (1, ρ) must be the table's.
+		rho := z[1:]
+		for h := 0; h < 2; h++ {
+			pt := append([]field.Element{field.NewInt(int64(h))}, rho...)
+			want := arg.tab.foldMLE(pt, gpow)
+			want.Sub(&beta, &want)
+			if !finals[2+h].Equal(&want) {
+				return nil, fmt.Errorf("%w: node %s: lookup %d: table leaves do not match the table", gkr.ErrBadProof, lc.name, A)
+			}
+		}
+		claims = append(claims, gkr.Claim{Tensor: arg.mult, Point: z, Value: foldLambda(&finals[0], &finals[1], &z[0])})
+	}
+	return claims, nil
+}
+
+// buildWitness streams the witness tensors once and builds layers n−1 … 0 of every witness
+// tree: leaf i of lookup A is 1/(β − Σ_t a[A][t]·T_t[i]).
+func (b *treeBuilder) buildWitness(trees []*fracTree, srcs []field.Source, n int, beta field.Element, a [][]field.Element) error {
+	N := int64(1) << n
+	nt := len(srcs)
+	C := b.chunk(N, int64(nt+6))
+	release, err := b.reserve(int64(nt+6) * C * 32)
+	if err != nil {
+		return err
+	}
+	defer release()
+	sinks := make([]*layerSink, len(trees))
+	for A, t := range trees {
+		if n-1 >= 1 {
+			if err := b.newLayer(t, n-1); err != nil {
+				return err
+			}
+		}
+		sinks[A] = &layerSink{t: t, k: n - 1}
+	}
+	streams := make([]field.Stream, nt)
+	defer func() {
+		for _, s := range streams {
+			if s != nil {
+				s.Close()
+			}
+		}
+	}()
+	for t, s := range srcs {
+		if streams[t], err = s.Open(); err != nil {
+			return err
+		}
+	}
+	bufs := make([][]field.Element, nt)
+	for t := range bufs {
+		bufs[t] = make([]field.Element, C)
+	}
+	q, tmp := make(fr.Vector, C), make(fr.Vector, C)
+	p2, q2, qe, qo := make([]field.Element, C/2), make([]field.Element, C/2), make([]field.Element, C/2), make([]field.Element, C/2)
+	for off := int64(0); off < N; off += C {
+		for t := range streams {
+			if err := field.ReadFull(streams[t], bufs[t]); err != nil {
+				return fmt.Errorf("witness tensor %d at %d: %w", t, off, err)
+			}
+		}
+		for A := range trees {
+			for i := range q {
+				q[i] = beta
+			}
+			for t := range bufs {
+				if a[A][t].IsZero() {
+					continue
+				}
+				tmp.ScalarMul(fr.Vector(bufs[t]), &a[A][t])
+				q.Sub(q, tmp)
+			}
+			h := int(C / 2)
+			for i := 0; i < h; i++ {
+				qe[i] = q[2*i]
+				qo[i] = q[2*i+1]
+			}
+			vp, vq := fr.Vector(p2), fr.Vector(q2)
+			vp.Add(fr.Vector(qe), fr.Vector(qo))
+			vq.Mul(fr.Vector(qe), fr.Vector(qo))
+			if err := sinks[A].write(p2, q2); err != nil {
+				return err
+			}
+		}
+	}
+	for _, t := range trees {
+		if err := b.reduce(t, n-1); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// buildTable stores the leaves of a table tree (numerators: the multiplicities; denominators
+// β − Σ_c γ^c·tab_c(j)) as its layer L and reduces it to the root.
+func (b *treeBuilder) buildTable(t *fracTree, tab *lookupTable, m field.Source, beta field.Element, gpow []field.Element) error {
+	L := tab.logSize
+	N := int64(1) << L
+	if m.Len() != N {
+		return fmt.Errorf("multiplicities have %d elements, the table %d", m.Len(), N)
+	}
+	C := b.chunk(N, 2)
+	release, err := b.reserve(2 * C * 32)
+	if err != nil {
+		return err
+	}
+	defer release()
+	if err := b.newLayer(t, L); err != nil {
+		return err
+	}
+	sink := &layerSink{t: t, k: L}
+	st, err := m.Open()
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	p, q := make([]field.Element, C), make([]field.Element, C)
+	for off := int64(0); off < N; off += C {
+		if err := field.ReadFull(st, p); err != nil {
+			return fmt.Errorf("multiplicities at %d: %w", off, err)
+		}
+		for i := range q {
+			v := tab.fold(uint64(off)+uint64(i), gpow)
+			q[i].Sub(&beta, &v)
+		}
+		if err := sink.write(p, q); err != nil {
+			return err
+		}
+	}
+	return b.reduce(t, L)
+}

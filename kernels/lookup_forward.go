@@ -1,0 +1,221 @@
+package kernels
+
+import (
+	"fmt"
+	"io"
+	"math/big"
+
+	"github.com/streamprove/streamprove/field"
+	"github.com/streamprove/streamprove/tensorstore"
+)
+
+// roundHalfEven returns round(x / 2^s) to the nearest integer, ties to even, and the remainder
+// x − 2^s·u ∈ [−2^(s−1), 2^(s−1)].
+func roundHalfEven(x int64, s int) (u, rem int64) {
+	if s == 0 {
+		return x, 0
+	}
+	u = x >> uint(s) // floor
+	r := x & (int64(1)<<uint(s) - 1)
+	h := int64(1) << uint(s-1)
+	if r > h || (r == h && u&1 == 1) {
+		return u + 1, r - int64(1)<<uint(s)
+	}
+	return u, r
+}
+
+func clamp(v, lo, hi int64) int64 { return max(lo, min(v, hi)) }
+
+// lookupWriter is one advice output being written.
+type lookupWriter struct {
+	w   *tensorstore.Writer
+	buf []int64
+}
+
+// Forward streams x once, writes y and the advice tensors, and counts the multiplicities (in
+// RAM: one int64 per table row). A value the tables cannot prove fails the pass, naming the node,
+// the element and the value.
+func (l *Lookup) Forward(fc *ForwardCtx) (err error) {
+	g := fc.Graph
+	if err := l.checkRoles(g); err != nil {
+		return err
+	}
+	xi, ok := g.Tensors[l.x]
+	if !ok {
+		return fmt.Errorf("node %s: input %q is not declared", l.name, l.x)
+	}
+	n := xi.Len()
+	padded := int64(1) << xi.NumVars()
+	var tableRows int64
+	for _, a := range l.core.args {
+		tableRows += int64(1) << a.tab.logSize
+	}
+	c := fc.chunk()
+	outs := len(l.Outputs()) - len(l.core.args) // y, rem, par
+	release, err := fc.reserve("forward of "+l.name, 8*tableRows+int64(1+outs)*int64(c)*8+int64(c)*32)
+	if err != nil {
+		return err
+	}
+	defer release()
+	mults := make([][]int64, len(l.core.args))
+	for A, a := range l.core.args {
+		mults[A] = make([]int64, 1<<a.tab.logSize)
+	}
+
+	// Writers for y, rem, par (those that exist), then the multiplicities.
+	var writers []*lookupWriter
+	defer func() {
+		if err != nil {
+			for _, w := range writers {
+				w.w.Abort()
+			}
+		}
+	}()
+	create := func(name string, shape []int, bound int64) (*lookupWriter, error) {
+		b := bigInt(bound)
+		if fc.Bounds != nil {
+			fc.Bounds[name] = b
+		}
+		w, err := fc.Store.Create(name, shape, DTypeForBound(b), fc.Write)
+		if err != nil {
+			return nil, fmt.Errorf("node %s: %w", l.name, err)
+		}
+		lw := &lookupWriter{w: w, buf: make([]int64, 0, c)}
+		writers = append(writers, lw)
+		return lw, nil
+	}
+	var wy, wrem, wpar *lookupWriter
+	if l.op != "range" {
+		if wy, err = create(l.y, xi.Shape, max(-l.lo, l.hi)); err != nil {
+			return err
+		}
+		if l.shift > 0 {
+			if wrem, err = create(l.remName(), xi.Shape, int64(1)<<uint(l.shift-1)); err != nil {
+				return err
+			}
+			if wpar, err = create(l.parName(), xi.Shape, 1); err != nil {
+				return err
+			}
+		}
+	}
+
+	next, done, err := openInt64s(fc.Store, l.x)
+	if err != nil {
+		return fmt.Errorf("node %s: %w", l.name, err)
+	}
+	defer done()
+	xs := make([]int64, c)
+	H := int64(1) << uint(l.qbits-1)
+	for off := int64(0); off < n; off += int64(c) {
+		m := int(min(int64(c), n-off))
+		if err := next(xs[:m]); err != nil {
+			return fmt.Errorf("node %s: input %q at %d: %w", l.name, l.x, off, err)
+		}
+		for i, x := range xs[:m] {
+			idx := off + int64(i)
+			switch l.op {
+			case "range":
+				if x < l.lo || x >= l.hi {
+					return fmt.Errorf("node %s: input %q element %d is %d, outside the checked range [%d, %d)", l.name, l.x, idx, x, l.lo, l.hi)
+				}
+				mults[0][x-l.lo]++
+			case "relu":
+				if x < -H || x >= H {
+					return fmt.Errorf("node %s: input %q element %d is %d, outside the %d-bit range [%d, %d) the ReLU table proves", l.name, l.x, idx, x, l.bits, -H, H)
+				}
+				mults[0][x+H]++
+				wy.buf = append(wy.buf, max(x, 0))
+			default:
+				u, rem := roundHalfEven(x, l.shift)
+				if u < -H || u >= H {
+					return fmt.Errorf("node %s: input %q element %d is %d: its quotient %d by 2^%d leaves the %d-bit table [%d, %d) (raise QuotientBits)", l.name, l.x, idx, x, u, l.shift, l.qbits, -H, H)
+				}
+				mults[0][u+H]++
+				wy.buf = append(wy.buf, clamp(u, l.lo, l.hi))
+				if l.shift > 0 {
+					mults[1][remRow(l.shift, rem, u&1)]++
+					wrem.buf = append(wrem.buf, rem)
+					wpar.buf = append(wpar.buf, u&1)
+				}
+			}
+		}
+		for _, w := range []*lookupWriter{wy, wrem, wpar} {
+			if w == nil {
+				continue
+			}
+			if err := w.w.WriteInt64s(w.buf); err != nil {
+				return fmt.Errorf("node %s: %w", l.name, err)
+			}
+			w.buf = w.buf[:0]
+		}
+	}
+	// The padding of every witness tensor is zero, a tuple found at each table's zero row.
+	for A, a := range l.core.args {
+		mults[A][a.tab.zeroRow] += padded - n
+	}
+	for A, a := range l.core.args {
+		w, err := create(a.mult, []int{1 << a.tab.logSize}, padded)
+		if err != nil {
+			return err
+		}
+		if err := w.w.WriteInt64s(mults[A]); err != nil {
+			return fmt.Errorf("node %s: %w", l.name, err)
+		}
+	}
+	for _, w := range writers {
+		if _, err := w.w.Commit(); err != nil {
+			return fmt.Errorf("node %s: %w", l.name, err)
+		}
+	}
+	writers = nil
+	return nil
+}
+
+// openInt64s reads a tensor's values as int64: natively for integer tensors, and through the
+// field for field tensors (an element that is no int64 fails, naming its index).
+func openInt64s(s *tensorstore.Store, name string) (func([]int64) error, func(), error) {
+	t, err := s.Tensor(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	if t.Info().DType.IsInt() {
+		r, err := t.Ints()
+		if err != nil {
+			t.Close()
+			return nil, nil, err
+		}
+		return func(buf []int64) error { return readFull(next[int64](r.Next), buf) },
+			func() { r.Close(); t.Close() }, nil
+	}
+	st, err := t.RawSource().Open()
+	if err != nil {
+		t.Close()
+		return nil, nil, err
+	}
+	var pos int64
+	var eb []field.Element
+	read := func(buf []int64) error {
+		if cap(eb) < len(buf) {
+			eb = make([]field.Element, len(buf))
+		}
+		e := eb[:len(buf)]
+		if err := field.ReadFull(st, e); err != nil {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return err
+		}
+		for i := range e {
+			v, ok := field.ToInt64(&e[i])
+			if !ok {
+				return fmt.Errorf("element %d does not fit in an int64", pos+int64(i))
+			}
+			buf[i] = v
+		}
+		pos += int64(len(buf))
+		return nil
+	}
+	return read, func() { st.Close(); t.Close() }, nil
+}
+
+func bigInt(v int64) *big.Int { return big.NewInt(v) }

@@ -1,0 +1,442 @@
+package kernels
+
+import (
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
+	"github.com/streamprove/streamprove/field"
+	"github.com/streamprove/streamprove/gkr"
+	"github.com/streamprove/streamprove/spill"
+	"github.com/streamprove/streamprove/sumcheck"
+)
+
+// Fractional-sum GKR (Papini–Haböck, "Improving logarithmic derivative lookups using GKR").
+//
+// A tree of 2^n leaf fractions (p_i, q_i) is summed pairwise: layer k has 2^k fractions and
+// layer_k[i] = layer_{k+1}[2i] + layer_{k+1}[2i+1] with (a/b) + (c/d) = (a·d + c·b)/(b·d). The
+// pair of a fraction is its neighbour in variable 0, so every layer is built by one sequential
+// pass over the layer below (LSB-first, DESIGN §4). A claim on layer k at a point z,
+// (p_k(z), q_k(z)), is reduced to one on layer k+1 by the degree-3 sumcheck
+//
+//	Σ_y eq(z, y)·[c_p·(p_e(y)·q_o(y) + p_o(y)·q_e(y)) + c_q·q_e(y)·q_o(y)] = c_p·p_k(z) + c_q·q_k(z)
+//
+// over the even and odd halves (p_e(y) = p_{k+1}(0, y), …), with (c_p, c_q) powers of a fresh
+// challenge α; at its point ρ the prover's four values are combined by a fresh λ into the claim
+// on layer k+1 at (λ, ρ). Trees of equal depth are proven together with one sumcheck per layer
+// (the challenges are shared, the gate sums over the trees with further powers of α).
+//
+// Layers 1 … n−1 are stored de-interleaved (the four halves p_e, p_o, q_e, q_o, 2^(k−1) elements
+// each) in spill.Tables, in RAM when the budget allows and in spill files otherwise: the layer
+// sumcheck reads them directly. The leaves are never stored: for a witness tree the last
+// sumcheck runs over the even/odd halves of the looked-up tensors themselves (its gate forms
+// q = β − Σ_t a_t·T_t), so its final values are claims on those tensors.
+
+// fracLayer holds one stored layer: p even, p odd, q even, q odd.
+type fracLayer [4]*spill.Table
+
+type fracTree struct {
+	layers []fracLayer // layers[k] for k = 1 … top (layers[0] unused)
+	root   [2]field.Element
+}
+
+func (t *fracTree) release() {
+	for _, l := range t.layers {
+		for _, tb := range l {
+			if tb != nil {
+				tb.Release()
+			}
+		}
+	}
+	t.layers = nil
+}
+
+// lookupChunk is the elements per pass buffer while building layers.
+const lookupChunk = 1 << 13
+
+type treeBuilder struct {
+	budget *spill.Budget
+	dir    string
+	who    string
+}
+
+// chunk picks the elements per buffer for a pass over n elements that holds perElem field
+// elements per chunk element: at most lookupChunk, and small enough to take at most half of what
+// the budget has left (never below 16, which a layer pass needs for even chunks).
+func (b *treeBuilder) chunk(n, perElem int64) int64 {
+	C := min(int64(lookupChunk), n)
+	if b.budget != nil {
+		for C > 16 && perElem*C*32 > b.budget.Available()/2 {
+			C /= 2
+		}
+	}
+	return C
+}
+
+func (b *treeBuilder) reserve(n int64) (func(), error) {
+	if b.budget == nil {
+		return func() {}, nil
+	}
+	if err := b.budget.Reserve(b.who, n); err != nil {
+		return nil, err
+	}
+	return func() { b.budget.Release(n) }, nil
+}
+
+// newLayer allocates layer k ≥ 1 of tree t.
+func (b *treeBuilder) newLayer(t *fracTree, k int) error {
+	for len(t.layers) <= k {
+		t.layers = append(t.layers, fracLayer{})
+	}
+	for h := range t.layers[k] {
+		tb, err := spill.NewTable(b.budget, fmt.Sprintf("%s layer %d", b.who, k), int64(1)<<(k-1), b.dir)
+		if err != nil {
+			return err
+		}
+		t.layers[k][h] = tb
+	}
+	return nil
+}
+
+// layerSink receives layer k of a tree in order, in chunks of even length (or the one root).
+type layerSink struct {
+	t       *fracTree
+	k       int
+	off     int64
+	scratch [4][]field.Element
+}
+
+func (s *layerSink) write(p, q []field.Element) error {
+	if s.k == 0 {
+		s.t.root = [2]field.Element{p[0], q[0]}
+		return nil
+	}
+	h := len(p) / 2
+	for i := range s.scratch {
+		if cap(s.scratch[i]) < h {
+			s.scratch[i] = make([]field.Element, h)
+		}
+		s.scratch[i] = s.scratch[i][:h]
+	}
+	for i := 0; i < h; i++ {
+		s.scratch[0][i] = p[2*i]
+		s.scratch[1][i] = p[2*i+1]
+		s.scratch[2][i] = q[2*i]
+		s.scratch[3][i] = q[2*i+1]
+	}
+	for i, tb := range s.t.layers[s.k] {
+		if err := tb.WriteAt(s.scratch[i], s.off/2); err != nil {
+			return err
+		}
+	}
+	s.off += int64(len(p))
+	return nil
+}
+
+// combine writes p = pe·qo + po·qe, q = qe·qo.
+func combine(p, q, pe, po, qe, qo []field.Element, tmp []field.Element) {
+	n := len(p)
+	vp, vq, vt := fr.Vector(p[:n]), fr.Vector(q[:n]), fr.Vector(tmp[:n])
+	vp.Mul(fr.Vector(pe[:n]), fr.Vector(qo[:n]))
+	vt.Mul(fr.Vector(po[:n]), fr.Vector(qe[:n]))
+	vp.Add(vp, vt)
+	vq.Mul(fr.Vector(qe[:n]), fr.Vector(qo[:n]))
+}
+
+// reduce builds layers top−1 … 0 of t from its stored layer top.
+func (b *treeBuilder) reduce(t *fracTree, top int) error {
+	if top == 0 {
+		return nil
+	}
+	C := b.chunk(int64(1)<<(top-1), 7)
+	release, err := b.reserve(7 * C * 32)
+	if err != nil {
+		return err
+	}
+	defer release()
+	in := make([][]field.Element, 4)
+	for i := range in {
+		in[i] = make([]field.Element, C)
+	}
+	p, q, tmp := make([]field.Element, C), make([]field.Element, C), make([]field.Element, C)
+	for k := top; k >= 1; k-- {
+		if k-1 >= 1 {
+			if err := b.newLayer(t, k-1); err != nil {
+				return err
+			}
+		}
+		sink := &layerSink{t: t, k: k - 1}
+		n := int64(1) << (k - 1)
+		for off := int64(0); off < n; off += C {
+			c := min(C, n-off)
+			for i := range in {
+				if err := t.layers[k][i].ReadAt(in[i][:c], off); err != nil {
+					return err
+				}
+			}
+			combine(p[:c], q[:c], in[0], in[1], in[2], in[3], tmp)
+			if err := sink.write(p[:c], q[:c]); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// fracGate is the layer gate of several trees: Σ_A c_{2A}·(pe·qo + po·qe) + c_{2A+1}·qe·qo over
+// sources (pe, po, qe, qo) per tree.
+type fracGate struct {
+	c       []field.Element
+	scratch sync.Pool
+}
+
+func newFracGate(c []field.Element) *fracGate { return &fracGate{c: c} }
+
+func (g *fracGate) Arity() int  { return 2 * len(g.c) }
+func (g *fracGate) Degree() int { return 2 }
+
+func (g *fracGate) Eval(out []field.Element, in [][]field.Element) {
+	n := len(out)
+	sp := getScratch(&g.scratch, 2*n)
+	defer g.scratch.Put(sp)
+	t1, t2 := fr.Vector((*sp)[:n]), fr.Vector((*sp)[n:2*n])
+	o := fr.Vector(out)
+	for i := range o {
+		o[i].SetZero()
+	}
+	for A := 0; A < len(g.c)/2; A++ {
+		pe, po := fr.Vector(in[4*A][:n]), fr.Vector(in[4*A+1][:n])
+		qe, qo := fr.Vector(in[4*A+2][:n]), fr.Vector(in[4*A+3][:n])
+		t1.Mul(pe, qo)
+		t2.Mul(po, qe)
+		t1.Add(t1, t2)
+		t1.ScalarMul(t1, &g.c[2*A])
+		o.Add(o, t1)
+		t1.Mul(qe, qo)
+		t1.ScalarMul(t1, &g.c[2*A+1])
+		o.Add(o, t1)
+	}
+}
+
+func getScratch(p *sync.Pool, n int) *[]field.Element {
+	sp, _ := p.Get().(*[]field.Element)
+	if sp == nil || cap(*sp) < n {
+		s := make([]field.Element, n)
+		sp = &s
+	}
+	*sp = (*sp)[:n]
+	return sp
+}
+
+// leafGate is the last witness layer: the sources are the even and odd halves of the looked-up
+// tensors (2t, 2t+1 for tensor t), every leaf numerator is 1 and the denominator of lookup A is
+// q = β − Σ_t a[A][t]·T_t, so the gate is Σ_A c_{2A}·(qe + qo) + c_{2A+1}·qe·qo.
+type leafGate struct {
+	nt      int
+	beta    field.Element
+	a       [][]field.Element
+	c       []field.Element
+	scratch sync.Pool
+}
+
+func (g *leafGate) Arity() int  { return 2 * g.nt }
+func (g *leafGate) Degree() int { return 2 }
+
+func (g *leafGate) Eval(out []field.Element, in [][]field.Element) {
+	n := len(out)
+	sp := getScratch(&g.scratch, 3*n)
+	defer g.scratch.Put(sp)
+	qe, qo, t := fr.Vector((*sp)[:n]), fr.Vector((*sp)[n:2*n]), fr.Vector((*sp)[2*n:3*n])
+	o := fr.Vector(out)
+	for i := range o {
+		o[i].SetZero()
+	}
+	for A := range g.a {
+		for i := range qe {
+			qe[i] = g.beta
+			qo[i] = g.beta
+		}
+		for ti, a := range g.a[A] {
+			if a.IsZero() {
+				continue
+			}
+			t.ScalarMul(fr.Vector(in[2*ti][:n]), &a)
+			qe.Sub(qe, t)
+			t.ScalarMul(fr.Vector(in[2*ti+1][:n]), &a)
+			qo.Sub(qo, t)
+		}
+		t.Add(qe, qo)
+		t.ScalarMul(t, &g.c[2*A])
+		o.Add(o, t)
+		t.Mul(qe, qo)
+		t.ScalarMul(t, &g.c[2*A+1])
+		o.Add(o, t)
+	}
+}
+
+// halfSource is the even (or odd) positions of a source: variable 0 fixed to 0 (or 1).
+type halfSource struct {
+	src field.Source
+	odd bool
+}
+
+func (h halfSource) Len() int64 { return h.src.Len() / 2 }
+
+func (h halfSource) Open() (field.Stream, error) {
+	st, err := h.src.Open()
+	if err != nil {
+		return nil, err
+	}
+	return &halfStream{st: st, odd: h.odd, left: h.Len()}, nil
+}
+
+type halfStream struct {
+	st   field.Stream
+	odd  bool
+	buf  []field.Element
+	left int64
+}
+
+const halfBlock = 1 << 10
+
+func (h *halfStream) Next(out []field.Element) (int, error) {
+	if h.left <= 0 {
+		return 0, io.EOF
+	}
+	k := int(min(int64(len(out)), int64(halfBlock), h.left))
+	if h.buf == nil {
+		h.buf = make([]field.Element, 2*halfBlock)
+	}
+	if err := field.ReadFull(h.st, h.buf[:2*k]); err != nil {
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return 0, err
+	}
+	o := 0
+	if h.odd {
+		o = 1
+	}
+	for i := 0; i < k; i++ {
+		out[i] = h.buf[2*i+o]
+	}
+	h.left -= int64(k)
+	return k, nil
+}
+
+func (h *halfStream) Close() error { return h.st.Close() }
+
+// powers returns 1, a, a², … (n of them).
+func powers(a field.Element, n int) []field.Element {
+	out := make([]field.Element, n)
+	if n == 0 {
+		return out
+	}
+	out[0] = field.One()
+	for i := 1; i < n; i++ {
+		out[i].Mul(&out[i-1], &a)
+	}
+	return out
+}
+
+func foldLambda(e, o, lambda *field.Element) field.Element {
+	var d field.Element
+	d.Sub(o, e)
+	d.Mul(&d, lambda)
+	d.Add(&d, e)
+	return d
+}
+
+// layerClaim is the sumcheck of layer k for trees whose claimed values on layer k at z are vals
+// (p, q per tree), with the gate chosen by gate(c).
+func layerClaim(k int, z []field.Element, vals [][2]field.Element, alpha field.Element, gate func([]field.Element) sumcheck.Gate) *sumcheck.Claim {
+	c := powers(alpha, 2*len(vals))
+	var sum field.Element
+	for A, v := range vals {
+		var t field.Element
+		t.Mul(&c[2*A], &v[0])
+		sum.Add(&sum, &t)
+		t.Mul(&c[2*A+1], &v[1])
+		sum.Add(&sum, &t)
+	}
+	return &sumcheck.Claim{NumVars: k, Gate: gate(c), Sum: sum,
+		Eq: []sumcheck.EqTerm{{Coeff: field.One(), Point: z}}}
+}
+
+func fracGateOf(c []field.Element) sumcheck.Gate { return newFracGate(c) }
+
+// proveTrees runs the layer sumchecks of trees of depth n ≥ 1 from their roots down. Layers
+// 1 … n−1 are the trees' stored layers; layer n is the trees' stored layer n when leafSrcs is
+// nil, and otherwise leafSrcs with the gate leafGate(c). It returns the leaf point (λ, ρ) and the
+// last sumcheck's final values.
+func proveTrees(pc *gkr.ProveCtx, trees []*fracTree, n int, leafSrcs []field.Source, leafGate func([]field.Element) sumcheck.Gate) ([]field.Element, []field.Element, error) {
+	tr := pc.Transcript()
+	vals := make([][2]field.Element, len(trees))
+	for A, t := range trees {
+		vals[A] = t.root
+	}
+	var z []field.Element
+	for k := 0; k < n; k++ {
+		alpha := tr.Challenge("lookup/alpha")
+		last := k == n-1 && leafSrcs != nil
+		gate := fracGateOf
+		if last {
+			gate = leafGate
+		}
+		sc := layerClaim(k, z, vals, alpha, gate)
+		if last {
+			sc.Sources = leafSrcs
+		} else {
+			for _, t := range trees {
+				for _, tb := range t.layers[k+1] {
+					sc.Sources = append(sc.Sources, tb)
+				}
+			}
+		}
+		rho, finals, err := pc.Sumcheck(sc)
+		if err != nil {
+			return nil, nil, err
+		}
+		lambda := tr.Challenge("lookup/lambda")
+		z = append([]field.Element{lambda}, rho...)
+		if k == n-1 {
+			return z, finals, nil
+		}
+		for A := range trees {
+			f := finals[4*A : 4*A+4]
+			vals[A] = [2]field.Element{foldLambda(&f[0], &f[1], &lambda), foldLambda(&f[2], &f[3], &lambda)}
+		}
+	}
+	return z, nil, nil
+}
+
+// verifyTrees mirrors proveTrees for trees whose roots are roots. nLeafArity is the arity of the
+// last layer's gate when leafGate is set.
+func verifyTrees(vc *gkr.VerifyCtx, roots [][2]field.Element, n int, leafGate func([]field.Element) sumcheck.Gate) ([]field.Element, []field.Element, error) {
+	tr := vc.Transcript()
+	vals := append([][2]field.Element(nil), roots...)
+	var z []field.Element
+	for k := 0; k < n; k++ {
+		alpha := tr.Challenge("lookup/alpha")
+		gate := fracGateOf
+		if k == n-1 && leafGate != nil {
+			gate = leafGate
+		}
+		sc := layerClaim(k, z, vals, alpha, gate)
+		rho, finals, err := vc.Sumcheck(sc)
+		if err != nil {
+			return nil, nil, err
+		}
+		lambda := tr.Challenge("lookup/lambda")
+		z = append([]field.Element{lambda}, rho...)
+		if k == n-1 {
+			return z, finals, nil
+		}
+		for A := range vals {
+			f := finals[4*A : 4*A+4]
+			vals[A] = [2]field.Element{foldLambda(&f[0], &f[1], &lambda), foldLambda(&f[2], &f[3], &lambda)}
+		}
+	}
+	return z, nil, nil
+}

@@ -1,0 +1,205 @@
+package kernels
+
+import (
+	"fmt"
+	"math/big"
+
+	"github.com/streamprove/streamprove/field"
+	"github.com/streamprove/streamprove/gkr"
+)
+
+// Lookup is a non-linear layer proven by LogUp lookups (DESIGN §9): a range check, a ReLU, a
+// requantization, or a requantization fused with a ReLU. Build one with NewRange, NewReLU,
+// NewRequant or NewRequantReLU.
+//
+// Every output of a Lookup is an advice tensor (gkr.Advice): the output y itself, the
+// multiplicities of each table, and for a requantization with a shift the remainder and the
+// quotient's parity. The graph builder declares them with the shapes Declare returns. A claim
+// on y from a consumer ends in the final pcs opening; the lookup reduces nothing on y and
+// instead proves the relation between x and its advice, leaving claims on x (for x's producer)
+// and on the advice (for the opening).
+type Lookup struct {
+	name  string
+	op    string // "range", "relu", "requant", "requant_relu"
+	x, y  string
+	lo    int64 // range: [lo, hi); requant: the clamp [lo, hi]
+	hi    int64
+	shift int // requant: divide by 2^shift
+	bits  int // relu: input bits; requant: output bits
+	qbits int // requant: bits of the quotient table
+	core  lookupCore
+}
+
+// LookupOption tunes a lookup kernel.
+type LookupOption func(*Lookup)
+
+// QuotientBits sets the size of a requantization's saturation table to 2^bits rows: the kernel
+// proves inputs whose rounded quotient round(x/2^shift) lies in [−2^(bits−1), 2^(bits−1)), i.e.
+// |x| up to about 2^(shift+bits−1). The default is 16 (and at least the output bits).
+func QuotientBits(bits int) LookupOption { return func(l *Lookup) { l.qbits = bits } }
+
+// Advice tensor names, derived from the node name (unique in a graph).
+func (l *Lookup) remName() string  { return l.name + "/rem" }
+func (l *Lookup) parName() string  { return l.name + "/par" }
+func (l *Lookup) multName() string { return l.name + "/mult" }
+func (l *Lookup) multRem() string  { return l.name + "/mult_rem" }
+
+// maxLookupBits bounds every table at 2^24 rows (its multiplicities are a committed tensor).
+const maxLookupBits = 24
+
+// build fills l.core from the parameters.
+func (l *Lookup) build() error {
+	l.core = lookupCore{name: l.name}
+	one := field.One()
+	switch l.op {
+	case "range":
+		if l.lo > 0 || l.hi <= 0 || l.hi-l.lo > 1<<maxLookupBits {
+			return fmt.Errorf("%w: node %s: range [%d, %d) must contain 0 and span at most 2^%d values", gkr.ErrGraph, l.name, l.lo, l.hi, maxLookupBits)
+		}
+		l.core.tensors = []string{l.x}
+		l.core.args = []lookupArg{{tab: rangeTable(l.lo, l.hi), cols: [][]linTerm{{{0, one}}}, mult: l.multName()}}
+	case "relu", "requant", "requant_relu":
+		if l.shift < 0 || l.shift > 32 {
+			return fmt.Errorf("%w: node %s: shift %d (want 0..32)", gkr.ErrGraph, l.name, l.shift)
+		}
+		if l.bits < 2 || l.bits > l.qbits || l.qbits > maxLookupBits {
+			return fmt.Errorf("%w: node %s: %d bits with a %d-bit table (want 2 ≤ bits ≤ table bits ≤ %d)", gkr.ErrGraph, l.name, l.bits, l.qbits, maxLookupBits)
+		}
+		if l.shift+1 > maxLookupBits {
+			return fmt.Errorf("%w: node %s: shift %d needs a remainder table of 2^%d rows", gkr.ErrGraph, l.name, l.shift, l.shift+1)
+		}
+		if l.shift == 0 {
+			l.core.tensors = []string{l.x, l.y}
+			l.core.args = []lookupArg{{tab: clampTable(l.qbits, l.lo, l.hi, false),
+				cols: [][]linTerm{{{0, one}}, {{1, one}}}, mult: l.multName()}}
+			break
+		}
+		// u = (x − rem)/2^s; (u, y, u mod 2) ∈ clamp table; (rem, u mod 2) ∈ remainder table.
+		var inv field.Element
+		inv.SetUint64(1 << uint(l.shift))
+		inv.Inverse(&inv)
+		var ninv field.Element
+		ninv.Neg(&inv)
+		l.core.tensors = []string{l.x, l.remName(), l.parName(), l.y}
+		l.core.args = []lookupArg{
+			{tab: clampTable(l.qbits, l.lo, l.hi, true),
+				cols: [][]linTerm{{{0, inv}, {1, ninv}}, {{3, one}}, {{2, one}}}, mult: l.multName()},
+			{tab: remTable(l.shift), cols: [][]linTerm{{{1, one}}, {{2, one}}}, mult: l.multRem()},
+		}
+	default:
+		return fmt.Errorf("%w: node %s: unknown lookup op %q", gkr.ErrGraph, l.name, l.op)
+	}
+	return nil
+}
+
+// Name returns the node name.
+func (l *Lookup) Name() string { return l.name }
+
+// Inputs returns x.
+func (l *Lookup) Inputs() []string { return []string{l.x} }
+
+// Outputs returns y (except for a range check) and the advice tensors, in the order Declare
+// lists them.
+func (l *Lookup) Outputs() []string {
+	switch {
+	case l.op == "range":
+		return []string{l.multName()}
+	case l.shift == 0:
+		return []string{l.y, l.multName()}
+	}
+	return []string{l.y, l.remName(), l.parName(), l.multName(), l.multRem()}
+}
+
+// Declare returns every output's TensorInfo (role Advice) given x's shape in g: y, the
+// remainder and parity have x's shape; a multiplicity tensor has one element per table row.
+func (l *Lookup) Declare(g *gkr.Graph) ([]gkr.TensorInfo, error) {
+	ti, ok := g.Tensors[l.x]
+	if !ok {
+		return nil, fmt.Errorf("%w: node %s: input %q is not declared", gkr.ErrGraph, l.name, l.x)
+	}
+	var out []gkr.TensorInfo
+	for _, name := range l.Outputs() {
+		shape := append([]int(nil), ti.Shape...)
+		for _, a := range l.core.args {
+			if a.mult == name {
+				shape = []int{1 << a.tab.logSize}
+			}
+		}
+		out = append(out, gkr.TensorInfo{Name: name, Shape: shape, Role: gkr.Advice})
+	}
+	return out, nil
+}
+
+// AdviceTensors returns the advice tensors a kernel adds to a graph (nil for kernels without
+// advice), so that a graph builder can declare them.
+func AdviceTensors(g *gkr.Graph, k Kernel) ([]gkr.TensorInfo, error) {
+	if d, ok := k.(interface {
+		Declare(*gkr.Graph) ([]gkr.TensorInfo, error)
+	}); ok {
+		return d.Declare(g)
+	}
+	return nil, nil
+}
+
+// Describe encodes the op, its parameters and its tables for the graph digest.
+func (l *Lookup) Describe() []byte {
+	b := describe("lookup/1:"+l.op, l.lo, l.hi, int64(l.shift), int64(l.bits), int64(l.qbits))
+	for _, a := range l.core.args {
+		b = append(b, a.tab.describe()...)
+	}
+	return b
+}
+
+// checkRoles rejects a graph in which an output of the kernel is not an advice tensor: a lookup
+// cannot reduce a claim on its output.
+func (l *Lookup) checkRoles(g *gkr.Graph) error {
+	for _, o := range l.Outputs() {
+		ti, ok := g.Tensors[o]
+		if !ok {
+			return fmt.Errorf("%w: node %s: output %q is not declared", gkr.ErrGraph, l.name, o)
+		}
+		if ti.Role != gkr.Advice {
+			return fmt.Errorf("%w: node %s: output %q is %s; a lookup's outputs must be advice tensors", gkr.ErrGraph, l.name, o, ti.Role)
+		}
+	}
+	return nil
+}
+
+// Prove proves the lookups; out holds empty slots (every output is advice).
+func (l *Lookup) Prove(pc *gkr.ProveCtx, out []gkr.Claim) ([]gkr.Claim, error) {
+	if err := l.checkRoles(pc.Graph); err != nil {
+		return nil, err
+	}
+	return l.core.prove(pc)
+}
+
+// Verify checks the lookups and returns the claims on x and on the advice tensors.
+func (l *Lookup) Verify(vc *gkr.VerifyCtx, out []gkr.Claim) ([]gkr.Claim, error) {
+	if err := l.checkRoles(vc.Graph); err != nil {
+		return nil, err
+	}
+	return l.core.verify(vc)
+}
+
+// Estimate: layer tables of about two field elements per witness element and lookup (spilled
+// when they do not fit), chunk buffers in RAM; the witness tensors are read about twice per
+// sumcheck pass.
+func (l *Lookup) Estimate(g *gkr.Graph) gkr.Estimate {
+	ti, ok := g.Tensors[l.x]
+	if !ok {
+		return gkr.Estimate{}
+	}
+	n := int64(1) << ti.NumVars()
+	nt := int64(len(l.core.tensors))
+	return gkr.Estimate{MinBytes: (nt + 8) * lookupChunk * 32, StreamBytes: 4 * nt * n * 32}
+}
+
+// OutBound is the largest magnitude of y.
+func (l *Lookup) OutBound(g *gkr.Graph, in []*big.Int) (*big.Int, error) {
+	if l.op == "range" {
+		return big.NewInt(0), nil
+	}
+	return big.NewInt(max(-l.lo, l.hi)), nil
+}
+
+var _ Kernel = (*Lookup)(nil)

@@ -1,0 +1,194 @@
+package kernels
+
+import (
+	"math/rand/v2"
+	"testing"
+
+	"github.com/streamprove/streamprove/field"
+	"github.com/streamprove/streamprove/gkr"
+	"github.com/streamprove/streamprove/tensorstore"
+)
+
+// The verifier's O(log) evaluation of every table column agrees with the MLE of its rows.
+func TestLookupTableMLE(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	tabs := map[string]*lookupTable{
+		"range[-128,128)": rangeTable(-128, 128),
+		"range[0,100)":    rangeTable(0, 100),
+		"range[-3,5)":     rangeTable(-3, 5),
+		"range[0,1)":      rangeTable(0, 1),
+		"relu8":           clampTable(8, 0, 127, false),
+		"clamp10/8":       clampTable(10, -128, 127, true),
+		"clamp9/relu8":    clampTable(9, 0, 127, true),
+		"rem1":            remTable(1),
+		"rem2":            remTable(2),
+		"rem5":            remTable(5),
+	}
+	for name, tab := range tabs {
+		size := 1 << tab.logSize
+		for _, c := range tab.cols {
+			rows := make([]field.Element, size)
+			for j := range rows {
+				rows[j] = field.NewInt(c.at(uint64(j)))
+			}
+			for trial := 0; trial < 3; trial++ {
+				r := make([]field.Element, tab.logSize)
+				for k := range r {
+					r[k].SetUint64(rng.Uint64())
+				}
+				want, err := field.EvalSlice(rows, r, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := c.mle(r); !got.Equal(&want) {
+					t.Fatalf("%s: column MLE disagrees with its rows", name)
+				}
+			}
+		}
+		for k := range tab.cols {
+			if v := tab.cols[k].at(tab.zeroRow); v != 0 {
+				t.Fatalf("%s: zero row %d has column %d = %d", name, tab.zeroRow, k, v)
+			}
+		}
+	}
+	// remTable holds exactly the remainders a tie-to-even rounding produces.
+	for s := 1; s <= 6; s++ {
+		tab := remTable(s)
+		seen := map[[2]int64]bool{}
+		for j := uint64(0); j < 1<<tab.logSize; j++ {
+			seen[[2]int64{tab.cols[0].at(j), tab.cols[1].at(j)}] = true
+		}
+		for x := int64(-300); x <= 300; x++ {
+			u, rem := roundHalfEven(x, s)
+			if 2*u*(1<<s) > 2*x+(1<<s) || 2*u*(1<<s) < 2*x-(1<<s) {
+				t.Fatalf("s=%d x=%d: u=%d is not a nearest integer", s, x, u)
+			}
+			if !seen[[2]int64{rem, u & 1}] {
+				t.Fatalf("s=%d x=%d: (rem %d, parity %d) not in the table", s, x, rem, u&1)
+			}
+			if remRow(s, rem, u&1) >= 1<<tab.logSize || tab.cols[0].at(remRow(s, rem, u&1)) != rem {
+				t.Fatalf("s=%d: remRow(%d, %d) is wrong", s, rem, u&1)
+			}
+		}
+	}
+}
+
+func TestRoundHalfEven(t *testing.T) {
+	for _, c := range []struct{ x, u int64 }{
+		{2, 0}, {6, 2}, {10, 2}, {14, 4}, {-2, 0}, {-6, -2}, {-10, -2}, {-14, -4}, {5, 1}, {-5, -1}, {7, 2}, {-7, -2}, {3, 1}, {-3, -1},
+	} {
+		if u, _ := roundHalfEven(c.x, 2); u != c.u {
+			t.Fatalf("round(%d/4) = %d, want %d", c.x, u, c.u)
+		}
+	}
+}
+
+// dataVals adds an input or weight tensor with the given values.
+func (m *model) dataVals(name string, role gkr.Role, shape []int, dt tensorstore.DType, v []int64) {
+	m.t.Helper()
+	m.graph.Tensors[name] = &gkr.TensorInfo{Name: name, Shape: shape, Role: role}
+	w, err := m.store.Create(name, shape, dt, tensorstore.WriteOptions{ChunkElems: 64, Replace: true})
+	if err != nil {
+		m.t.Fatal(err)
+	}
+	if err := w.WriteInt64s(v); err != nil {
+		m.t.Fatal(err)
+	}
+	if _, err := w.Commit(); err != nil {
+		m.t.Fatal(err)
+	}
+	m.bounds[name] = BoundForDType(dt)
+}
+
+// lookup adds a lookup kernel and declares its advice tensors.
+func (m *model) lookup(k *Lookup) {
+	m.t.Helper()
+	infos, err := AdviceTensors(m.graph, k)
+	if err != nil {
+		m.t.Fatal(err)
+	}
+	for i := range infos {
+		ti := infos[i]
+		m.graph.Tensors[ti.Name] = &ti
+	}
+	m.graph.Kernels = append(m.graph.Kernels, k)
+	m.kerns = append(m.kerns, k)
+}
+
+func must[T any](t *testing.T) func(T, error) T {
+	return func(v T, err error) T {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+}
+
+// replaceTensor rewrites a stored tensor with other values (same shape).
+func (m *model) replaceTensor(name string, v []int64) {
+	m.t.Helper()
+	info := m.graph.Tensors[name]
+	w, err := m.store.Create(name, info.Shape, tensorstore.Int64, tensorstore.WriteOptions{Replace: true})
+	if err != nil {
+		m.t.Fatal(err)
+	}
+	if err := w.WriteInt64s(v); err != nil {
+		m.t.Fatal(err)
+	}
+	if _, err := w.Commit(); err != nil {
+		m.t.Fatal(err)
+	}
+}
+
+func (m *model) proveVerify(budget int64) error {
+	m.t.Helper()
+	pub := m.public()
+	proof := m.prove(pub, budget)
+	_, err := gkr.Verify(m.graph, pub, proof)
+	return err
+}
+
+// reluModel: x → relu → y (advice) → linear → z (output).
+func reluModel(t *testing.T, shape []int, bits int, xs []int64) *model {
+	m := newModel(t, 7)
+	dt := tensorstore.Int16
+	m.dataVals("x", gkr.Input, shape, dt, xs)
+	m.data("w", gkr.Weight, []int{3, shape[len(shape)-1]}, tensorstore.Int8)
+	m.lookup(must[*Lookup](t)(NewReLU("relu", "x", "y", bits)))
+	zs := append(append([]int(nil), shape[:len(shape)-1]...), 3)
+	m.node(NewLinear("fc", "y", "w", "", "z"), zs, true)
+	return m
+}
+
+func TestReLUCompleteness(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, c := range []struct {
+		shape []int
+		bits  int
+	}{{[]int{1}, 8}, {[]int{2}, 8}, {[]int{3, 5}, 8}, {[]int{7}, 4}, {[]int{4, 33}, 16}, {[]int{5, 9}, 12}} {
+		n := int(gkr.Numel(c.shape))
+		H := int64(1) << (c.bits - 1)
+		xs := make([]int64, n)
+		for i := range xs {
+			xs[i] = rng.Int64N(2*H) - H
+		}
+		xs[0] = -H // range ends
+		if n > 1 {
+			xs[n-1] = H - 1
+		}
+		m := reluModel(t, c.shape, c.bits, xs)
+		m.forward()
+		ys := m.values("y")
+		for i, x := range xs {
+			if ys[i] != max(x, 0) {
+				t.Fatalf("%v: y[%d] = %d, want relu(%d)", c.shape, i, ys[i], x)
+			}
+		}
+		for _, budget := range []int64{0, 256 << 10} {
+			if err := m.proveVerify(budget); err != nil {
+				t.Fatalf("%v bits %d budget %d: honest proof rejected: %v", c.shape, c.bits, budget, err)
+			}
+		}
+	}
+}

@@ -80,3 +80,9 @@ func (t *Transcript) Challenges(label string, n int) []Element {
 
 // State returns the current 32-byte state (a digest of everything absorbed so far).
 func (t *Transcript) State() [32]byte { return t.state }
+
+// RestoreTranscript returns a transcript whose state is one earlier returned by State: a prover
+// that resumes after a crash continues the same Fiat–Shamir sequence from a checkpoint.
+func RestoreTranscript(state [32]byte) *Transcript {
+	return &Transcript{state: state, h: sha256.New()}
+}

@@ -38,6 +38,11 @@ type Options struct {
 	PCS      pcs.Options
 	// Progress, if set, is called before each step (kernel or final opening).
 	Progress func(step string, done, total int)
+	// Checkpoint, if set, receives the prover's state after each kernel; an error stops the proof.
+	Checkpoint func(*Checkpoint) error
+	// Resume, if set, continues the proof from a checkpoint of the same graph, commitments and
+	// witness instead of starting over.
+	Resume *Checkpoint
 }
 
 // CommitmentsDigest hashes the weights' commitments in name order.
@@ -96,59 +101,28 @@ func Prove(g *Graph, w Witness, pub Public, opt Options) ([]byte, error) {
 	if err := g.Validate(); err != nil {
 		return nil, err
 	}
-	tr, gd, cd, err := start(g, pub)
+	var (
+		ch     *Channel
+		tr     *field.Transcript
+		ledger map[string][]Claim
+		advice map[string]*pcs.Commitment
+		first  = len(g.Kernels) - 1
+		err    error
+	)
+	pc := &ProveCtx{Graph: g, Witness: w, Opt: opt.Sumcheck}
+	if opt.Resume != nil {
+		ch, ledger, advice, err = resume(g, pub, opt.Resume)
+		first = opt.Resume.Next
+	} else {
+		ch, ledger, advice, err = begin(g, w, pub, opt, pc)
+	}
 	if err != nil {
 		return nil, err
 	}
-	ch := &Channel{tr: tr}
-	ch.buf = appendHeader(nil, gd, cd)
-	pc := &ProveCtx{Graph: g, Witness: w, Opt: opt.Sumcheck, ch: ch}
-	ledger := map[string][]Claim{}
-
-	// Advice tensors are committed before any challenge is drawn, so no challenge can depend on
-	// a value the prover chooses afterwards.
-	advice := map[string]*pcs.Commitment{}
-	for _, name := range g.Names(Advice) {
-		if opt.Progress != nil {
-			opt.Progress("commit advice "+name, 0, len(g.Kernels)+1)
-		}
-		src, err := w.Source(name)
-		if err != nil {
-			return nil, fmt.Errorf("advice %q: %w", name, err)
-		}
-		if err := checkLen(g.Tensors[name], src); err != nil {
-			return nil, err
-		}
-		c, err := pcs.Commit(src, opt.PCS)
-		if err != nil {
-			return nil, fmt.Errorf("commit advice %q: %w", name, err)
-		}
-		advice[name] = c
-		ch.buf = c.AppendBinary(ch.buf)
-		d := c.Digest()
-		tr.AppendBytes("advice/"+name, d[:])
-	}
-
-	for _, name := range g.Names(Output) {
-		ti := g.Tensors[name]
-		src, err := w.Source(name)
-		if err != nil {
-			return nil, fmt.Errorf("output %q: %w", name, err)
-		}
-		padded, err := readPadded(ti, src, pc.Budget())
-		if err != nil {
-			return nil, err
-		}
-		ch.Send("output/"+name, unpad(padded, ti.Shape)...)
-		c, err := outputClaim(tr, ti, padded)
-		if err != nil {
-			return nil, err
-		}
-		ledger[name] = append(ledger[name], c)
-	}
-
+	tr = ch.tr
+	pc.ch = ch
 	total := len(g.Kernels) + 1
-	for k := len(g.Kernels) - 1; k >= 0; k-- {
+	for k := first; k >= 0; k-- {
 		kn := g.Kernels[k]
 		if opt.Progress != nil {
 			opt.Progress(kn.Name(), len(g.Kernels)-1-k, total)
@@ -176,6 +150,12 @@ func Prove(g *Graph, w Witness, pub Public, opt Options) ([]byte, error) {
 		for _, c := range ins {
 			ledger[c.Tensor] = append(ledger[c.Tensor], c)
 		}
+		if opt.Checkpoint != nil {
+			cp := &Checkpoint{Next: k - 1, State: tr.State(), Proof: ch.buf, Claims: ledger}
+			if err := opt.Checkpoint(cp); err != nil {
+				return nil, fmt.Errorf("checkpoint after kernel %s: %w", kn.Name(), err)
+			}
+		}
 	}
 	if opt.Progress != nil {
 		opt.Progress("opening", total-1, total)
@@ -195,6 +175,98 @@ func Prove(g *Graph, w Witness, pub Public, opt Options) ([]byte, error) {
 		opt.Progress("done", total, total)
 	}
 	return ch.buf, nil
+}
+
+// begin absorbs the public statement, commits the advice tensors and sends the public outputs:
+// everything before the first kernel.
+func begin(g *Graph, w Witness, pub Public, opt Options, pc *ProveCtx) (*Channel, map[string][]Claim, map[string]*pcs.Commitment, error) {
+	tr, gd, cd, err := start(g, pub)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	ch := &Channel{tr: tr}
+	ch.buf = appendHeader(nil, gd, cd)
+	pc.ch = ch
+	ledger := map[string][]Claim{}
+
+	// Advice tensors are committed before any challenge is drawn, so no challenge can depend on
+	// a value the prover chooses afterwards.
+	advice := map[string]*pcs.Commitment{}
+	for _, name := range g.Names(Advice) {
+		if opt.Progress != nil {
+			opt.Progress("commit advice "+name, 0, len(g.Kernels)+1)
+		}
+		src, err := w.Source(name)
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("advice %q: %w", name, err)
+		}
+		if err := checkLen(g.Tensors[name], src); err != nil {
+			return nil, nil, nil, err
+		}
+		c, err := pcs.Commit(src, opt.PCS)
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("commit advice %q: %w", name, err)
+		}
+		advice[name] = c
+		ch.buf = c.AppendBinary(ch.buf)
+		d := c.Digest()
+		tr.AppendBytes("advice/"+name, d[:])
+	}
+
+	for _, name := range g.Names(Output) {
+		ti := g.Tensors[name]
+		src, err := w.Source(name)
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("output %q: %w", name, err)
+		}
+		padded, err := readPadded(ti, src, pc.Budget())
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		ch.Send("output/"+name, unpad(padded, ti.Shape)...)
+		c, err := outputClaim(tr, ti, padded)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		ledger[name] = append(ledger[name], c)
+	}
+	return ch, ledger, advice, nil
+}
+
+// resume rebuilds the prover's state from a checkpoint, after checking that it belongs to this
+// graph and these commitments.
+func resume(g *Graph, pub Public, cp *Checkpoint) (*Channel, map[string][]Claim, map[string]*pcs.Commitment, error) {
+	gd := g.Digest()
+	cd, err := CommitmentsDigest(g, pub.Commitments)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if err := checkHeader(cp.Proof, gd, cd); err != nil {
+		return nil, nil, nil, fmt.Errorf("checkpoint is for another proof: %w", err)
+	}
+	if cp.Next < -1 || cp.Next >= len(g.Kernels) {
+		return nil, nil, nil, fmt.Errorf("checkpoint: next kernel %d of %d", cp.Next, len(g.Kernels))
+	}
+	advice := map[string]*pcs.Commitment{}
+	rest := cp.Proof[headerLen:]
+	for _, name := range g.Names(Advice) {
+		c, r, err := pcs.DecodeCommitment(rest)
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("checkpoint: advice commitment %q: %w", name, err)
+		}
+		advice[name], rest = c, r
+	}
+	ledger := map[string][]Claim{}
+	for name, cs := range cp.Claims {
+		for _, c := range cs {
+			if err := checkClaimShape(g, c); err != nil {
+				return nil, nil, nil, fmt.Errorf("checkpoint: %w", err)
+			}
+		}
+		ledger[name] = append([]Claim(nil), cs...)
+	}
+	ch := &Channel{tr: field.RestoreTranscript(cp.State), buf: append([]byte(nil), cp.Proof...)}
+	return ch, ledger, advice, nil
 }
 
 // Verify checks a proof of g against the public inputs and commitments. On success it returns

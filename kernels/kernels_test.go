@@ -359,3 +359,41 @@ func TestElementwiseKinds(t *testing.T) {
 		t.Fatal("constant term accepted")
 	}
 }
+
+// A proof resumed from any checkpoint (after a round trip through its encoding) is byte for
+// byte the uninterrupted proof.
+func TestResumeFromEveryCheckpoint(t *testing.T) {
+	m := chainModel(t, 3, 12, 9, 10)
+	pub := m.public()
+	var cps [][]byte
+	w := &StoreWitness{Store: m.store}
+	defer w.Close()
+	full, err := gkr.Prove(m.graph, w, pub, gkr.Options{Checkpoint: func(cp *gkr.Checkpoint) error {
+		b, err := cp.MarshalBinary()
+		cps = append(cps, b)
+		return err
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cps) != len(m.graph.Kernels) {
+		t.Fatalf("%d checkpoints for %d kernels", len(cps), len(m.graph.Kernels))
+	}
+	for i, b := range cps {
+		cp := new(gkr.Checkpoint)
+		if err := cp.UnmarshalBinary(b); err != nil {
+			t.Fatal(err)
+		}
+		got, err := gkr.Prove(m.graph, w, pub, gkr.Options{Resume: cp})
+		if err != nil {
+			t.Fatalf("resume from checkpoint %d: %v", i, err)
+		}
+		if string(got) != string(full) {
+			t.Fatalf("resume from checkpoint %d: different proof", i)
+		}
+		// a truncated checkpoint is an error, not a panic
+		if err := new(gkr.Checkpoint).UnmarshalBinary(b[:len(b)-1]); err == nil {
+			t.Fatal("truncated checkpoint accepted")
+		}
+	}
+}

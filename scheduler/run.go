@@ -221,6 +221,9 @@ func outputsExist(s *tensorstore.Store, k kernels.Kernel) bool {
 
 // clearRun forgets a previous run's progress (a fresh prove recomputes everything).
 func clearRun(s *tensorstore.Store, m *Model) error {
+	if err := s.DeleteMeta(metaRun, keyCheckpoint); err != nil {
+		return err
+	}
 	for _, k := range m.Kernels {
 		if err := s.DeleteMeta(metaRun, forwardPrefix+k.Name()); err != nil {
 			return err
@@ -280,10 +283,33 @@ func Prove(storeDir, out string, cfg Config) (*Report, error) {
 		Sumcheck: sumcheck.Options{Budget: b, SpillDir: spillDir, Workers: cfg.Workers},
 		PCS:      pcs.Options{Budget: b, Workers: cfg.Workers},
 		Progress: func(step string, done, total int) { cfg.emit("prove", step, done, total) },
+		// Each finished kernel is recorded in the catalog (one bbolt transaction, fsynced), so a
+		// killed prover resumes after the last kernel it finished.
+		Checkpoint: func(cp *gkr.Checkpoint) error {
+			data, err := cp.MarshalBinary()
+			if err != nil {
+				return err
+			}
+			return s.PutMeta(metaRun, keyCheckpoint, data)
+		},
+	}
+	if cfg.Resume {
+		if data, err := s.GetMeta(metaRun, keyCheckpoint); err == nil && len(data) > 0 {
+			cp := new(gkr.Checkpoint)
+			if err := cp.UnmarshalBinary(data); err != nil {
+				return nil, fmt.Errorf("resume: %w", err)
+			}
+			opt.Resume = cp
+			rep.ResumedSteps += len(m.Kernels) - 1 - cp.Next
+		}
 	}
 	proof, err := gkr.Prove(m.Graph, w, pub, opt)
 	if err != nil {
 		return nil, fmt.Errorf("prove: %w", err)
+	}
+	// The proof is complete: the next run starts afresh.
+	if err := s.DeleteMeta(metaRun, keyCheckpoint); err != nil {
+		return nil, err
 	}
 	rep.ProveSeconds = time.Since(t1).Seconds()
 	if err := writeAtomic(out, proof); err != nil {

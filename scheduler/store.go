@@ -18,6 +18,7 @@ const (
 	metaRun       = "run"
 	commitFile    = "model.commit"
 	forwardPrefix = "forward/"
+	keyCheckpoint = "prove/checkpoint"
 )
 
 // ErrNoModel reports a store that holds no imported model.

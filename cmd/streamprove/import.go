@@ -6,19 +6,25 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/streamprove/streamprove/scheduler"
 	"github.com/streamprove/streamprove/spill"
 	"github.com/streamprove/streamprove/tensorstore"
 )
 
 func importCommand() *cli.Command {
 	return &cli.Command{
-		Name:      "import",
-		Usage:     "import integer tensors from a safetensors or .npy file into a store",
-		UsageText: "streamprove import --store DIR (--safetensors FILE | --npy FILE --name NAME) [--codec s2|zstd|none] [--chunk-elems N] [--replace]",
-		Description: "Floating-point tensors are refused: quantize the model to int8/int16/int32 first. U8 data\n" +
-			"is stored as int16. The store directory is created if it does not exist.",
+		Name:  "import",
+		Usage: "import a model (graph JSON + its safetensors/npy sources), or single tensors, into a store",
+		UsageText: "streamprove import --store DIR --graph FILE.json\n" +
+			"   streamprove import --store DIR (--safetensors FILE | --npy FILE --name NAME) [--codec s2|zstd|none] [--chunk-elems N] [--replace]",
+		Description: "With --graph, the graph file (format streamprove-graph/1, see the README) is validated, every\n" +
+			"input and weight is imported from its source (paths relative to the graph file) and checked\n" +
+			"against its declared shape and dtype, and the graph is recorded in the store for commit,\n" +
+			"prove and verify. Floating-point tensors are refused: quantize the model to int8/int16/int32\n" +
+			"first. U8 data is stored as int16. The store directory is created if it does not exist.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "store", Usage: "store directory", Aliases: []string{"s"}},
+			&cli.StringFlag{Name: "graph", Usage: "model graph `FILE` (streamprove-graph/1 JSON)"},
 			&cli.StringFlag{Name: "safetensors", Usage: "safetensors `FILE` (every tensor under its own name)"},
 			&cli.StringFlag{Name: "npy", Usage: ".npy `FILE`"},
 			&cli.StringFlag{Name: "name", Usage: "tensor `NAME` for --npy"},
@@ -34,12 +40,14 @@ func runImport(c *cli.Context) error {
 	if c.NArg() > 0 {
 		return usagef("import: unexpected argument %q", c.Args().First())
 	}
-	dir, st, np, name := c.String("store"), c.String("safetensors"), c.String("npy"), c.String("name")
+	dir, st, np, name, graph := c.String("store"), c.String("safetensors"), c.String("npy"), c.String("name"), c.String("graph")
 	switch {
 	case dir == "":
 		return usagef("import: --store is required")
-	case (st == "") == (np == ""):
-		return usagef("import: give exactly one of --safetensors or --npy")
+	case graph != "" && (st != "" || np != ""):
+		return usagef("import: --graph imports the sources the graph names; drop --safetensors/--npy")
+	case graph == "" && (st == "") == (np == ""):
+		return usagef("import: give --graph, or exactly one of --safetensors or --npy")
 	case np != "" && name == "":
 		return usagef("import: --npy needs --name")
 	case st != "" && name != "":
@@ -54,6 +62,14 @@ func runImport(c *cli.Context) error {
 		return usagef("import: --chunk-elems %q: want a power of two up to 16Mi", c.String("chunk-elems"))
 	}
 	opt := tensorstore.WriteOptions{Codec: codec, ChunkElems: int(ce), Replace: c.Bool("replace")}
+	if graph != "" {
+		m, err := scheduler.Import(dir, graph, opt)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(c.App.Writer, "imported model %s: %d tensors, %d kernels into %s\n", m.File.Name, len(m.Graph.Tensors), len(m.Kernels), dir)
+		return nil
+	}
 
 	s, err := tensorstore.Open(dir)
 	if err != nil {

@@ -1,0 +1,137 @@
+package scheduler
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"testing"
+
+	"github.com/streamprove/streamprove/spill"
+)
+
+// The tests below run a prover in a child process (this test binary, re-executed with
+// STREAMPROVE_CHILD set) so that its peak RSS is its own and it can be killed for real.
+
+func TestMain(m *testing.M) {
+	if mode := os.Getenv("STREAMPROVE_CHILD"); mode != "" {
+		os.Exit(childMain(mode))
+	}
+	os.Exit(m.Run())
+}
+
+func childMain(mode string) int {
+	store, out := os.Getenv("CHILD_STORE"), os.Getenv("CHILD_OUT")
+	budget, _ := strconv.ParseInt(os.Getenv("CHILD_BUDGET"), 10, 64)
+	cfg := Config{MemBudget: budget, Resume: os.Getenv("CHILD_RESUME") == "1"}
+	if mode == "kill" {
+		// SIGKILL ourselves when the named phase reaches the given step: a real crash, with
+		// no deferred cleanup and no flushing.
+		phase := os.Getenv("CHILD_KILL_PHASE")
+		at, _ := strconv.Atoi(os.Getenv("CHILD_KILL_AT"))
+		cfg.Progress = func(e Event) {
+			if e.Phase == phase && e.Done == at {
+				syscall.Kill(os.Getpid(), syscall.SIGKILL)
+			}
+		}
+	}
+	rep, err := Prove(store, out, cfg)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	json.NewEncoder(os.Stdout).Encode(rep)
+	return 0
+}
+
+func runChild(t *testing.T, env ...string) (*Report, error) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.Output()
+	if err != nil {
+		if ee := (*exec.ExitError)(nil); errors.As(err, &ee) {
+			return nil, fmt.Errorf("%w: %s", err, ee.Stderr)
+		}
+		return nil, err
+	}
+	var rep Report
+	if err := json.Unmarshal(out, &rep); err != nil {
+		return nil, fmt.Errorf("child report %q: %w", out, err)
+	}
+	return &rep, nil
+}
+
+// genModel makes a committed synthetic store.
+func genModel(t *testing.T, spec GenSpec) string {
+	t.Helper()
+	store := filepath.Join(t.TempDir(), "store")
+	if _, err := Gen(store, spec); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Commit(store, Config{}); err != nil {
+		t.Fatal(err)
+	}
+	return store
+}
+
+func TestCrashAndResume(t *testing.T) {
+	store := genModel(t, GenSpec{Layers: 3, Width: 64, Batch: 2, Seed: 5})
+	out := filepath.Join(t.TempDir(), "proof.bin")
+	for _, kill := range []struct {
+		phase string
+		at    int
+	}{{"forward", 2}, {"prove", 2}} {
+		_, err := runChild(t, "STREAMPROVE_CHILD=kill", "CHILD_STORE="+store, "CHILD_OUT="+out,
+			"CHILD_KILL_PHASE="+kill.phase, "CHILD_KILL_AT="+strconv.Itoa(kill.at), "CHILD_RESUME=1")
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ProcessState.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+			t.Fatalf("kill during %s: child ended with %v, want SIGKILL", kill.phase, err)
+		}
+		if _, err := os.Stat(out); err == nil {
+			t.Fatalf("kill during %s: a proof file exists after the crash", kill.phase)
+		}
+		rep, err := runChild(t, "STREAMPROVE_CHILD=prove", "CHILD_STORE="+store, "CHILD_OUT="+out, "CHILD_RESUME=1")
+		if err != nil {
+			t.Fatalf("resume after a kill during %s: %v", kill.phase, err)
+		}
+		if rep.ResumedSteps == 0 {
+			t.Fatalf("resume after a kill during %s redid everything", kill.phase)
+		}
+		if vr, err := Verify(store, out, ""); err != nil || !vr.Verified {
+			t.Fatalf("resumed proof (kill during %s): %v", kill.phase, err)
+		}
+		os.Remove(out)
+	}
+}
+
+// TestBudgetEndToEnd proves a generated model whose witness is ≥ 16× the budget in a child
+// process and checks the child's real peak RSS (VmHWM).
+func TestBudgetEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("multi-GiB witness; run without -short")
+	}
+	const budget = 256 << 20
+	store := genModel(t, GenSpec{Layers: 2, Width: 8192, Batch: 1, Seed: 6})
+	out := filepath.Join(t.TempDir(), "proof.bin")
+	rep, err := runChild(t, "STREAMPROVE_CHILD=prove", "CHILD_STORE="+store, "CHILD_OUT="+out,
+		"CHILD_BUDGET="+strconv.Itoa(budget))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.WitnessBytes < 16*budget {
+		t.Fatalf("witness %s is not 16× the budget", spill.FormatBytes(rep.WitnessBytes))
+	}
+	t.Logf("witness %s, budget %s, peak RSS %s, %.1fs", spill.FormatBytes(rep.WitnessBytes), spill.FormatBytes(budget),
+		spill.FormatBytes(rep.PeakRSSBytes), rep.WallSeconds)
+	if rep.PeakRSSBytes >= budget {
+		t.Fatalf("peak RSS %s ≥ budget %s", spill.FormatBytes(rep.PeakRSSBytes), spill.FormatBytes(budget))
+	}
+	if vr, err := Verify(store, out, ""); err != nil || !vr.Verified {
+		t.Fatalf("proof under budget: %v", err)
+	}
+}

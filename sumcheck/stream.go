@@ -89,10 +89,17 @@ func (pr *prover) pass(t int) ([]field.Element, error) {
 	free := make(chan *batch, 2)
 	full := make(chan *batch, 2)
 	done := make(chan struct{})
-	defer close(done)
+	var reader sync.WaitGroup
+	// Runs before closeAll: the reader must be gone before its streams are closed.
+	defer func() {
+		close(done)
+		reader.Wait()
+	}()
 	free <- pr.batches[0]
 	free <- pr.batches[1]
+	reader.Add(1)
 	go func() {
+		defer reader.Done()
 		for start := int64(0); start < nch; start += W {
 			var bt *batch
 			select {

@@ -363,3 +363,43 @@ func FuzzDecodeProof(f *testing.F) {
 		Verify(field.NewTranscript("test"), c, p) // must not panic
 	})
 }
+
+// failSource fails after `after` elements.
+type failSource struct {
+	genSource
+	after int64
+}
+
+var errDisk = errors.New("disk on fire")
+
+func (f failSource) Open() (field.Stream, error) {
+	return &failStream{genStream: genStream{g: f.genSource}, after: f.after}, nil
+}
+
+type failStream struct {
+	genStream
+	after int64
+}
+
+func (s *failStream) Next(buf []field.Element) (int, error) {
+	if s.pos >= s.after {
+		return 0, errDisk
+	}
+	return s.genStream.Next(buf)
+}
+
+func TestSourceError(t *testing.T) {
+	n := 12
+	for _, after := range []int64{0, 100, 1 << 11, 1<<n - 1} {
+		c := &Claim{NumVars: n, Gate: Product(2), Sources: []field.Source{genSource{n, 1}, failSource{genSource{n, 2}, after}}}
+		_, _, err := Prove(field.NewTranscript("t"), c, Options{Budget: spill.NewBudget(64 << 10), ChunkLog: 6})
+		if !errors.Is(err, errDisk) {
+			t.Fatalf("after %d: got %v, want the source's error", after, err)
+		}
+	}
+	// wrong length
+	c := &Claim{NumVars: 5, Gate: Product(2), Sources: []field.Source{genSource{5, 1}, genSource{4, 2}}}
+	if _, _, err := Prove(field.NewTranscript("t"), c, Options{}); err == nil {
+		t.Fatal("short source accepted")
+	}
+}

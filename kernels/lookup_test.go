@@ -192,3 +192,154 @@ func TestReLUCompleteness(t *testing.T) {
 		}
 	}
 }
+
+// requantModel: x (input, int32 values) → op → y (advice) → linear → z (output).
+func requantModel(t *testing.T, op string, shape []int, shift, bits, qbits int, xs []int64) *model {
+	m := newModel(t, 11)
+	m.dataVals("x", gkr.Input, shape, tensorstore.Int32, xs)
+	m.data("w", gkr.Weight, []int{2, shape[len(shape)-1]}, tensorstore.Int8)
+	var k *Lookup
+	var err error
+	if op == "requant" {
+		k, err = NewRequant("rq", "x", "y", shift, bits, QuotientBits(qbits))
+	} else {
+		k, err = NewRequantReLU("rq", "x", "y", shift, bits, QuotientBits(qbits))
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.lookup(k)
+	zs := append(append([]int(nil), shape[:len(shape)-1]...), 2)
+	m.node(NewLinear("fc", "y", "w", "", "z"), zs, true)
+	return m
+}
+
+// requantInputs draws values whose quotient fits a qbits table, with ties, saturation on both
+// sides and the extreme quotients.
+func requantInputs(rng *rand.Rand, n, shift, qbits int) []int64 {
+	H := int64(1) << (qbits - 1)
+	xs := make([]int64, n)
+	for i := range xs {
+		u := rng.Int64N(2*H-2) - H + 1
+		switch i % 4 {
+		case 0:
+			xs[i] = u << shift // exact
+		case 1:
+			if shift > 0 {
+				xs[i] = u<<shift + int64(1)<<(shift-1) // tie
+			} else {
+				xs[i] = u
+			}
+		default:
+			xs[i] = u<<shift + rng.Int64N(int64(1)<<shift) - int64(1)<<shift/2
+		}
+	}
+	xs[0] = -H << shift // smallest quotient
+	if n > 1 {
+		xs[n-1] = (H-1)<<shift + (int64(1)<<shift)/2 - 1 // largest x rounding to H−1
+		if shift == 0 {
+			xs[n-1] = H - 1
+		}
+	}
+	return xs
+}
+
+func TestRequantCompleteness(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, c := range []struct {
+		op                 string
+		shape              []int
+		shift, bits, qbits int
+	}{
+		{"requant", []int{3, 5}, 4, 8, 10},
+		{"requant_relu", []int{3, 5}, 4, 8, 10},
+		{"requant", []int{1}, 3, 8, 9},
+		{"requant", []int{2}, 1, 4, 6},
+		{"requant_relu", []int{6, 7}, 0, 8, 10},
+		{"requant", []int{9}, 0, 8, 8},
+		{"requant", []int{4, 17}, 8, 16, 16},
+		{"requant_relu", []int{5, 3}, 12, 8, 12},
+	} {
+		n := int(gkr.Numel(c.shape))
+		xs := requantInputs(rng, n, c.shift, c.qbits)
+		m := requantModel(t, c.op, c.shape, c.shift, c.bits, c.qbits, xs)
+		m.forward()
+		ys := m.values("y")
+		lo, hi := -(int64(1) << (c.bits - 1)), int64(1)<<(c.bits-1)-1
+		if c.op == "requant_relu" {
+			lo = 0
+		}
+		for i, x := range xs {
+			// reference: round half to even with big rationals' semantics, by hand
+			d := int64(1) << c.shift
+			q := x / d
+			r := x - q*d
+			if r < 0 {
+				q--
+				r += d
+			}
+			if 2*r > d || (2*r == d && q%2 != 0) {
+				q++
+			}
+			if want := clamp(q, lo, hi); ys[i] != want {
+				t.Fatalf("%+v: y[%d] = %d for x = %d, want %d", c, i, ys[i], x, want)
+			}
+		}
+		if err := m.proveVerify(0); err != nil {
+			t.Fatalf("%+v: honest proof rejected: %v", c, err)
+		}
+	}
+}
+
+func TestRangeCompleteness(t *testing.T) {
+	rng := rand.New(rand.NewPCG(8, 9))
+	for _, c := range []struct {
+		shape  []int
+		lo, hi int64
+	}{{[]int{3, 5}, -128, 128}, {[]int{1}, 0, 256}, {[]int{33}, -32768, 32768}, {[]int{2, 3}, -3, 5}} {
+		n := int(gkr.Numel(c.shape))
+		xs := make([]int64, n)
+		for i := range xs {
+			xs[i] = c.lo + rng.Int64N(c.hi-c.lo)
+		}
+		xs[0] = c.lo
+		xs[n-1] = c.hi - 1
+		m := newModel(t, 12)
+		m.dataVals("x", gkr.Input, c.shape, tensorstore.Int32, xs)
+		m.lookup(must[*Lookup](t)(NewRange("rc", "x", c.lo, c.hi)))
+		m.forward()
+		if err := m.proveVerify(0); err != nil {
+			t.Fatalf("%+v: honest proof rejected: %v", c, err)
+		}
+	}
+}
+
+// Values the tables cannot prove fail the forward pass with an error naming node and index.
+func TestLookupForwardRejects(t *testing.T) {
+	m := newModel(t, 13)
+	m.dataVals("x", gkr.Input, []int{4}, tensorstore.Int32, []int64{0, 5, 300, -2})
+	m.lookup(must[*Lookup](t)(NewRange("rc", "x", -128, 128)))
+	fc := &ForwardCtx{Store: m.store, Graph: m.graph, Bounds: m.bounds}
+	err := m.kerns[0].Forward(fc)
+	if err == nil || !contains(err.Error(), "rc") || !contains(err.Error(), "element 2") {
+		t.Fatalf("range forward on 300: %v", err)
+	}
+	m = requantModel(t, "requant", []int{3}, 4, 8, 10, []int64{0, 512 << 4, 1})
+	fc = &ForwardCtx{Store: m.store, Graph: m.graph, Bounds: m.bounds}
+	if err := m.kerns[0].Forward(fc); err == nil || !contains(err.Error(), "element 1") {
+		t.Fatalf("requant forward on a wide input: %v", err)
+	}
+	m = reluModel(t, []int{2}, 8, []int64{-129, 0})
+	fc = &ForwardCtx{Store: m.store, Graph: m.graph, Bounds: m.bounds}
+	if err := m.kerns[0].Forward(fc); err == nil || !contains(err.Error(), "element 0") {
+		t.Fatalf("relu forward on -129: %v", err)
+	}
+	if _, err := NewRange("bad", "x", 1, 10); err == nil {
+		t.Fatal("a range without 0 accepted")
+	}
+	if _, err := NewRequant("bad", "x", "y", 4, 20, QuotientBits(16)); err == nil {
+		t.Fatal("an output wider than the quotient table accepted")
+	}
+}
+
+func contains(s, sub string) bool { return len(sub) == 0 || len(s) >= len(sub) && (s[:len(sub)] == sub || contains(s[1:], sub)) }

@@ -1,0 +1,266 @@
+package kernels
+
+import (
+	"math/rand/v2"
+	"testing"
+
+	"github.com/streamprove/streamprove/field"
+	"github.com/streamprove/streamprove/gkr"
+	"github.com/streamprove/streamprove/pcs"
+	"github.com/streamprove/streamprove/tensorstore"
+)
+
+// cheatMults recomputes a lookup's multiplicities from the witness as it now is in the store,
+// counting every tuple that is a table row (a cheating prover's best effort: a tuple outside
+// the table has no row to count).
+func (m *model) cheatMults(l *Lookup) {
+	m.t.Helper()
+	vals := make([][]field.Element, len(l.core.tensors))
+	for t, name := range l.core.tensors {
+		v := m.values(name)
+		vals[t] = make([]field.Element, len(v))
+		field.FromInt64s(vals[t], v)
+	}
+	n := int64(len(vals[0]))
+	padded := int64(1) << m.graph.Tensors[l.core.tensors[0]].NumVars()
+	var gamma field.Element
+	gamma.SetUint64(0x1234567)
+	gpow := powers(gamma, 4)
+	for _, arg := range l.core.args {
+		rows := map[field.Element]uint64{}
+		for j := uint64(1<<arg.tab.logSize) - 1; ; j-- {
+			rows[arg.tab.fold(j, gpow)] = j
+			if j == 0 {
+				break
+			}
+		}
+		mult := make([]int64, 1<<arg.tab.logSize)
+		for i := int64(0); i < n; i++ {
+			var w field.Element
+			for c, col := range arg.cols {
+				for _, term := range col {
+					var v field.Element
+					v.Mul(&term.coef, &vals[term.t][i])
+					v.Mul(&v, &gpow[c])
+					w.Add(&w, &v)
+				}
+			}
+			if j, ok := rows[w]; ok {
+				mult[j]++
+			}
+		}
+		mult[arg.tab.zeroRow] += padded - n
+		m.replaceTensor(arg.mult, mult)
+	}
+	m.forwardAfter(l)
+}
+
+// forwardAfter reruns the forward pass of every kernel after the lookup l (replacing their
+// outputs), so that the cheating witness is consistent everywhere but in l's relation.
+func (m *model) forwardAfter(l *Lookup) {
+	m.t.Helper()
+	fc := &ForwardCtx{Store: m.store, Graph: m.graph, Bounds: m.bounds, Write: tensorstore.WriteOptions{Replace: true}}
+	after := false
+	for _, k := range m.kerns {
+		if after {
+			if err := k.Forward(fc); err != nil {
+				m.t.Fatal(err)
+			}
+		}
+		if k == Kernel(l) {
+			after = true
+		}
+	}
+}
+
+// proveReject proves over the store as it is and asserts that the verifier rejects the proof
+// with ErrBadProof.
+func (m *model) proveReject(what string) {
+	m.t.Helper()
+	pub := m.public()
+	w := &StoreWitness{Store: m.store}
+	proof, err := gkr.Prove(m.graph, w, pub, gkr.Options{})
+	w.Close()
+	if err != nil {
+		m.t.Fatalf("%s: the prover failed (%v); want a proof the verifier rejects", what, err)
+	}
+	_, err = gkr.Verify(m.graph, pub, proof)
+	reject(m.t, what, err)
+	m.t.Logf("%s: %v", what, err)
+}
+
+func TestReLUSoundness(t *testing.T) {
+	xs := []int64{-5, 7, -128, 127, 0, -1, 3, 100, -77}
+	// A wrong output (relu(-5) claimed as -5), multiplicities recomputed by the cheater.
+	m := reluModel(t, []int{3, 3}, 8, xs)
+	m.forward()
+	y := m.values("y")
+	y[0] = -5
+	m.replaceTensor("y", y)
+	m.cheatMults(m.kerns[0].(*Lookup))
+	m.proveReject("relu output -5 for x = -5")
+
+	// A wrong output that is in the output range but not relu(x) (3 → 4).
+	m = reluModel(t, []int{3, 3}, 8, xs)
+	m.forward()
+	y = m.values("y")
+	y[6] = 4
+	m.replaceTensor("y", y)
+	m.cheatMults(m.kerns[0].(*Lookup))
+	m.proveReject("relu output 4 for x = 3")
+
+	// Wrong multiplicities with the right output.
+	m = reluModel(t, []int{3, 3}, 8, xs)
+	m.forward()
+	mult := m.values("relu/mult")
+	mult[128+7]--
+	mult[128+8]++
+	m.replaceTensor("relu/mult", mult)
+	m.forwardAfter(m.kerns[0].(*Lookup))
+	m.proveReject("shifted multiplicity")
+
+	// The honest model verifies (the tests above reject for their change alone).
+	m = reluModel(t, []int{3, 3}, 8, xs)
+	m.forward()
+	if err := m.proveVerify(0); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestRangeSoundness(t *testing.T) {
+	xs := []int64{-128, 5, 127, 0, 9, -3, 44}
+	for _, bad := range []int64{128, -129, 1 << 20, -(1 << 40)} {
+		m := newModel(t, 14)
+		m.dataVals("x", gkr.Input, []int{7}, tensorstore.Int32, xs)
+		k := must[*Lookup](t)(NewRange("rc", "x", -128, 128))
+		m.lookup(k)
+		m.forward()
+		v := append([]int64(nil), xs...)
+		v[4] = bad
+		m.replaceTensor("x", v)
+		m.cheatMults(k)
+		m.proveReject("out-of-range value forced into the witness")
+	}
+}
+
+func TestRequantSoundness(t *testing.T) {
+	const shift, bits, qbits = 4, 8, 10
+	// x = 40 = 2.5·16 (a tie: rounds to 2), 24 = 1.5·16 (tie: 2), 7 (0.44: 0), 5000 (saturates).
+	xs := []int64{40, 24, 7, 5000, -40, -24, 300, -3000}
+	type cheat struct {
+		what string
+		i    int
+		u    int64 // the cheating quotient
+	}
+	for _, c := range []cheat{
+		{"tie rounded up to odd", 0, 3},
+		{"tie rounded down to odd", 1, 1},
+		{"negative tie rounded to odd", 4, -3},
+		{"non-tie rounded the wrong way", 2, 1},
+		{"saturated tie rounded to odd", 3, 313},
+		{"saturated value off by one", 3, 311},
+		{"quotient off by two", 6, 17},
+	} {
+		m := requantModel(t, "requant", []int{8}, shift, bits, qbits, xs)
+		m.forward()
+		y, rem, par := m.values("y"), m.values("rq/rem"), m.values("rq/par")
+		x := xs[c.i]
+		y[c.i] = clamp(c.u, -128, 127)
+		rem[c.i] = x - c.u<<shift
+		par[c.i] = c.u & 1
+		m.replaceTensor("y", y)
+		m.replaceTensor("rq/rem", rem)
+		m.replaceTensor("rq/par", par)
+		m.cheatMults(m.kerns[0].(*Lookup))
+		m.proveReject(c.what)
+	}
+	// The right quotient with a wrong saturation: y = 127 where u = 2.
+	m := requantModel(t, "requant", []int{8}, shift, bits, qbits, xs)
+	m.forward()
+	y := m.values("y")
+	y[0] = 127
+	m.replaceTensor("y", y)
+	m.cheatMults(m.kerns[0].(*Lookup))
+	m.proveReject("wrong saturation")
+
+	// requant_relu: a negative output.
+	m = requantModel(t, "requant_relu", []int{8}, shift, bits, qbits, xs)
+	m.forward()
+	y = m.values("y")
+	y[4] = -2
+	m.replaceTensor("y", y)
+	m.cheatMults(m.kerns[0].(*Lookup))
+	m.proveReject("requant_relu with a negative output")
+
+	// Wrong remainder multiplicities.
+	m = requantModel(t, "requant", []int{8}, shift, bits, qbits, xs)
+	m.forward()
+	mr := m.values("rq/mult_rem")
+	mr[0]++
+	m.replaceTensor("rq/mult_rem", mr)
+	m.forwardAfter(m.kerns[0].(*Lookup))
+	m.proveReject("an extra remainder multiplicity")
+}
+
+// Changing the advice commitments in the proof (any byte of them) is rejected.
+func TestLookupAdviceCommitmentTampering(t *testing.T) {
+	rng := rand.New(rand.NewPCG(21, 22))
+	xs := requantInputs(rng, 15, 4, 10)
+	m := requantModel(t, "requant_relu", []int{3, 5}, 4, 8, 10, xs)
+	m.forward()
+	pub := m.public()
+	proof := m.prove(pub, 0)
+	if _, err := gkr.Verify(m.graph, pub, proof); err != nil {
+		t.Fatal(err)
+	}
+	const headerLen = 4 + 2 + 32 + 32
+	off := headerLen
+	for _, name := range m.graph.Names(gkr.Advice) {
+		_, rest, err := pcs.DecodeCommitment(proof[off:])
+		if err != nil {
+			t.Fatal(err)
+		}
+		end := len(proof) - len(rest)
+		for trial := 0; trial < 6; trial++ {
+			i := off + rng.IntN(end-off)
+			bad := append([]byte(nil), proof...)
+			bad[i] ^= 1 << rng.IntN(8)
+			_, err := gkr.Verify(m.graph, pub, bad)
+			reject(t, "flipped byte in the commitment of "+name, err)
+		}
+		off = end
+	}
+	// A valid commitment to other data in place of y's.
+	ti := m.graph.Tensors["y"]
+	other := make([]field.Element, 1<<ti.NumVars())
+	other[0].SetUint64(1)
+	c, err := pcs.Commit(field.SliceSource(other), pcs.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	off = headerLen
+	for _, name := range m.graph.Names(gkr.Advice) {
+		_, rest, _ := pcs.DecodeCommitment(proof[off:])
+		end := len(proof) - len(rest)
+		if name == "y" {
+			enc := c.AppendBinary(nil)
+			if len(enc) != end-off {
+				t.Fatalf("commitment sizes differ: %d vs %d", len(enc), end-off)
+			}
+			bad := append([]byte(nil), proof...)
+			copy(bad[off:end], enc)
+			_, err := gkr.Verify(m.graph, pub, bad)
+			reject(t, "another commitment in place of y's", err)
+		}
+		off = end
+	}
+	// Flipped bytes anywhere in the lookup's part of the proof.
+	for trial := 0; trial < 40; trial++ {
+		i := off + rng.IntN(len(proof)-off)
+		bad := append([]byte(nil), proof...)
+		bad[i] ^= 1 << rng.IntN(8)
+		if _, err := gkr.Verify(m.graph, pub, bad); err == nil {
+			t.Fatalf("proof with byte %d of %d flipped accepted", i, len(proof))
+		}
+	}
+}

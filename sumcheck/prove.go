@@ -102,6 +102,7 @@ type prover struct {
 	st       stats
 
 	inRAM bool
+	blk   *blocked // level ≥ 1 in the blocked layout (RAM from the caller's vectors)
 	// ahead is round aheadT's accumulators, computed by the fold that produced its tables
 	ahead   []field.Element
 	aheadRC *roundCtx
@@ -146,11 +147,20 @@ func newProver(c *Claim, opt Options) (*prover, error) {
 	N := int64(1) << pr.n
 	if slices := ramSlices(c.Sources); slices != nil {
 		pr.inRAM = true
-		need := int64(pr.k)*(N/2+N/4)*elemBytes + pr.wsBytes(pr.chunkLog)
+		B := pr.blockSize()
+		tables := N/2 + N/4
+		if B > 0 {
+			tables = N / 2 // the blocked layout folds in place
+		}
+		need := int64(pr.k)*tables*elemBytes + pr.wsBytes(pr.chunkLog)
 		if pr.reserve("sumcheck fold tables", need) == nil {
 			pr.cur, pr.st.RAMFrom = slices, 0
-			pr.bufs[0] = makeTables(pr.k, N/2)
-			pr.bufs[1] = makeTables(pr.k, N/4)
+			if B > 0 {
+				pr.blk = newBlocked(pr.k, pr.n, B)
+			} else {
+				pr.bufs[0] = makeTables(pr.k, N/2)
+				pr.bufs[1] = makeTables(pr.k, N/4)
+			}
 		} else {
 			pr.inRAM = false
 		}
@@ -216,7 +226,7 @@ func (pr *prover) close() {
 		t.Release()
 	}
 	pr.spills = nil
-	pr.cur, pr.bufs, pr.wss = nil, [2][][]field.Element{}, nil
+	pr.cur, pr.bufs, pr.wss, pr.blk = nil, [2][][]field.Element{}, nil, nil
 }
 
 func makeTables(k int, n int64) [][]field.Element {
@@ -348,6 +358,14 @@ func (pr *prover) bind(t int, msg []field.Element, r field.Element) {
 	}
 	if !pr.inRAM {
 		pr.pend = append(pr.pend, r)
+		return
+	}
+	if pr.blk != nil {
+		if t == 0 {
+			pr.toBlocked(&r)
+		} else {
+			pr.blockedFold(t, &r)
+		}
 		return
 	}
 	half := len(pr.cur[0]) / 2

@@ -188,7 +188,7 @@ func TestCompleteness(t *testing.T) {
 						if !bytes.Equal(ram, str) {
 							t.Fatalf("%s: streaming proof differs from in-memory proof", name)
 						}
-						if sst.RAMFrom == 0 && int64(k)*24<<n > sb.Limit() {
+						if sst.RAMFrom == 0 && int64(k)*16<<n > sb.Limit() {
 							t.Fatalf("%s: tiny budget did not stream", name)
 						}
 					}
@@ -390,7 +390,7 @@ func (s *failStream) Next(buf []field.Element) (int, error) {
 
 func TestSourceError(t *testing.T) {
 	n := 12
-	for _, after := range []int64{0, 100, 1 << 11, 1<<n - 1} {
+	for _, after := range []int64{0, 100, 1 << 11, 1<<n - 200} {
 		c := &Claim{NumVars: n, Gate: Product(2), Sources: []field.Source{genSource{n, 1}, failSource{genSource{n, 2}, after}}}
 		_, _, err := Prove(field.NewTranscript("t"), c, Options{Budget: spill.NewBudget(64 << 10), ChunkLog: 6})
 		if !errors.Is(err, errDisk) {
@@ -401,5 +401,31 @@ func TestSourceError(t *testing.T) {
 	c := &Claim{NumVars: 5, Gate: Product(2), Sources: []field.Source{genSource{5, 1}, genSource{4, 2}}}
 	if _, _, err := Prove(field.NewTranscript("t"), c, Options{}); err == nil {
 		t.Fatal("short source accepted")
+	}
+}
+
+// TestLarge checks the blocked RAM layout across its gather point and the streaming path at a
+// size where both have many blocks and chunks.
+func TestLarge(t *testing.T) {
+	if testing.Short() {
+		t.Skip("large claim")
+	}
+	rng := rand.New(rand.NewPCG(11, 12))
+	for _, neq := range []int{0, 1, 2} {
+		tc := newCase(t, rng, 17, 2, 2, neq)
+		ram, p, r, _ := proveBytes(t, tc.claim, Options{})
+		if _, err := Verify(field.NewTranscript("test"), tc.claim, p); err != nil {
+			t.Fatal(err)
+		}
+		for j := range tc.tabs {
+			want, _ := field.EvalSlice(tc.tabs[j], r, nil)
+			if !want.Equal(&p.Finals[j]) {
+				t.Fatalf("eq%d: final %d is not the MLE at r", neq, j)
+			}
+		}
+		str, _, _, st := proveBytes(t, tc.claim, Options{Budget: spill.NewBudget(1 << 20), ChunkLog: 12, SpillDir: t.TempDir()})
+		if !bytes.Equal(ram, str) || st.SpillWritten == 0 {
+			t.Fatalf("eq%d: streaming proof differs or did not spill (%+v)", neq, st.PassLog)
+		}
 	}
 }

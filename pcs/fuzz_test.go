@@ -60,3 +60,23 @@ func FuzzDecodeOpening(f *testing.F) {
 		_ = Verify(field.NewTranscript("fuzz"), vc, o)
 	})
 }
+
+func FuzzParseCommitmentFile(f *testing.F) {
+	data, err := readFile("testdata/commitments.golden")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(data)
+	f.Add([]byte("SPCOMMIT\x00\x00\x00\x01\xff\xff\xff\xff\x00\x00\x00\x00"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		coms, err := parseCommitmentFile(data)
+		if err != nil {
+			return
+		}
+		for name, c := range coms {
+			if err := c.check(); err != nil {
+				t.Fatalf("entry %q decoded but is inconsistent: %v", name, err)
+			}
+		}
+	})
+}

@@ -22,6 +22,7 @@ type model struct {
 	kerns  []Kernel
 	bounds map[string]*big.Int
 	rng    *rand.Rand
+	chunk  int // chunk elements of stored tensors (small in tests to exercise chunk edges)
 }
 
 func newModel(t *testing.T, seed uint64) *model {
@@ -32,14 +33,14 @@ func newModel(t *testing.T, seed uint64) *model {
 	}
 	t.Cleanup(func() { s.Close() })
 	return &model{t: t, store: s, graph: &gkr.Graph{Name: "test", Tensors: map[string]*gkr.TensorInfo{}},
-		bounds: map[string]*big.Int{}, rng: rand.New(rand.NewPCG(seed, seed+1))}
+		bounds: map[string]*big.Int{}, rng: rand.New(rand.NewPCG(seed, seed+1)), chunk: 64}
 }
 
 // data adds an input or weight tensor of random int8 values (int32 for biases).
 func (m *model) data(name string, role gkr.Role, shape []int, dt tensorstore.DType) {
 	m.t.Helper()
 	m.graph.Tensors[name] = &gkr.TensorInfo{Name: name, Shape: shape, Role: role}
-	w, err := m.store.Create(name, shape, dt, tensorstore.WriteOptions{ChunkElems: 64})
+	w, err := m.store.Create(name, shape, dt, tensorstore.WriteOptions{ChunkElems: m.chunk})
 	if err != nil {
 		m.t.Fatal(err)
 	}
@@ -76,7 +77,7 @@ func (m *model) node(k Kernel, shape []int, out bool) {
 
 func (m *model) forward() {
 	m.t.Helper()
-	fc := &ForwardCtx{Store: m.store, Graph: m.graph, Bounds: m.bounds, Write: tensorstore.WriteOptions{ChunkElems: 64}, ChunkElems: 50}
+	fc := &ForwardCtx{Store: m.store, Graph: m.graph, Bounds: m.bounds, Write: tensorstore.WriteOptions{ChunkElems: m.chunk}, ChunkElems: 50}
 	for _, k := range m.kerns {
 		if err := k.Forward(fc); err != nil {
 			m.t.Fatal(err)

@@ -172,55 +172,10 @@ func (sc *msmScratch) reduceBuckets(list []bn254.G1Affine, start []int32, lens [
 		if np == 0 {
 			return
 		}
-		pairs := sc.pairs[:np]
-		den := sc.den[:np]
-		pre := sc.pre[:np]
-		special := false
-		// Denominators x_b − x_a, with Montgomery's prefix products.
-		var accum fp.Element
-		accum.SetOne()
-		for k, pr := range pairs {
-			a, b := &list[pr[1]], &list[pr[2]]
-			den[k].Sub(&b.X, &a.X)
-			if den[k].IsZero() || a.IsInfinity() || b.IsInfinity() {
-				// P = ±Q or an infinity: the generic addition below handles it. Honest data
-				// never gets here unless the generators have a known small relation.
-				den[k].SetOne()
-				special = true
-			}
-			pre[k] = accum
-			accum.Mul(&accum, &den[k])
-		}
-		accum.Inverse(&accum)
-		for k := np - 1; k >= 0; k-- {
-			var inv fp.Element
-			inv.Mul(&pre[k], &accum)
-			accum.Mul(&accum, &den[k])
-			den[k] = inv
-		}
-		// Pairs are written in increasing order within each segment, and seg[i] is written
-		// only after seg[2i], seg[2i+1] were read, so the additions can go in place.
-		for k, pr := range pairs {
-			a, b := list[pr[1]], &list[pr[2]]
-			dst := &list[pr[0]]
-			if special {
-				var dx fp.Element
-				dx.Sub(&b.X, &a.X)
-				if dx.IsZero() || a.IsInfinity() || b.IsInfinity() {
-					dst.Add(&a, b)
-					continue
-				}
-			}
-			var lambda, x3, t fp.Element
-			lambda.Sub(&b.Y, &a.Y)
-			lambda.Mul(&lambda, &den[k])
-			x3.Square(&lambda)
-			x3.Sub(&x3, &a.X)
-			x3.Sub(&x3, &b.X)
-			t.Sub(&a.X, &x3)
-			t.Mul(&t, &lambda)
-			dst.Y.Sub(&t, &a.Y)
-			dst.X = x3
+		if np >= vecMinPairs {
+			sc.addPairsVec(list, sc.pairs[:np])
+		} else {
+			sc.addPairs(list, sc.pairs[:np])
 		}
 		// Odd segments carry their last point up to the new end, then halve.
 		for d := 1; d <= top; d++ {
@@ -236,6 +191,159 @@ func (sc *msmScratch) reduceBuckets(list []bn254.G1Affine, start []int32, lens [
 	}
 }
 
+// addPairs sets list[dst] = list[a] + list[b] for each (dst, a, b) of one tree level, with one
+// shared inversion (Montgomery's trick), element by element.
+func (sc *msmScratch) addPairs(list []bn254.G1Affine, pairs [][3]int32) {
+	np := len(pairs)
+	den := sc.den[:np]
+	pre := sc.pre[:np]
+	special := false
+	// Denominators x_b − x_a, with Montgomery's prefix products.
+	var accum fp.Element
+	accum.SetOne()
+	for k, pr := range pairs {
+		a, b := &list[pr[1]], &list[pr[2]]
+		den[k].Sub(&b.X, &a.X)
+		if den[k].IsZero() || a.IsInfinity() || b.IsInfinity() {
+			// P = ±Q or an infinity: the generic addition below handles it. Honest data
+			// never gets here unless the generators have a known small relation.
+			den[k].SetOne()
+			special = true
+		}
+		pre[k] = accum
+		accum.Mul(&accum, &den[k])
+	}
+	accum.Inverse(&accum)
+	for k := np - 1; k >= 0; k-- {
+		var inv fp.Element
+		inv.Mul(&pre[k], &accum)
+		accum.Mul(&accum, &den[k])
+		den[k] = inv
+	}
+	// Pairs are written in increasing order within each segment, and seg[i] is written
+	// only after seg[2i], seg[2i+1] were read, so the additions can go in place.
+	for k, pr := range pairs {
+		a, b := list[pr[1]], &list[pr[2]]
+		dst := &list[pr[0]]
+		if special {
+			var dx fp.Element
+			dx.Sub(&b.X, &a.X)
+			if dx.IsZero() || a.IsInfinity() || b.IsInfinity() {
+				dst.Add(&a, b)
+				continue
+			}
+		}
+		var lambda, x3, t fp.Element
+		lambda.Sub(&b.Y, &a.Y)
+		lambda.Mul(&lambda, &den[k])
+		x3.Square(&lambda)
+		x3.Sub(&x3, &a.X)
+		x3.Sub(&x3, &b.X)
+		t.Sub(&a.X, &x3)
+		t.Mul(&t, &lambda)
+		dst.Y.Sub(&t, &a.Y)
+		dst.X = x3
+	}
+}
+
+// vecMinPairs is the level size from which addPairsVec's vector calls pay for their gathers.
+const vecMinPairs = 32
+
+// lanes is the width of gnark-crypto's AVX-512 IFMA field kernels (8 elements per block).
+const lanes = 8
+
+// addPairsVec is addPairs with the field arithmetic in gnark-crypto's fp.Vector kernels, which
+// run on AVX-512 IFMA where the CPU has it (measured 10–18 ns per multiplication against 34–39 ns
+// for fp.Element.Mul on this machine). The pairs are gathered into coordinate vectors; the
+// batch inversion runs as 8 interleaved Montgomery chains, so each step is one 8-wide
+// multiplication; then λ, x3 and y3 are whole-vector operations. Pairs that are doublings,
+// inverses or involve infinity get the generic addition, computed before anything is written.
+func (sc *msmScratch) addPairsVec(list []bn254.G1Affine, pairs [][3]int32) {
+	np := len(pairs)
+	n8 := (np + lanes - 1) / lanes * lanes
+	ax, ay, bx, by := fp.Vector(sc.ax[:n8]), fp.Vector(sc.ay[:n8]), fp.Vector(sc.bx[:n8]), fp.Vector(sc.by[:n8])
+	den, pre := fp.Vector(sc.den[:n8]), fp.Vector(sc.pre[:n8])
+	for k, pr := range pairs {
+		a, b := &list[pr[1]], &list[pr[2]]
+		ax[k], ay[k], bx[k], by[k] = a.X, a.Y, b.X, b.Y
+	}
+	for k := np; k < n8; k++ { // padding: a harmless 0 + (1, 0) with denominator 1
+		ax[k].SetZero()
+		ay[k].SetZero()
+		bx[k].SetOne()
+		by[k].SetZero()
+	}
+	den.Sub(bx, ax)
+	specials := sc.specials[:0]
+	for k := 0; k < np; k++ {
+		if den[k].IsZero() || (ax[k].IsZero() && ay[k].IsZero()) || (bx[k].IsZero() && by[k].IsZero()) {
+			den[k].SetOne()
+			var r bn254.G1Affine
+			r.Add(&list[pairs[k][1]], &list[pairs[k][2]])
+			specials = append(specials, special{k: int32(k), p: r})
+		}
+	}
+	sc.specials = specials
+	// Batch inversion: lane i chains the denominators k ≡ i (mod 8).
+	acc, tmp := fp.Vector(sc.lane[0:lanes]), fp.Vector(sc.lane[lanes:2*lanes])
+	for i := range acc {
+		acc[i].SetOne()
+	}
+	for t := 0; t < n8; t += lanes {
+		copy(pre[t:t+lanes], acc)
+		tmp.Mul(acc, den[t:t+lanes])
+		acc, tmp = tmp, acc
+	}
+	invert8(acc, tmp)
+	for t := n8 - lanes; t >= 0; t -= lanes {
+		d := den[t : t+lanes]
+		tmp.Mul(acc, d)
+		d.Mul(pre[t:t+lanes], acc) // d = 1/den
+		acc, tmp = tmp, acc
+	}
+	// λ = (y_b − y_a)/den; x3 = λ² − x_a − x_b; y3 = λ(x_a − x3) − y_a.
+	pre.Sub(by, ay)
+	by.Mul(pre, den) // by = λ
+	pre.Mul(by, by)
+	den.Sub(pre, ax)
+	pre.Sub(den, bx) // pre = x3
+	den.Sub(ax, pre)
+	bx.Mul(den, by)
+	den.Sub(bx, ay) // den = y3
+	for k, pr := range pairs {
+		dst := &list[pr[0]]
+		dst.X = pre[k]
+		dst.Y = den[k]
+	}
+	for _, sp := range specials {
+		list[pairs[sp.k][0]] = sp.p
+	}
+}
+
+// special is a pair whose sum the generic addition computed.
+type special struct {
+	k int32
+	p bn254.G1Affine
+}
+
+// invert8 inverts the 8 non-zero elements of v in place (Montgomery's trick: one inversion), using
+// scratch of the same length.
+func invert8(v, scratch fp.Vector) {
+	var acc fp.Element
+	acc.SetOne()
+	for i := range v {
+		scratch[i] = acc
+		acc.Mul(&acc, &v[i])
+	}
+	acc.Inverse(&acc)
+	for i := len(v) - 1; i >= 0; i-- {
+		var inv fp.Element
+		inv.Mul(&scratch[i], &acc)
+		acc.Mul(&acc, &v[i])
+		v[i] = inv
+	}
+}
+
 // msmScratch is the small MSM's working memory for rows of up to 2^b points and windows of up to
 // maxC bits.
 type msmScratch struct {
@@ -246,12 +354,21 @@ type msmScratch struct {
 	pairs [][3]int32       // one level's additions
 	den   []fp.Element     // their denominators, then inverses
 	pre   []fp.Element     // prefix products
+	// addPairsVec's coordinate vectors, lane accumulators and generic-addition results.
+	ax, ay, bx, by []fp.Element
+	lane           []fp.Element
+	specials       []special
 }
 
 func newMSMScratch(b, maxC int) *msmScratch {
 	m := 1 << b
-	h := m/2 + 1
+	h := m/2 + lanes
 	return &msmScratch{
+		ax:    make([]fp.Element, h),
+		ay:    make([]fp.Element, h),
+		bx:    make([]fp.Element, h),
+		by:    make([]fp.Element, h),
+		lane:  make([]fp.Element, 2*lanes),
 		list:  make([]bn254.G1Affine, m),
 		cnt:   make([]int32, 1<<maxC+1),
 		pos:   make([]int32, 1<<maxC+1),
@@ -265,7 +382,7 @@ func newMSMScratch(b, maxC int) *msmScratch {
 // msmScratchBytes is what newMSMScratch allocates.
 func msmScratchBytes(b, maxC int) int64 {
 	m := int64(1) << b
-	return m*pointBytes + 3*4*(int64(1)<<maxC+1) + (m/2+1)*(12+2*32)
+	return m*pointBytes + 3*4*(int64(1)<<maxC+1) + (m/2+lanes)*(12+6*32)
 }
 
 // rowWorker holds one goroutine's scratch for committing rows: the integer scalars of a row and

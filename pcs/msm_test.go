@@ -145,7 +145,7 @@ func TestSmallMSMDegenerateAdditions(t *testing.T) {
 	}
 	rng := rand.New(rand.NewPCG(51, 52))
 	for trial := 0; trial < 50; trial++ {
-		m := 1 + rng.IntN(40)
+		m := 1 + rng.IntN(400) // up to ~200 pairs per level: both the scalar and the vector path
 		pts := make([]bn254.G1Affine, m)
 		s := make([]int64, m)
 		row := make([]field.Element, m)
@@ -167,7 +167,7 @@ func TestSmallMSMDegenerateAdditions(t *testing.T) {
 				nb++
 			}
 		}
-		sc := newMSMScratch(6, 4)
+		sc := newMSMScratch(9, 4)
 		for c := 1; c <= 4; c++ {
 			var res bn254.G1Jac
 			msmSmall(&res, pts, s, nb, sc, c)

@@ -19,7 +19,7 @@ const defaultChunkLog = 16
 // and benchmarks change it to compare schedules; it never changes the proof.
 var spillEvery = 3
 
-// Stats counts a prove's I/O, for benchmarks and the scheduler's estimates.
+// stats counts a prove's I/O, for benchmarks and the scheduler's estimates.
 type stats struct {
 	SourceElems  int64 // elements read from the claim's sources
 	SpillRead    int64 // bytes read from spill files

@@ -16,7 +16,7 @@ import (
 
 // model is a small graph with its store, built by the test.
 type model struct {
-	t      *testing.T
+	t      testing.TB
 	store  *tensorstore.Store
 	graph  *gkr.Graph
 	kerns  []Kernel
@@ -25,7 +25,7 @@ type model struct {
 	chunk  int // chunk elements of stored tensors (small in tests to exercise chunk edges)
 }
 
-func newModel(t *testing.T, seed uint64) *model {
+func newModel(t testing.TB, seed uint64) *model {
 	t.Helper()
 	s, err := tensorstore.Open(t.TempDir())
 	if err != nil {
@@ -144,7 +144,7 @@ func (m *model) values(name string) []int64 {
 }
 
 // chain: linear(+bias) → add (residual with itself through a second path) → mul → linear.
-func chainModel(t *testing.T, batch, in, hid, out int) *model {
+func chainModel(t testing.TB, batch, in, hid, out int) *model {
 	m := newModel(t, uint64(batch*1000+in))
 	xs := []int{batch, in}
 	hs := []int{batch, hid}
@@ -211,7 +211,7 @@ func TestChainCompleteness(t *testing.T) {
 	}
 }
 
-func reject(t *testing.T, what string, err error) {
+func reject(t testing.TB, what string, err error) {
 	t.Helper()
 	if err == nil {
 		t.Fatalf("%s: accepted", what)

@@ -398,8 +398,17 @@ func Verify(storeDir, proofPath, inputOverride string) (*VerifyReport, error) {
 			return nil, err
 		}
 		defer is.Close()
-		if _, err := tensorstore.ImportSafetensors(is, inputOverride, nil, tensorstore.WriteOptions{}); err != nil {
+		infos, err := tensorstore.ImportSafetensors(is, inputOverride, nil, tensorstore.WriteOptions{})
+		if err != nil {
 			return nil, fmt.Errorf("--input %s: %w", inputOverride, err)
+		}
+		// Every tensor of the file must be a public input of the model: a misnamed tensor would
+		// otherwise silently leave the store's input in place.
+		for _, in := range infos {
+			ti, ok := m.Graph.Tensors[in.Name]
+			if !ok || ti.Role != gkr.Input {
+				return nil, fmt.Errorf("--input %s: tensor %q is not a public input of model %s (public inputs: %v)", inputOverride, in.Name, m.File.Name, m.Graph.Names(gkr.Input))
+			}
 		}
 		pub.Inputs = &overlay{top: &kernels.StoreWitness{Store: is}, base: pub.Inputs}
 	}

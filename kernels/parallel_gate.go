@@ -1,0 +1,98 @@
+package kernels
+
+import (
+	"sync"
+
+	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
+	"github.com/streamprove/streamprove/field"
+)
+
+func fvec(s []field.Element) fr.Vector { return fr.Vector(s) }
+
+// wcoef is one wire of a layer with its batching coefficient (a sum of powers of ρ).
+type wcoef struct {
+	wire int // index into layerProg.wires
+	c    field.Element
+}
+
+// layerGate is the batched polynomial of one layer's sumcheck. With one claim point (nE = 0) it
+// is Σ_w c_w·P_w(leaves, mask) and the sumcheck carries eq(r, x) itself. With claims at several
+// points its first nE inputs are the virtual sources E_p = eq(r_p, ·) and it is
+// Σ_p E_p·Σ_w c_{p,w}·P_w(leaves, mask), one degree more.
+type layerGate struct {
+	prog   *layerProg
+	nE     int
+	groups [][]wcoef // one per point (a single group when nE = 0)
+	pool   sync.Pool // *gateScratch
+}
+
+type gateScratch struct {
+	slots [][]field.Element
+	acc   []field.Element
+	tmp   []field.Element
+	cap   int
+}
+
+func (g *layerGate) Arity() int { return g.nE + g.prog.nIn }
+
+func (g *layerGate) Degree() int {
+	if g.nE > 0 {
+		return g.prog.degree + 1
+	}
+	return g.prog.degree
+}
+
+func (g *layerGate) scratch(n int) *gateScratch {
+	s, _ := g.pool.Get().(*gateScratch)
+	if s == nil || s.cap < n {
+		s = &gateScratch{slots: make([][]field.Element, g.prog.nSlots), cap: n,
+			acc: make([]field.Element, n), tmp: make([]field.Element, n)}
+		for i := g.prog.nIn; i < g.prog.nSlots; i++ {
+			s.slots[i] = make([]field.Element, n)
+		}
+	}
+	return s
+}
+
+// Eval evaluates the layer on whole chunks: no call per element.
+func (g *layerGate) Eval(out []field.Element, in [][]field.Element) {
+	n := len(out)
+	s := g.scratch(n)
+	for i := 0; i < g.prog.nIn; i++ {
+		s.slots[i] = in[g.nE+i]
+	}
+	g.prog.eval(s.slots, n)
+	o := fvec(out)
+	for i := range out {
+		out[i].SetZero()
+	}
+	one := field.One()
+	acc, tmp := fvec(s.acc[:n]), fvec(s.tmp[:n])
+	for p, grp := range g.groups {
+		dst := acc
+		if g.nE == 0 {
+			dst = o
+		} else {
+			for i := range acc {
+				acc[i].SetZero()
+			}
+		}
+		for _, wc := range grp {
+			w := fvec(s.slots[g.prog.wires[wc.wire]][:n])
+			if wc.c.Equal(&one) {
+				dst.Add(dst, w)
+				continue
+			}
+			tmp.ScalarMul(w, &wc.c)
+			dst.Add(dst, tmp)
+		}
+		if g.nE > 0 {
+			acc.Mul(acc, fvec(in[p][:n]))
+			o.Add(o, acc)
+		}
+	}
+	for i := 0; i < g.prog.nIn; i++ {
+		s.slots[i] = nil
+	}
+	g.pool.Put(s)
+}

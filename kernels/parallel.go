@@ -197,7 +197,7 @@ func (c *Circuit) Output(name string, w Wire) {
 type plan struct {
 	stored []bool
 	layer  []int
-	layers [][]int     // layers[l]: stored nodes of layer l (l ≥ 1), ascending
+	layers [][]int      // layers[l]: stored nodes of layer l (l ≥ 1), ascending
 	progs  []*layerProg // progs[l] for l ≥ 1
 }
 
@@ -326,8 +326,8 @@ type gop struct {
 // layer, a constant) it is recomputed inline, which never raises the degree beyond what compile
 // accounted for.
 func buildProg(c *Circuit, p *plan, l int) (*layerProg, error) {
-	need := map[int]bool{}  // inlined nodes
-	leaf := map[int]bool{}  // stored wires of earlier layers
+	need := map[int]bool{} // inlined nodes
+	leaf := map[int]bool{} // stored wires of earlier layers
 	mask := false
 	var visit func(id int, root bool)
 	visit = func(id int, root bool) {

@@ -178,7 +178,8 @@ func (lc *lookupCore) prove(pc *gkr.ProveCtx) ([]gkr.Claim, error) {
 	} else {
 		leaf := make([]field.Source, 0, 2*len(srcs))
 		for _, s := range srcs {
-			leaf = append(leaf, halfSource{src: s}, halfSource{src: s, odd: true})
+			e, o := newTeePair(s).halves()
+			leaf = append(leaf, e, o)
 		}
 		z, finals, err := proveTrees(pc, wtrees, n, leaf, lc.leafGate(beta, a))
 		if err != nil {

@@ -2,9 +2,9 @@ package kernels
 
 import (
 	"fmt"
-	"os"
 	"math/big"
 	"math/rand/v2"
+	"os"
 	"testing"
 	"time"
 

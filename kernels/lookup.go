@@ -335,24 +335,27 @@ func (b *treeBuilder) buildWitness(trees []*fracTree, srcs []field.Source, n int
 			}
 		}
 		for A := range trees {
-			for i := range q {
-				q[i] = beta
-			}
-			for t := range bufs {
-				if a[A][t].IsZero() {
-					continue
+			// q_i = β − Σ_t a_t·T_t[i], then pairs: p' = q_e + q_o, q' = q_e·q_o.
+			field.Parallel(int(C/2), workersFor(C, 0), func(s, e int) {
+				qv, tv := q[2*s:2*e], tmp[2*s:2*e]
+				for i := range qv {
+					qv[i] = beta
 				}
-				tmp.ScalarMul(fr.Vector(bufs[t]), &a[A][t])
-				q.Sub(q, tmp)
-			}
-			h := int(C / 2)
-			for i := 0; i < h; i++ {
-				qe[i] = q[2*i]
-				qo[i] = q[2*i+1]
-			}
-			vp, vq := fr.Vector(p2), fr.Vector(q2)
-			vp.Add(fr.Vector(qe), fr.Vector(qo))
-			vq.Mul(fr.Vector(qe), fr.Vector(qo))
+				for t := range bufs {
+					if a[A][t].IsZero() {
+						continue
+					}
+					tv.ScalarMul(fr.Vector(bufs[t][2*s:2*e]), &a[A][t])
+					qv.Sub(qv, tv)
+				}
+				for i := s; i < e; i++ {
+					qe[i] = q[2*i]
+					qo[i] = q[2*i+1]
+				}
+				vp, vq := fr.Vector(p2[s:e]), fr.Vector(q2[s:e])
+				vp.Add(fr.Vector(qe[s:e]), fr.Vector(qo[s:e]))
+				vq.Mul(fr.Vector(qe[s:e]), fr.Vector(qo[s:e]))
+			})
 			if err := sinks[A].write(p2, q2); err != nil {
 				return err
 			}

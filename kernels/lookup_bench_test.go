@@ -135,3 +135,145 @@ func TestLookupTiming(t *testing.T) {
 	}
 	t.Logf("total %v, steps %v, proof %d bytes", time.Since(start), times, len(proof))
 }
+
+// lookupKernelBytes is the size of a lookup kernel's messages in a proof over 2^n elements:
+// roots, then the witness GKR (layer k: k rounds of 3 elements and the finals), then each table
+// GKR.
+func lookupKernelBytes(l *Lookup, n int) int {
+	trees, nt := len(l.core.args), len(l.core.tensors)
+	e := 4 * trees // roots
+	if n == 0 {
+		e = nt + 2*trees
+	}
+	for k := 0; k < n; k++ {
+		e += 3 * k
+		if k == n-1 {
+			e += 2 * nt
+		} else {
+			e += 4 * trees
+		}
+	}
+	for _, a := range l.core.args {
+		for k := 0; k < a.tab.logSize; k++ {
+			e += 3*k + 4
+		}
+	}
+	return 32 * e
+}
+
+func benchLookup(b *testing.B, op string, logN int) {
+	s, err := tensorstore.Open(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	rows := 1 << (logN / 2)
+	g, err := lookupGraph(s, op, rows, 1<<logN/rows, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	N := float64(int64(1) << logN)
+	var kern, commit, open, total time.Duration
+	var proof []byte
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		start := time.Now()
+		times, p, err := proveLookupGraph(s, g, nil, b.TempDir())
+		if err != nil {
+			b.Fatal(err)
+		}
+		total += time.Since(start)
+		proof = p
+		for step, d := range times {
+			switch {
+			case step == op:
+				kern += d
+			case step == "opening":
+				open += d
+			case len(step) > 6 && step[:6] == "commit":
+				commit += d
+			}
+		}
+	}
+	n := float64(b.N)
+	// commitment bytes: parse the advice commitments after the header
+	off := 4 + 2 + 32 + 32
+	for range g.Names(gkr.Advice) {
+		_, rest, err := pcs.DecodeCommitment(proof[off:])
+		if err != nil {
+			b.Fatal(err)
+		}
+		off = len(proof) - len(rest)
+	}
+	comBytes := off - 70
+	kb := lookupKernelBytes(g.Kernels[0].(*Lookup), logN)
+	b.ReportMetric(float64(kern.Nanoseconds())/n/N, "kernel-ns/elem")
+	b.ReportMetric(float64(commit.Nanoseconds())/n/N, "commit-ns/elem")
+	b.ReportMetric(float64(open.Nanoseconds())/n/N, "open-ns/elem")
+	b.ReportMetric(100*float64(commit+open)/float64(kern+commit+open), "pcs-%")
+	b.ReportMetric(float64(len(proof)), "proof-B")
+	b.ReportMetric(float64(comBytes), "commit-B")
+	b.ReportMetric(float64(kb), "kernel-B")
+	b.ReportMetric(float64(len(proof)-70-comBytes-kb), "opening-B")
+}
+
+// BenchmarkLookupProve measures a lookup kernel's prove time per looked-up element (the
+// kernel's messages alone, the advice commitments, the final opening) and its proof bytes.
+func BenchmarkLookupProve(b *testing.B) {
+	for _, op := range []string{"relu", "requant", "requant_relu", "range"} {
+		for _, logN := range []int{16, 20} {
+			b.Run(fmt.Sprintf("%s/2^%d", op, logN), func(b *testing.B) { benchLookup(b, op, logN) })
+		}
+	}
+}
+
+// BenchmarkLinearProve is the reference: the linear kernel's prove time per element of X and W
+// it streams (its weight commitment is made once per model, not per proof).
+func BenchmarkLinearProve(b *testing.B) {
+	for _, c := range []struct{ batch, in, out int }{{16, 1024, 1024}, {256, 1024, 256}} {
+		b.Run(fmt.Sprintf("%dx%dx%d", c.batch, c.in, c.out), func(b *testing.B) {
+			s, err := tensorstore.Open(b.TempDir())
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			x, err := bigInput(s, "x", c.batch, c.in, 1, func(r *rand.Rand) int64 { return r.Int64N(256) - 128 })
+			if err != nil {
+				b.Fatal(err)
+			}
+			w, err := bigInput(s, "w", c.out, c.in, 2, func(r *rand.Rand) int64 { return r.Int64N(256) - 128 })
+			if err != nil {
+				b.Fatal(err)
+			}
+			w.Role = gkr.Weight
+			k := NewLinear("fc", "x", "w", "", "y")
+			g := &gkr.Graph{Name: "lin", Tensors: map[string]*gkr.TensorInfo{"x": x, "w": w,
+				"y": {Name: "y", Shape: []int{c.batch, c.out}, Role: gkr.Output}}, Kernels: []gkr.Kernel{k}}
+			fc := &ForwardCtx{Store: s, Graph: g, Bounds: map[string]*big.Int{"x": big.NewInt(128), "w": big.NewInt(128)}}
+			if err := k.Forward(fc); err != nil {
+				b.Fatal(err)
+			}
+			wit := &StoreWitness{Store: s}
+			defer wit.Close()
+			src, _ := wit.Source("w")
+			com, err := pcs.Commit(src, pcs.Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			pub := gkr.Public{Inputs: wit, Commitments: map[string]*pcs.Commitment{"w": com}}
+			var kern time.Duration
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				st := &stepTimes{times: map[string]time.Duration{}}
+				if _, err := gkr.Prove(g, wit, pub, gkr.Options{Progress: st.progress}); err != nil {
+					b.Fatal(err)
+				}
+				st.progress("", 0, 0)
+				kern += st.times["fc"]
+			}
+			elems := float64(c.batch*c.in + c.out*c.in)
+			b.ReportMetric(float64(kern.Nanoseconds())/float64(b.N)/elems, "kernel-ns/elem")
+			b.ReportMetric(float64(kern.Nanoseconds())/float64(b.N)/float64(c.batch*c.out), "kernel-ns/out-elem")
+		})
+	}
+}

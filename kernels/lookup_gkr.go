@@ -175,7 +175,9 @@ func (b *treeBuilder) reduce(t *fracTree, top int) error {
 					return err
 				}
 			}
-			combine(p[:c], q[:c], in[0], in[1], in[2], in[3], tmp)
+			field.Parallel(int(c), workersFor(c, 0), func(s, e int) {
+				combine(p[s:e], q[s:e], in[0][s:e], in[1][s:e], in[2][s:e], in[3][s:e], tmp[s:e])
+			})
 			if err := sink.write(p[:c], q[:c]); err != nil {
 				return err
 			}

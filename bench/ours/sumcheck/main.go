@@ -34,6 +34,7 @@ func randomTable(n int, seed uint64) []field.Element {
 func main() {
 	n := flag.Int("n", 20, "number of variables")
 	workers := flag.Int("workers", runtime.GOMAXPROCS(0), "prover workers")
+	reps := flag.Int("reps", 3, "prove this many times and report the fastest")
 	flag.Parse()
 	if *n < 1 || *n > 30 {
 		fmt.Fprintln(os.Stderr, "sumcheck: -n must be in 1..30")
@@ -43,23 +44,32 @@ func main() {
 	sum := field.InnerProduct(a, b)
 	claim := &sumcheck.Claim{NumVars: *n, Gate: sumcheck.Product(2), Sum: sum,
 		Sources: []field.Source{field.SliceSource(a), field.SliceSource(b)}}
-	start := time.Now()
-	proof, _, err := sumcheck.Prove(field.NewTranscript("bench"), claim, sumcheck.Options{Workers: *workers})
-	proveS := time.Since(start).Seconds()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "sumcheck: prove:", err)
-		os.Exit(1)
-	}
-	start = time.Now()
-	_, err = sumcheck.Verify(field.NewTranscript("bench"), claim, proof)
-	verifyS := time.Since(start).Seconds()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "sumcheck: verify:", err)
-		os.Exit(1)
+	// The sources are not modified, so repetitions reuse them; a GC between repetitions lets the
+	// next one reuse the fold tables' memory. The fastest repetition is reported, as on the peer's.
+	proveS, verifyS := 0.0, 0.0
+	for rep := 0; rep < *reps; rep++ {
+		runtime.GC()
+		start := time.Now()
+		proof, _, err := sumcheck.Prove(field.NewTranscript("bench"), claim, sumcheck.Options{Workers: *workers})
+		s := time.Since(start).Seconds()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "sumcheck: prove:", err)
+			os.Exit(1)
+		}
+		start = time.Now()
+		_, err = sumcheck.Verify(field.NewTranscript("bench"), claim, proof)
+		v := time.Since(start).Seconds()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "sumcheck: verify:", err)
+			os.Exit(1)
+		}
+		if rep == 0 || s < proveS {
+			proveS, verifyS = s, v
+		}
 	}
 	rss, _ := spill.PeakRSS()
 	json.NewEncoder(os.Stdout).Encode(map[string]any{
 		"side": "ours", "lib": "streamprove", "bench": "sumcheck", "vars": *n,
-		"workers": *workers, "prove_s": proveS, "verify_s": verifyS, "peak_rss_bytes": rss,
+		"workers": *workers, "reps": *reps, "prove_s": proveS, "verify_s": verifyS, "peak_rss_bytes": rss,
 	})
 }

@@ -25,10 +25,14 @@ import (
 	"github.com/consensys/gnark-crypto/hash"
 )
 
-// randomTable returns 2^n pseudo-random field elements from seed (the same values on every run).
-func randomTable(n int, seed uint64) polynomial.MultiLin {
+// randomTable fills t (allocating it when nil) with 2^n pseudo-random field elements from seed,
+// the same values on every run.
+func randomTable(t polynomial.MultiLin, n int, seed uint64) polynomial.MultiLin {
 	rng := rand.New(rand.NewPCG(seed, seed^0x5eed))
-	t := make(polynomial.MultiLin, 1<<n)
+	if t == nil {
+		t = make(polynomial.MultiLin, 1<<n)
+	}
+	t = t[:1<<n]
 	for i := range t {
 		t[i].SetUint64(rng.Uint64())
 		var h fr.Element
@@ -161,39 +165,47 @@ func splitLines(s string) []string {
 func main() {
 	n := flag.Int("n", 20, "number of variables")
 	workers := flag.Int("workers", runtime.GOMAXPROCS(0), "goroutines for folding and partial sums")
+	reps := flag.Int("reps", 3, "prove this many times and report the fastest")
 	flag.Parse()
 	if *n < 1 || *n > 30 {
 		fmt.Fprintln(os.Stderr, "sumcheck: -n must be in 1..30")
 		os.Exit(2)
 	}
-	a, b := randomTable(*n, 1), randomTable(*n, 2)
+	// The prover folds its tables in place, so every repetition regenerates them into the same
+	// buffers (outside the timed region); the fastest repetition is reported, as on our side.
+	var a, b polynomial.MultiLin
 	var sum fr.Element
-	{
+	proveS, verifyS := 0.0, 0.0
+	for rep := 0; rep < *reps; rep++ {
+		a, b = randomTable(a, *n, 1), randomTable(b, *n, 2)
+		sum = fr.Element{}
 		for i := range a {
 			var t fr.Element
 			t.Mul(&a[i], &b[i])
 			sum.Add(&sum, &t)
 		}
-	}
-	claim := &productClaim{a: a, b: b, workers: *workers}
-	start := time.Now()
-	proof, err := sumcheck.Prove(claim, fiatshamir.WithHash(hash.MIMC_BN254.New()))
-	proveS := time.Since(start).Seconds()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "sumcheck: prove:", err)
-		os.Exit(1)
-	}
-	claim.a, claim.b, a, b = nil, nil, nil, nil // the final check needs only a(r), b(r)
-	lazy := &productLazyClaim{n: *n, sum: sum}
-	start = time.Now()
-	err = sumcheck.Verify(lazy, proof, fiatshamir.WithHash(hash.MIMC_BN254.New()))
-	verifyS := time.Since(start).Seconds()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "sumcheck: verify:", err)
-		os.Exit(1)
+		claim := &productClaim{a: a, b: b, workers: *workers}
+		start := time.Now()
+		proof, err := sumcheck.Prove(claim, fiatshamir.WithHash(hash.MIMC_BN254.New()))
+		s := time.Since(start).Seconds()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "sumcheck: prove:", err)
+			os.Exit(1)
+		}
+		lazy := &productLazyClaim{n: *n, sum: sum}
+		start = time.Now()
+		err = sumcheck.Verify(lazy, proof, fiatshamir.WithHash(hash.MIMC_BN254.New()))
+		v := time.Since(start).Seconds()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "sumcheck: verify:", err)
+			os.Exit(1)
+		}
+		if rep == 0 || s < proveS {
+			proveS, verifyS = s, v
+		}
 	}
 	json.NewEncoder(os.Stdout).Encode(map[string]any{
 		"side": "peer", "lib": "gnark-crypto v0.14.0", "bench": "sumcheck", "vars": *n,
-		"workers": *workers, "prove_s": proveS, "verify_s": verifyS, "peak_rss_bytes": peakRSS(),
+		"workers": *workers, "reps": *reps, "prove_s": proveS, "verify_s": verifyS, "peak_rss_bytes": peakRSS(),
 	})
 }

@@ -118,7 +118,6 @@ type Committer struct {
 	rowsDone  int             // rows committed
 	workers   int
 	pool      chan *rowWorker
-	errs      []error
 	releaseFn func()
 }
 
@@ -153,7 +152,6 @@ func NewCommitter(numVars int, opt Options) (*Committer, error) {
 		buf:       make([]field.Element, rpc*m),
 		workers:   workers,
 		pool:      make(chan *rowWorker, workers),
-		errs:      make([]error, rpc),
 		releaseFn: release,
 	}
 	for i := 0; i < workers; i++ {
@@ -192,24 +190,14 @@ func (cm *Committer) flush() error {
 		return nil
 	}
 	r0 := cm.rowsDone
-	// A chunk with fewer rows than workers gives each row's MultiExp the spare goroutines.
-	tasks := cm.workers / nr
-	if tasks < 1 {
-		tasks = 1
-	}
 	chunk := cm.buf
 	field.Parallel(nr, cm.workers, func(start, end int) {
 		w := <-cm.pool
 		defer func() { cm.pool <- w }()
 		for i := start; i < end; i++ {
-			cm.errs[i] = w.commitRow(&cm.com.Rows[r0+i], cm.gens, chunk[i*m:(i+1)*m], tasks)
+			w.commitRow(&cm.com.Rows[r0+i], cm.gens, chunk[i*m:(i+1)*m])
 		}
 	})
-	for i := 0; i < nr; i++ {
-		if cm.errs[i] != nil {
-			return fmt.Errorf("pcs commit: row %d: %w", r0+i, cm.errs[i])
-		}
-	}
 	cm.rowsDone += nr
 	rest := copy(cm.buf, cm.buf[nr*m:cm.fill])
 	cm.fill = rest
@@ -245,6 +233,6 @@ func (cm *Committer) release() {
 	if cm.buf == nil {
 		return
 	}
-	cm.buf, cm.pool, cm.errs = nil, nil, nil
+	cm.buf, cm.pool = nil, nil
 	cm.releaseFn()
 }

@@ -48,9 +48,7 @@ func TestSmallMSMEqualsMultiExp(t *testing.T) {
 
 				w := newRowWorker(10)
 				var got bn254.G1Affine
-				if err := w.commitRow(&got, gens, row, 1); err != nil {
-					t.Fatal(err)
-				}
+				w.commitRow(&got, gens, row)
 				if !got.Equal(&want) {
 					t.Fatal("commitRow differs from MultiExp")
 				}
@@ -175,6 +173,49 @@ func TestSmallMSMDegenerateAdditions(t *testing.T) {
 			got.FromJacobian(&res)
 			if !got.Equal(&want) {
 				t.Fatalf("trial %d, window %d: differs from MultiExp", trial, c)
+			}
+		}
+	}
+}
+
+func TestWideMSMEqualsMultiExp(t *testing.T) {
+	gens, err := generators(9)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(61, 62))
+	var half field.Element // (p−1)/2, the largest "positive" value
+	half.SetInt64(-1)
+	var two field.Element
+	two.SetUint64(2)
+	two.Inverse(&two)
+	half.Mul(&half, &two)
+	var halfPlus1 field.Element
+	halfPlus1.Add(&half, ptr(field.One()))
+	for _, m := range []int{1, 3, 64, 512} {
+		row := make([]field.Element, m)
+		for j := range row {
+			switch j % 6 {
+			case 0:
+				row[j] = half
+			case 1:
+				row[j] = halfPlus1
+			case 2:
+				row[j] = field.NewInt(-1)
+			default:
+				row[j] = randElement(rng)
+			}
+		}
+		rng.Shuffle(m, func(a, b int) { row[a], row[b] = row[b], row[a] })
+		want := plainMSM(t, gens, row)
+		sc := newMSMScratch(9, maxWindow(9))
+		for _, c := range []int{2, 5, 7, 10} {
+			var res bn254.G1Jac
+			msmWide(&res, gens[:m], row, sc, c)
+			var got bn254.G1Affine
+			got.FromJacobian(&res)
+			if !got.Equal(&want) {
+				t.Fatalf("m=%d window cap %d: differs from MultiExp", m, c)
 			}
 		}
 	}

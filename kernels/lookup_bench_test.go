@@ -115,27 +115,6 @@ func proveLookupGraph(s *tensorstore.Store, g *gkr.Graph, budget *spill.Budget, 
 	return st.times, proof, nil
 }
 
-func TestLookupTiming(t *testing.T) {
-	if testing.Short() {
-		t.Skip()
-	}
-	s, err := tensorstore.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	g, err := lookupGraph(s, "requant_relu", 1<<10, 1<<10, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	start := time.Now()
-	times, proof, err := proveLookupGraph(s, g, nil, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("total %v, steps %v, proof %d bytes", time.Since(start), times, len(proof))
-}
-
 // lookupKernelBytes is the size of a lookup kernel's messages in a proof over 2^n elements:
 // roots, then the witness GKR (layer k: k rounds of 3 elements and the finals), then each table
 // GKR.

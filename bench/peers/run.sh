@@ -51,19 +51,19 @@ trap 'rm -rf "$bin"' EXIT
 # field NAME < json-line: a number from a flat JSON object
 field() { sed -n "s/.*\"$1\":\([0-9.eE+-]*\).*/\1/p"; }
 
-# run SIDE N: "prove_s peak_rss_bytes" of one process (its fastest of $repeat proves)
+# run SIDE N: "prove_s peak_rss_bytes prove_cpu_s" of one process (its fastest of $repeat proves)
 run() {
 	local out
 	out=$("$bin/$1" -n "$2" -reps "$repeat" ${workers:+-workers "$workers"})
-	echo "$(echo "$out" | field prove_s) $(echo "$out" | field peak_rss_bytes)"
+	echo "$(echo "$out" | field prove_s) $(echo "$out" | field peak_rss_bytes) $(echo "$out" | field prove_cpu_s)"
 }
 
-printf '%-10s %5s %12s %12s %8s %14s %14s %8s\n' bench vars peer_prove_s ours_prove_s speedup peer_rss_MiB ours_rss_MiB rss_x >&2
+printf '%-10s %5s %12s %12s %8s %10s %10s %8s %14s %14s %8s\n' bench vars peer_prove_s ours_prove_s speedup peer_cpu_s ours_cpu_s cpu_x peer_rss_MiB ours_rss_MiB rss_x >&2
 for n in ${sizes//,/ }; do
-	read -r ps pr < <(run peer "$n")
-	read -r os or < <(run ours "$n")
-	awk -v b="$bench" -v n="$n" -v ps="$ps" -v os="$os" -v pr="$pr" -v or="$or" 'BEGIN{
-		printf "%-10s %5d %12.3f %12.3f %7.2fx %14.1f %14.1f %7.2fx\n", b, n, ps, os, ps/os, pr/1048576, or/1048576, or/pr > "/dev/stderr"
-		printf "{\"bench\":\"%s\",\"vars\":%d,\"peer_prove_s\":%s,\"ours_prove_s\":%s,\"peer_peak_rss_bytes\":%s,\"ours_peak_rss_bytes\":%s}\n", b, n, ps, os, pr, or
+	read -r ps pr pc < <(run peer "$n")
+	read -r os or oc < <(run ours "$n")
+	awk -v b="$bench" -v n="$n" -v ps="$ps" -v os="$os" -v pr="$pr" -v or="$or" -v pc="$pc" -v oc="$oc" 'BEGIN{
+		printf "%-10s %5d %12.3f %12.3f %7.2fx %10.3f %10.3f %7.2fx %14.1f %14.1f %7.2fx\n", b, n, ps, os, ps/os, pc, oc, pc/oc, pr/1048576, or/1048576, or/pr > "/dev/stderr"
+		printf "{\"bench\":\"%s\",\"vars\":%d,\"peer_prove_s\":%s,\"ours_prove_s\":%s,\"peer_peak_rss_bytes\":%s,\"ours_peak_rss_bytes\":%s,\"peer_prove_cpu_s\":%s,\"ours_prove_cpu_s\":%s}\n", b, n, ps, os, pr, or, pc, oc
 	}'
 done

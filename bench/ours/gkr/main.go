@@ -15,6 +15,7 @@ import (
 	"math/big"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"time"
 
 	"github.com/streamprove/streamprove/field"
@@ -74,6 +75,7 @@ func main() {
 	budgetS := flag.String("mem-budget", "512MiB", "memory budget")
 	workers := flag.Int("workers", runtime.GOMAXPROCS(0), "workers")
 	dir := flag.String("dir", "", "directory for the store and spill files (default: the temp dir)")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the prove step to this file")
 	flag.Parse()
 	if *logN < 0 || *logN > 30 {
 		fmt.Fprintln(os.Stderr, "gkr: -n must be in 0..30")
@@ -124,10 +126,20 @@ func main() {
 	wit := &kernels.StoreWitness{Store: store}
 	pubIn := &kernels.StoreWitness{Store: store, Allow: map[string]bool{"x": true, "key": true}}
 	pub := gkr.Public{Inputs: pubIn}
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			fail("cpuprofile", err)
+		}
+		pprof.StartCPUProfile(f)
+	}
 	start = time.Now()
 	proof, err := gkr.Prove(g, wit, pub, gkr.Options{Sumcheck: sumcheck.Options{Budget: budget,
 		SpillDir: tmp, Workers: *workers}})
 	proveS := time.Since(start).Seconds()
+	if *cpuprofile != "" {
+		pprof.StopCPUProfile()
+	}
 	if err != nil {
 		fail("prove", err)
 	}

@@ -117,9 +117,16 @@ func (l *Lookup) Declare(g *gkr.Graph) ([]gkr.TensorInfo, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w: node %s: input %q is not declared", gkr.ErrGraph, l.name, l.x)
 	}
+	return l.OutputInfos(ti.Shape), nil
+}
+
+// OutputInfos is Declare for a graph builder that knows x's shape: every output in Outputs
+// order, all with role Advice — y included: a graph must declare y as advice, not as an
+// intermediate or a public output.
+func (l *Lookup) OutputInfos(xShape []int) []gkr.TensorInfo {
 	var out []gkr.TensorInfo
 	for _, name := range l.Outputs() {
-		shape := append([]int(nil), ti.Shape...)
+		shape := append([]int(nil), xShape...)
 		for _, a := range l.core.args {
 			if a.mult == name {
 				shape = []int{1 << a.tab.logSize}
@@ -127,7 +134,7 @@ func (l *Lookup) Declare(g *gkr.Graph) ([]gkr.TensorInfo, error) {
 		}
 		out = append(out, gkr.TensorInfo{Name: name, Shape: shape, Role: gkr.Advice})
 	}
-	return out, nil
+	return out
 }
 
 // AdviceTensors returns the advice tensors a kernel adds to a graph (nil for kernels without

@@ -406,13 +406,20 @@ func buildProg(c *Circuit, p *plan, l int) (*layerProg, error) {
 }
 
 // eval runs the program on vectors: slots[0:nIn] hold the inputs, the rest are written. Every
-// slot holds at least n elements.
-func (pr *layerProg) eval(slots [][]field.Element, n int) {
+// slot holds at least n elements. With constFill a constant is k itself (the mask is 1 wherever
+// the program runs: the forward pass, or no padding at all) and the mask slot is not read.
+func (pr *layerProg) eval(slots [][]field.Element, n int, constFill bool) {
 	for i := range pr.ops {
 		g := &pr.ops[i]
 		dst := fvec(slots[g.dst][:n])
 		switch g.op {
 		case opConst:
+			if constFill {
+				for j := range dst {
+					dst[j] = g.k
+				}
+				continue
+			}
 			dst.ScalarMul(fvec(slots[g.a][:n]), &g.k)
 		case opAdd:
 			dst.Add(fvec(slots[g.a][:n]), fvec(slots[g.b][:n]))

@@ -254,7 +254,7 @@ func (k *Parallel) Forward(fc *ForwardCtx) error {
 			for i := range slots {
 				sub[i] = slots[i][s:e]
 			}
-			fp.prog.eval(sub, e-s)
+			fp.prog.eval(sub, e-s, true)
 		})
 		for i, id := range fp.store {
 			if err := writers[i].WriteElements(slots[fp.slotOf[id]][:n]); err != nil {

@@ -20,8 +20,11 @@ type wcoef struct {
 // points its first nE inputs are the virtual sources E_p = eq(r_p, ·) and it is
 // Σ_p E_p·Σ_w c_{p,w}·P_w(leaves, mask), one degree more.
 type layerGate struct {
-	prog   *layerProg
-	nE     int
+	prog *layerProg
+	nE   int
+	// noMask: N is a power of two, so the mask is the constant 1 (its MLE is 1 everywhere) and
+	// is no input of the gate; a constant is k itself.
+	noMask bool
 	groups [][]wcoef // one per point (a single group when nE = 0)
 	pool   sync.Pool // *gateScratch
 }
@@ -33,7 +36,12 @@ type gateScratch struct {
 	cap   int
 }
 
-func (g *layerGate) Arity() int { return g.nE + g.prog.nIn }
+func (g *layerGate) Arity() int {
+	if g.prog.mask && g.noMask {
+		return g.nE + g.prog.nIn - 1
+	}
+	return g.nE + g.prog.nIn
+}
 
 func (g *layerGate) Degree() int {
 	if g.nE > 0 {
@@ -58,10 +66,13 @@ func (g *layerGate) scratch(n int) *gateScratch {
 func (g *layerGate) Eval(out []field.Element, in [][]field.Element) {
 	n := len(out)
 	s := g.scratch(n)
-	for i := 0; i < g.prog.nIn; i++ {
+	for i := range g.prog.leaves {
 		s.slots[i] = in[g.nE+i]
 	}
-	g.prog.eval(s.slots, n)
+	if g.prog.mask && !g.noMask {
+		s.slots[len(g.prog.leaves)] = in[g.nE+len(g.prog.leaves)]
+	}
+	g.prog.eval(s.slots, n, g.noMask)
 	o := fvec(out)
 	for i := range out {
 		out[i].SetZero()

@@ -28,7 +28,10 @@ import (
 // itself; likewise the mask's final value against field.EqPrefixSum(r*, N). So claims from
 // several consumers (skip connections) are merged inside the layer's own sumcheck, with no
 // separate merge pass. The leaves' final values become claims at r*: on internal wires they join
-// their layer's claims, on inputs they are returned to the engine.
+// their layer's claims; on inputs they are collected. Last, each input tensor with claims at
+// several points (a key read by every round) gets one merge sumcheck (mergeSumcheck: absorb
+// its name, squeeze α, Σ_x Σ_j α^j·eq(r_j, x)·T(x)), in order of the tensors' first claims, and
+// the engine receives one claim per input.
 type Parallel struct {
 	name       string
 	c          *Circuit
@@ -212,7 +215,7 @@ func (k *Parallel) gather(l int, claims map[int][]wclaim) ([]pclaim, error) {
 
 // layerSumcheck absorbs the layer's header, draws ρ and builds the batched claim (without
 // sources). It returns the distinct points (whose eq sources come first when there are several).
-func (k *Parallel) layerSumcheck(tr *field.Transcript, l, nv int, lc []pclaim) (*sumcheck.Claim, [][]field.Element) {
+func (k *Parallel) layerSumcheck(tr *field.Transcript, l, nv int, N int64, lc []pclaim) (*sumcheck.Claim, [][]field.Element) {
 	tr.AppendUint64("parallel/layer", uint64(l))
 	tr.AppendUint64("parallel/claims", uint64(len(lc)))
 	rho := tr.Challenge("parallel/rho")
@@ -232,7 +235,7 @@ func (k *Parallel) layerSumcheck(tr *field.Transcript, l, nv int, lc []pclaim) (
 		}
 	}
 	prog := k.p.progs[l]
-	g := &layerGate{prog: prog, groups: make([][]wcoef, len(pts))}
+	g := &layerGate{prog: prog, groups: make([][]wcoef, len(pts)), noMask: N == int64(1)<<nv}
 	if len(pts) > 1 {
 		g.nE = len(pts)
 	}
@@ -308,7 +311,7 @@ func (k *Parallel) Prove(pc *gkr.ProveCtx, out []gkr.Claim) ([]gkr.Claim, error)
 		if len(lc) == 0 {
 			continue
 		}
-		sc, pts := k.layerSumcheck(pc.Transcript(), l, nv, lc)
+		sc, pts := k.layerSumcheck(pc.Transcript(), l, nv, N, lc)
 		prog := k.p.progs[l]
 		if len(pts) > 1 {
 			for _, p := range pts {
@@ -322,7 +325,7 @@ func (k *Parallel) Prove(pc *gkr.ProveCtx, out []gkr.Claim) ([]gkr.Claim, error)
 			}
 			sc.Sources = append(sc.Sources, s)
 		}
-		if prog.mask {
+		if prog.mask && !sc.Gate.(*layerGate).noMask {
 			sc.Sources = append(sc.Sources, field.MaskSource(nv, N))
 		}
 		point, finals, err := pc.Sumcheck(sc)
@@ -332,7 +335,73 @@ func (k *Parallel) Prove(pc *gkr.ProveCtx, out []gkr.Claim) ([]gkr.Claim, error)
 		nE := sc.Gate.(*layerGate).nE
 		res = k.spread(l, point, finals[nE:nE+len(prog.leaves)], claims, res)
 	}
+	groups, err := inputGroups(res)
+	if err != nil {
+		return nil, err
+	}
+	res = res[:0:0]
+	for _, cs := range groups {
+		if len(cs) == 1 {
+			res = append(res, cs[0])
+			continue
+		}
+		sc := mergeSumcheck(pc.Transcript(), cs, nv)
+		src, err := pc.Source(cs[0].Tensor)
+		if err != nil {
+			return nil, fmt.Errorf("node %s: input %q: %w", k.name, cs[0].Tensor, err)
+		}
+		sc.Sources = []field.Source{src}
+		point, finals, err := pc.Sumcheck(sc)
+		if err != nil {
+			return nil, fmt.Errorf("node %s: merge claims on %q: %w", k.name, cs[0].Tensor, err)
+		}
+		res = append(res, gkr.Claim{Tensor: cs[0].Tensor, Point: point, Value: finals[0]})
+	}
 	return res, nil
+}
+
+// inputGroups groups the claims on inputs by tensor (in order of first claim), dropping repeats.
+func inputGroups(res []gkr.Claim) ([][]gkr.Claim, error) {
+	var groups [][]gkr.Claim
+	idx := map[string]int{}
+next:
+	for _, c := range res {
+		i, ok := idx[c.Tensor]
+		if !ok {
+			idx[c.Tensor] = len(groups)
+			groups = append(groups, []gkr.Claim{c})
+			continue
+		}
+		for _, o := range groups[i] {
+			if samePt(o.Point, c.Point) {
+				if !o.Value.Equal(&c.Value) {
+					return nil, fmt.Errorf("%w: input %q has two values at one point", gkr.ErrBadProof, c.Tensor)
+				}
+				continue next
+			}
+		}
+		groups[i] = append(groups[i], c)
+	}
+	return groups, nil
+}
+
+// mergeSumcheck is the merge of DESIGN §8 for an input read by several layers (a key used in
+// every round): absorb the tensor's name, squeeze α, and prove
+// Σ_x (Σ_j α^j eq(r_j, x))·T(x) = Σ_j α^j v_j, so the kernel hands the engine one claim per input
+// instead of one per layer (which a verifier of a public input would evaluate one by one).
+func mergeSumcheck(tr *field.Transcript, cs []gkr.Claim, nv int) *sumcheck.Claim {
+	tr.AppendBytes("parallel/merge", []byte(cs[0].Tensor))
+	alpha := tr.Challenge("parallel/alpha")
+	sc := &sumcheck.Claim{NumVars: nv, Gate: sumcheck.Identity()}
+	coef := field.One()
+	for _, c := range cs {
+		sc.Eq = append(sc.Eq, sumcheck.EqTerm{Coeff: coef, Point: c.Point})
+		var t field.Element
+		t.Mul(&coef, &c.Value)
+		sc.Sum.Add(&sc.Sum, &t)
+		coef.Mul(&coef, &alpha)
+	}
+	return sc
 }
 
 // Verify checks the layers' sumchecks, the virtual sources' final values, and returns the
@@ -360,7 +429,7 @@ func (k *Parallel) Verify(vc *gkr.VerifyCtx, out []gkr.Claim) ([]gkr.Claim, erro
 		if len(lc) == 0 {
 			continue
 		}
-		sc, pts := k.layerSumcheck(vc.Transcript(), l, nv, lc)
+		sc, pts := k.layerSumcheck(vc.Transcript(), l, nv, N, lc)
 		point, finals, err := vc.Sumcheck(sc)
 		if err != nil {
 			return nil, fmt.Errorf("node %s layer %d: %w", k.name, l, err)
@@ -372,12 +441,28 @@ func (k *Parallel) Verify(vc *gkr.VerifyCtx, out []gkr.Claim) ([]gkr.Claim, erro
 				return nil, fmt.Errorf("%w: node %s layer %d: eq source %d has a wrong final value", gkr.ErrBadProof, k.name, l, p)
 			}
 		}
-		if prog.mask {
+		if prog.mask && !sc.Gate.(*layerGate).noMask {
 			if m := field.EqPrefixSum(point, uint64(N)); !m.Equal(&finals[len(finals)-1]) {
 				return nil, fmt.Errorf("%w: node %s layer %d: mask has a wrong final value", gkr.ErrBadProof, k.name, l)
 			}
 		}
 		res = k.spread(l, point, finals[nE:nE+len(prog.leaves)], claims, res)
+	}
+	groups, err := inputGroups(res)
+	if err != nil {
+		return nil, err
+	}
+	res = res[:0:0]
+	for _, cs := range groups {
+		if len(cs) == 1 {
+			res = append(res, cs[0])
+			continue
+		}
+		point, finals, err := vc.Sumcheck(mergeSumcheck(vc.Transcript(), cs, nv))
+		if err != nil {
+			return nil, fmt.Errorf("node %s: merge claims on %q: %w", k.name, cs[0].Tensor, err)
+		}
+		res = append(res, gkr.Claim{Tensor: cs[0].Tensor, Point: point, Value: finals[0]})
 	}
 	return res, nil
 }

@@ -69,10 +69,10 @@ func (pr *prover) evalHalves(ws *workspace, rc *roundCtx, acc []field.Element, J
 	h := lb / 2
 	base := J * pr.blk.B
 	for j := 0; j < pr.k; j++ {
-		copy(ws.ev[j][:h], pr.blk.data[j][base:base+h])
-		copy(ws.od[j][:h], pr.blk.data[j][base+h:base+lb])
+		ws.lo[j] = pr.blk.data[j][base : base+h]
+		ws.hi[j] = pr.blk.data[j][base+h : base+lb]
 	}
-	rc.evalSplit(ws, acc, h, int64(J))
+	rc.evalSplit(ws, acc, ws.lo, ws.hi, h, int64(J))
 }
 
 // parallelAcc runs fn over blocks [0, nb) in parallel, each range accumulating into its own

@@ -12,13 +12,15 @@ type workspace struct {
 	e2, o2 [][]field.Element // k × maxPairs: the other half of a stride-4 split (fused fold)
 	out    []field.Element   // maxPairs
 	ins    [][]field.Element // k views handed to Gate.Eval
+	lo, hi [][]field.Element // k views of a blocked round's pairs
 	acc    []field.Element   // this worker's share of the round's accumulators
 }
 
 func newWorkspace(k, maxPairs int) *workspace {
 	ws := &workspace{ev: make([][]field.Element, k), od: make([][]field.Element, k),
 		e2: make([][]field.Element, k), o2: make([][]field.Element, k),
-		out: make([]field.Element, maxPairs), ins: make([][]field.Element, k)}
+		out: make([]field.Element, maxPairs), ins: make([][]field.Element, k),
+		lo: make([][]field.Element, k), hi: make([][]field.Element, k)}
 	for j := 0; j < k; j++ {
 		ws.ev[j] = make([]field.Element, maxPairs)
 		ws.od[j] = make([]field.Element, maxPairs)
@@ -75,7 +77,7 @@ func (rc *roundCtx) evalBlock(ws *workspace, acc []field.Element, tabs [][]field
 	for j := 0; j < rc.k; j++ {
 		deinterleave(ws.ev[j][:P], ws.od[j][:P], tabs[j])
 	}
-	rc.evalSplit(ws, acc, P, J)
+	rc.evalSplit(ws, acc, ws.ev, ws.od, P, J)
 }
 
 // foldEval folds a block of 4Q elements per source with r into dst (2Q per source) and, when rc
@@ -105,12 +107,13 @@ func (rc *roundCtx) foldEval(ws *workspace, acc []field.Element, dst, src [][]fi
 		}
 	}
 	if rc != nil {
-		rc.evalSplit(ws, acc, Q, J)
+		rc.evalSplit(ws, acc, ws.ev, ws.od, Q, J)
 	}
 }
 
-// evalSplit is evalBlock on pairs already split into ws.ev (a) and ws.od (b); it overwrites them.
-func (rc *roundCtx) evalSplit(ws *workspace, acc []field.Element, P int, J int64) {
+// evalSplit is evalBlock on pairs already split into lo (a) and hi (b), P per source. It reads
+// lo and hi only until it writes ws.ev and ws.od, so they may be those buffers.
+func (rc *roundCtx) evalSplit(ws *workspace, acc []field.Element, lo, hi [][]field.Element, P int, J int64) {
 	var his []field.Element
 	if !rc.noEq {
 		his = make([]field.Element, len(rc.lo))
@@ -138,25 +141,26 @@ func (rc *roundCtx) evalSplit(ws *workspace, acc []field.Element, P int, J int64
 			a.Add(a, &s)
 		}
 	}
-	x := 0 // the X that ws.od currently holds for X ≥ 2
+	x := 0 // the X that ws.od currently holds (0: not computed yet)
 	for pi, X := range rc.pts {
 		switch X {
 		case 0:
 			for j := range ws.ins {
-				ws.ins[j] = ws.ev[j][:P]
+				ws.ins[j] = lo[j][:P]
 			}
 		case 1:
 			for j := range ws.ins {
-				ws.ins[j] = ws.od[j][:P]
+				ws.ins[j] = hi[j][:P]
 			}
 		default:
 			if x == 0 {
-				// from here on ev holds b−a and od holds f(X): a and b are no longer needed
+				// from here on ws.ev holds b−a and ws.od holds f(X)
 				for j := 0; j < rc.k; j++ {
 					e, o := fr.Vector(ws.ev[j][:P]), fr.Vector(ws.od[j][:P])
-					e.Sub(o, e)
+					e.Sub(fr.Vector(hi[j][:P]), fr.Vector(lo[j][:P]))
+					o.Add(fr.Vector(hi[j][:P]), e)
 				}
-				x = 1
+				x = 2
 			}
 			for ; x < X; x++ {
 				for j := 0; j < rc.k; j++ {

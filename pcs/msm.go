@@ -9,10 +9,17 @@ import (
 )
 
 // smallMaxBits is the widest magnitude (in bits) that takes the int64 small-scalar MSM; wider
-// rows take msmWide. Both beat gnark-crypto's MultiExp, which was the first fallback. The small MSM does ceil(bits/c) windows where MultiExp always does
-// ~254/c: measured (BenchmarkRowMSM, 2^12 points, one core) 0.21 µs/point for int8, 0.43 for
-// int16, 0.85 for int32 against MultiExp's 3.4–4.3 µs for the same signed data and 7.8 µs for
-// random scalars, so every width smallInt accepts takes it.
+// rows take msmWide. Measured (BenchmarkRowMSM, 2^12 points, one core, shared machine):
+//
+//	         this package   MultiExp of |x| vs ±G   MultiExp   mixed-Jacobian buckets
+//	int8     0.13 µs        0.38 µs                 3.4 µs     0.29 µs
+//	int16    0.25–0.35      0.65                    4.1        0.62
+//	int32    0.47           1.15                    4.3        1.26
+//	int62    0.93           1.95                    4.8        2.56
+//	random   3.7            —                       7.9        —
+//
+// MultiExp always runs ~254/c windows and reads −1 as p−1; the window count here follows the
+// data's width, so every width smallInt accepts takes the small path.
 const smallMaxBits = 62
 
 // smallInt reads e as a signed integer of magnitude below 2^62 (the negative x is stored as
@@ -72,9 +79,9 @@ func msmWindow(m, nbits, maxC int) int {
 // MultiExp, which reads −1 as the 254-bit p−1. Per window, the points are sorted into their
 // buckets (counting sort) and each bucket is summed as a binary tree whose levels are batches of
 // independent affine additions sharing one inversion (Montgomery's trick): ~6 field
-// multiplications per addition instead of the 11 of a mixed Jacobian addition (measured 2× faster
-// than msmSmallJacobian on int8 rows of 2^12 points). The bucket sums are then combined by the
-// usual running sums, which only run up to the largest digit present.
+// multiplications per addition instead of the 11 of a mixed Jacobian addition, and on AVX-512
+// IFMA vectors (addPairsVec). The bucket sums are combined by bit groups (combineByBits). Measured
+// 2.2× faster than msmSmallJacobian, the plain-Pippenger reference kept in the tests.
 func msmSmall(res *bn254.G1Jac, points []bn254.G1Affine, s []int64, nbits int, sc *msmScratch, maxC int) {
 	*res = bn254.G1Jac{}
 	if nbits == 0 {
@@ -105,8 +112,7 @@ func msmSmall(res *bn254.G1Jac, points []bn254.G1Affine, s []int64, nbits int, s
 
 // msmWide is msmSmall for full-width field elements: each scalar is read as ±magnitude with the
 // magnitude at most (p−1)/2 (253 bits), then the same bucket windows run over its limbs. On rows
-// of 2^12 random scalars it needs half the CPU time of gnark-crypto's MultiExp, whose windows each
-// pay a reduction that the batch-affine bucket fills here make comparatively cheap (BenchmarkRowMSM).
+// of 2^12 random scalars it needs half the CPU time of gnark-crypto's MultiExp (BenchmarkRowMSM).
 func msmWide(res *bn254.G1Jac, points []bn254.G1Affine, row []fr.Element, sc *msmScratch, maxC int) {
 	*res = bn254.G1Jac{}
 	m := len(row)
@@ -596,7 +602,7 @@ func newRowWorker(b int) *rowWorker {
 
 // commitRow sets dst = Σ_j row_j·gens_j: the small-scalar MSM when every element of the row is an
 // integer of at most smallMaxBits bits, and msmWide (the same buckets over 253-bit magnitudes)
-// otherwise. gnark-crypto's MultiExp is not used for rows: on 2^12 random scalars it took 1.3–1.5×
+// otherwise. gnark-crypto's MultiExp is not used for rows: on 2^12 random scalars it took 2×
 // msmWide's time (BenchmarkRowMSM/random), and far more on signed integers.
 func (w *rowWorker) commitRow(dst *bn254.G1Affine, gens []bn254.G1Affine, row []fr.Element) {
 	s := w.s[:len(row)]

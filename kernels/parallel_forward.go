@@ -199,11 +199,14 @@ func (k *Parallel) Forward(fc *ForwardCtx) error {
 	}
 	wce = int(min(int64(wce), field.NextPow2(N)))
 	m := fc.chunk()
-	// Keep the slots within 64 MiB whatever the circuit's size.
-	for m > 256 && int64(fp.prog.nSlots)*int64(m)*32 > 64<<20 {
+	// Keep the slots within 64 MiB whatever the circuit's size, and within half of what the
+	// budget has left after the writers' chunk buffers (raw and compressed).
+	wbytes := int64(len(writers)) * int64(wce) * 64
+	for m > 64 && (int64(fp.prog.nSlots)*int64(m)*32 > 64<<20 ||
+		fc.Budget != nil && !fc.Budget.Unlimited() && int64(fp.prog.nSlots)*int64(m)*32 > (fc.Budget.Available()-wbytes)/2) {
 		m /= 2
 	}
-	need := int64(fp.prog.nSlots)*int64(m)*32 + int64(len(writers))*int64(wce)*64
+	need := int64(fp.prog.nSlots)*int64(m)*32 + wbytes
 	release, err := fc.reserve("forward of "+k.name, need)
 	if err != nil {
 		return fmt.Errorf("node %s: %w", k.name, err)

@@ -53,10 +53,11 @@ func (s *fastGenStream) Close() error { return nil }
 
 const budgetChildEnv = "SUMCHECK_BUDGET_CHILD"
 
-// TestBudget proves Σ_x eq(p, x)·a(x)·b(x) for two generated sources of 2^n elements (not in RAM;
-// n = 26 by default, SUMCHECK_BUDGET_VARS to change) under a 512 MiB budget, in a child process
-// whose peak RSS (VmHWM) must stay under the budget. The proof must verify and its finals must
-// be the sources' MLEs at the point.
+// TestBudget proves Σ_x eq(p, x)·a(x)·b(x) for two generated sources of 2^n elements (not in RAM)
+// under a memory budget, in a child process whose peak RSS (VmHWM) must stay under the budget.
+// The proof must verify and its finals must be the sources' MLEs at the point. By default n = 25
+// (a 2 GiB witness) under 128 MiB, which streams, spills and finishes in RAM in well under a
+// minute; SUMCHECK_BUDGET_VARS=28 SUMCHECK_BUDGET_MIB=512 is the full-size run (16 GiB witness).
 func TestBudget(t *testing.T) {
 	if os.Getenv(budgetChildEnv) != "" {
 		budgetChild(t)
@@ -65,11 +66,14 @@ func TestBudget(t *testing.T) {
 	if testing.Short() {
 		t.Skip("budget test streams gigabytes")
 	}
-	n := 26
+	n, mib := 25, 128
 	if v := os.Getenv("SUMCHECK_BUDGET_VARS"); v != "" {
 		n, _ = strconv.Atoi(v)
 	}
-	const budget = 512 << 20
+	if v := os.Getenv("SUMCHECK_BUDGET_MIB"); v != "" {
+		mib, _ = strconv.Atoi(v)
+	}
+	budget := int64(mib) << 20
 	cmd := exec.Command(os.Args[0], "-test.run=^TestBudget$", "-test.v")
 	cmd.Env = append(os.Environ(), budgetChildEnv+"=1", fmt.Sprintf("SUMCHECK_BUDGET_N=%d", n),
 		fmt.Sprintf("SUMCHECK_BUDGET_BYTES=%d", budget), "SUMCHECK_SPILL_DIR="+t.TempDir())

@@ -29,6 +29,73 @@ usage() {
 [ $# -ge 1 ] || usage
 bench=$1
 shift
+
+# gkr: the data-parallel GKR benchmark (bench/ours/gkr, bench/peers/gkr on gnark-crypto v0.14.0's
+# fr/gkr): a MiMC-style circuit, (x + key + k_i)^7 for --rounds rounds, over 2^n instances (sizes
+# are log2 instance counts). Ours streams its wires through a store and proves under --mem-budget
+# (default 512MiB); the peer keeps every wire in RAM. Each side runs --repeat times (default 1),
+# one process per run; the run with the fastest prove is kept. Prints a table on stderr and per
+# size one JSON line on stdout.
+#
+#   bench/peers/run.sh gkr [--sizes 16,18,20,22] [--repeat N] [--workers N] [--rounds R] [--mem-budget 512MiB]
+case $bench in
+gkr)
+	sizes=16,18,20
+	repeat=1
+	workers=
+	rounds=16
+	budget=512MiB
+	while [ $# -gt 0 ]; do
+		case $1 in
+		--sizes) sizes=$2; shift 2 ;;
+		--repeat) repeat=$2; shift 2 ;;
+		--workers) workers=$2; shift 2 ;;
+		--rounds) rounds=$2; shift 2 ;;
+		--mem-budget) budget=$2; shift 2 ;;
+		*) echo "usage: $0 gkr [--sizes 16,18,20,22] [--repeat N] [--workers N] [--rounds R] [--mem-budget 512MiB]" >&2; exit 2 ;;
+		esac
+	done
+	bin=$(mktemp -d)
+	trap 'rm -rf "$bin"' EXIT
+	(cd "$root" && go build -o "$bin/ours" ./bench/ours/gkr)
+	(cd "$here" && go build -o "$bin/peer" ./gkr)
+	num() { sed -n "s/.*\"$1\":\([0-9.eE+-]*\).*/\1/p"; }
+	bool() { sed -n "s/.*\"$1\":\(true\|false\).*/\1/p"; }
+	# best SIDE N: the JSON line of the run with the fastest prove among $repeat processes
+	best() {
+		local side=$1 n=$2 out s bl= bs= extra=
+		[ "$side" = ours ] && extra="-mem-budget $budget"
+		for _ in $(seq "$repeat"); do
+			out=$("$bin/$side" -n "$n" -rounds "$rounds" $extra ${workers:+-workers "$workers"}) || true
+			s=$(echo "$out" | num prove_s)
+			[ -n "$s" ] || continue
+			if [ -z "$bs" ] || awk -v a="$s" -v b="$bs" 'BEGIN{exit !(a<b)}'; then bs=$s bl=$out; fi
+		done
+		echo "$bl"
+	}
+	printf '%-5s %9s %7s %9s %9s %7s %9s %9s %8s %8s %10s %10s %7s %6s\n' bench instances rounds peer_prove ours_prove speedup peer_cpu ours_cpu peer_vfy ours_vfy peer_MiB ours_MiB rss_x ok >&2
+	for n in ${sizes//,/ }; do
+		pl=$(best peer "$n")
+		ol=$(best ours "$n")
+		if [ -z "$pl" ] || [ -z "$ol" ]; then
+			echo "gkr 2^$n: a side failed (peer: ${pl:-no result}; ours: ${ol:-no result})" >&2
+			continue
+		fi
+		awk -v n="$n" -v r="$rounds" \
+			-v ps="$(echo "$pl" | num prove_s)" -v os="$(echo "$ol" | num prove_s)" \
+			-v pc="$(echo "$pl" | num prove_cpu_s)" -v oc="$(echo "$ol" | num prove_cpu_s)" \
+			-v pv="$(echo "$pl" | num verify_s)" -v ov="$(echo "$ol" | num verify_s)" \
+			-v pf="$(echo "$pl" | num forward_s)" -v of="$(echo "$ol" | num forward_s)" \
+			-v pr="$(echo "$pl" | num peak_rss_bytes)" -v or="$(echo "$ol" | num peak_rss_bytes)" \
+			-v ok="$(echo "$ol" | bool verified)" -v pok="$(echo "$pl" | bool verified)" 'BEGIN{
+			N = 2^n
+			printf "%-5s %9d %7d %9.3f %9.3f %6.2fx %9.3f %9.3f %8.3f %8.3f %10.1f %10.1f %6.3fx %6s\n", "gkr", N, r, ps, os, ps/os, pc, oc, pv, ov, pr/1048576, or/1048576, or/pr, ok > "/dev/stderr"
+			printf "{\"bench\":\"gkr\",\"instances\":%d,\"rounds\":%d,\"peer_prove_s\":%s,\"ours_prove_s\":%s,\"peer_verify_s\":%s,\"ours_verify_s\":%s,\"peer_peak_rss_bytes\":%s,\"ours_peak_rss_bytes\":%s,\"ours_verified\":%s,\"peer_verified\":%s,\"peer_prove_cpu_s\":%s,\"ours_prove_cpu_s\":%s,\"peer_forward_s\":%s,\"ours_forward_s\":%s}\n", N, r, ps, os, pv, ov, pr, or, ok, pok, pc, oc, pf, of
+		}'
+	done
+	exit 0
+	;;
+esac
 case " $BENCHES " in *" $bench "*) ;; *) usage ;; esac
 
 sizes=20,22,24

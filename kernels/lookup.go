@@ -6,7 +6,6 @@ import (
 	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
 	"github.com/streamprove/streamprove/field"
 	"github.com/streamprove/streamprove/gkr"
-	"github.com/streamprove/streamprove/sumcheck"
 )
 
 // linTerm is coef·tensor[t] inside a looked-up column.
@@ -101,14 +100,29 @@ func (lc *lookupCore) challenges(tr *field.Transcript) (gamma, beta field.Elemen
 	return gamma, beta, powers(gamma, lc.maxCols())
 }
 
-func (lc *lookupCore) leafGate(beta field.Element, a [][]field.Element) func([]field.Element) sumcheck.Gate {
-	return func(c []field.Element) sumcheck.Gate {
-		return &leafGate{nt: len(lc.tensors), beta: beta, a: a, c: c}
-	}
+// prove runs the lookups and returns the claims on the witness tensors and the multiplicities.
+func (lc *lookupCore) prove(pc *gkr.ProveCtx) ([]gkr.Claim, error) { return lc.proveWith(pc, nil) }
+
+// lookupCheat is what the soundness tests' cheating prover changes: the tensors the witness
+// trees are built from, and the tables the table trees are built from. An honest prover never
+// sets it.
+type lookupCheat struct {
+	treeSrcs []field.Source
+	tables   []*lookupTable
 }
 
-// prove runs the lookups and returns the claims on the witness tensors and the multiplicities.
-func (lc *lookupCore) prove(pc *gkr.ProveCtx) ([]gkr.Claim, error) {
+func (lc *lookupCore) proveWith(pc *gkr.ProveCtx, cheat *lookupCheat) ([]gkr.Claim, error) {
+	var treeSrcs []field.Source
+	tables := make([]*lookupTable, len(lc.args))
+	for A, arg := range lc.args {
+		tables[A] = arg.tab
+	}
+	if cheat != nil {
+		treeSrcs = cheat.treeSrcs
+		if cheat.tables != nil {
+			tables = cheat.tables
+		}
+	}
 	n, err := lc.numVars(pc.Graph)
 	if err != nil {
 		return nil, err
@@ -144,8 +158,13 @@ func (lc *lookupCore) prove(pc *gkr.ProveCtx) ([]gkr.Claim, error) {
 				return nil, err
 			}
 		}
-	} else if err := b.buildWitness(wtrees, srcs, n, beta, a); err != nil {
-		return nil, fmt.Errorf("node %s: %w", lc.name, err)
+	} else {
+		if treeSrcs == nil {
+			treeSrcs = srcs
+		}
+		if err := b.buildWitness(wtrees, treeSrcs, n, beta, a); err != nil {
+			return nil, fmt.Errorf("node %s: %w", lc.name, err)
+		}
 	}
 	ttrees := make([]*fracTree, len(lc.args))
 	for A, arg := range lc.args {
@@ -155,7 +174,7 @@ func (lc *lookupCore) prove(pc *gkr.ProveCtx) ([]gkr.Claim, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := b.buildTable(ttrees[A], arg.tab, m, beta, gpow); err != nil {
+		if err := b.buildTable(ttrees[A], tables[A], m, beta, gpow); err != nil {
 			return nil, fmt.Errorf("node %s: %w", lc.name, err)
 		}
 	}
@@ -176,19 +195,23 @@ func (lc *lookupCore) prove(pc *gkr.ProveCtx) ([]gkr.Claim, error) {
 			claims = append(claims, gkr.Claim{Tensor: name, Point: []field.Element{}, Value: leafVals[t]})
 		}
 	} else {
-		leaf := make([]field.Source, 0, 2*len(srcs))
-		for _, s := range srcs {
-			e, o := newTeePair(s).halves()
-			leaf = append(leaf, e, o)
+		var vals []field.Element
+		send := func(rho, _ []field.Element) error {
+			var err error
+			if vals, err = b.evalHalves(srcs, rho); err != nil {
+				return err
+			}
+			pc.Send("lookup/leaf-values", vals...)
+			return nil
 		}
-		z, finals, err := proveTrees(pc, wtrees, n, leaf, lc.leafGate(beta, a))
+		z, _, err := proveTrees(pc, wtrees, n, true, send)
 		if err != nil {
 			return nil, fmt.Errorf("node %s: %w", lc.name, err)
 		}
-		claims = append(claims, lc.tensorClaims(z, finals)...)
+		claims = append(claims, lc.tensorClaims(z, vals)...)
 	}
 	for A, arg := range lc.args {
-		z, finals, err := proveTrees(pc, ttrees[A:A+1], arg.tab.logSize, nil, nil)
+		z, finals, err := proveTrees(pc, ttrees[A:A+1], arg.tab.logSize, false, nil)
 		if err != nil {
 			return nil, fmt.Errorf("node %s: %w", lc.name, err)
 		}
@@ -263,14 +286,37 @@ func (lc *lookupCore) verify(vc *gkr.VerifyCtx) ([]gkr.Claim, error) {
 			claims = append(claims, gkr.Claim{Tensor: name, Point: []field.Element{}, Value: leafVals[t]})
 		}
 	} else {
-		z, finals, err := verifyTrees(vc, wroots, n, lc.leafGate(beta, a))
+		var vals []field.Element
+		check := func(_, finals []field.Element) error {
+			var err error
+			if vals, err = vc.Recv("lookup/leaf-values", 2*len(lc.tensors)); err != nil {
+				return err
+			}
+			// The last sumcheck's finals are q_A at (0, ρ) and (1, ρ): they must be the
+			// linear forms of the tensors' values sent for those points.
+			for A := range lc.args {
+				for h := 0; h < 2; h++ {
+					q := beta
+					for t := range lc.tensors {
+						var v field.Element
+						v.Mul(&a[A][t], &vals[2*t+h])
+						q.Sub(&q, &v)
+					}
+					if !q.Equal(&finals[2*A+h]) {
+						return fmt.Errorf("%w: node %s: lookup %d: the leaves are not the looked-up tensors", gkr.ErrBadProof, lc.name, A)
+					}
+				}
+			}
+			return nil
+		}
+		z, _, err := verifyTrees(vc, wroots, n, true, check)
 		if err != nil {
 			return nil, fmt.Errorf("node %s: %w", lc.name, err)
 		}
-		claims = append(claims, lc.tensorClaims(z, finals)...)
+		claims = append(claims, lc.tensorClaims(z, vals)...)
 	}
 	for A, arg := range lc.args {
-		z, finals, err := verifyTrees(vc, troots[A:A+1], arg.tab.logSize, nil)
+		z, finals, err := verifyTrees(vc, troots[A:A+1], arg.tab.logSize, false, nil)
 		if err != nil {
 			return nil, fmt.Errorf("node %s: %w", lc.name, err)
 		}
@@ -289,8 +335,8 @@ func (lc *lookupCore) verify(vc *gkr.VerifyCtx) ([]gkr.Claim, error) {
 	return claims, nil
 }
 
-// buildWitness streams the witness tensors once and builds layers n−1 … 0 of every witness
-// tree: leaf i of lookup A is 1/(β − Σ_t a[A][t]·T_t[i]).
+// buildWitness streams the witness tensors once and builds layers n … 0 of every witness tree:
+// leaf i of lookup A is 1/(β − Σ_t a[A][t]·T_t[i]) (layer n stores only the denominators).
 func (b *treeBuilder) buildWitness(trees []*fracTree, srcs []field.Source, n int, beta field.Element, a [][]field.Element) error {
 	N := int64(1) << n
 	nt := len(srcs)
@@ -302,8 +348,11 @@ func (b *treeBuilder) buildWitness(trees []*fracTree, srcs []field.Source, n int
 	defer release()
 	sinks := make([]*layerSink, len(trees))
 	for A, t := range trees {
+		if err := b.newLayer(t, n, true); err != nil {
+			return err
+		}
 		if n-1 >= 1 {
-			if err := b.newLayer(t, n-1); err != nil {
+			if err := b.newLayer(t, n-1, false); err != nil {
 				return err
 			}
 		}
@@ -356,6 +405,13 @@ func (b *treeBuilder) buildWitness(trees []*fracTree, srcs []field.Source, n int
 				vp.Add(fr.Vector(qe[s:e]), fr.Vector(qo[s:e]))
 				vq.Mul(fr.Vector(qe[s:e]), fr.Vector(qo[s:e]))
 			})
+			lay := trees[A].layers[n]
+			if err := lay[2].WriteAt(qe, off/2); err != nil {
+				return err
+			}
+			if err := lay[3].WriteAt(qo, off/2); err != nil {
+				return err
+			}
 			if err := sinks[A].write(p2, q2); err != nil {
 				return err
 			}
@@ -383,7 +439,7 @@ func (b *treeBuilder) buildTable(t *fracTree, tab *lookupTable, m field.Source, 
 		return err
 	}
 	defer release()
-	if err := b.newLayer(t, L); err != nil {
+	if err := b.newLayer(t, L, false); err != nil {
 		return err
 	}
 	sink := &layerSink{t: t, k: L}
@@ -406,4 +462,43 @@ func (b *treeBuilder) buildTable(t *fracTree, tab *lookupTable, m field.Source, 
 		}
 	}
 	return b.reduce(t, L)
+}
+
+// evalHalves returns, for every tensor t, its even and odd halves' MLEs at rho:
+// out[2t] = Σ_j eq(ρ, j)·T_t[2j] and out[2t+1] = Σ_j eq(ρ, j)·T_t[2j+1], one pass per tensor
+// with an eq table of half a chunk (the chunk decomposition of field.NewChunkEq).
+func (b *treeBuilder) evalHalves(srcs []field.Source, rho []field.Element) ([]field.Element, error) {
+	N := int64(1) << (len(rho) + 1)
+	C := b.chunk(N, 3)
+	release, err := b.reserve(2 * C * 32)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	c, _ := field.Log2(C)
+	ce := field.NewChunkEq(rho, c-1)
+	buf := make([]field.Element, C)
+	ev, od := make([]field.Element, C/2), make([]field.Element, C/2)
+	out := make([]field.Element, 2*len(srcs))
+	for t, src := range srcs {
+		err := field.ForEachChunk(src, buf, func(j int64, chunk []field.Element) error {
+			h := len(chunk) / 2
+			for i := 0; i < h; i++ {
+				ev[i] = chunk[2*i]
+				od[i] = chunk[2*i+1]
+			}
+			hi := ce.Hi(j)
+			e := field.InnerProduct(ev[:h], ce.Lo)
+			o := field.InnerProduct(od[:h], ce.Lo)
+			e.Mul(&e, &hi)
+			o.Mul(&o, &hi)
+			out[2*t].Add(&out[2*t], &e)
+			out[2*t+1].Add(&out[2*t+1], &o)
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("tensor %d: %w", t, err)
+		}
+	}
+	return out, nil
 }

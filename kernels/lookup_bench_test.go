@@ -116,8 +116,8 @@ func proveLookupGraph(s *tensorstore.Store, g *gkr.Graph, budget *spill.Budget, 
 }
 
 // lookupKernelBytes is the size of a lookup kernel's messages in a proof over 2^n elements:
-// roots, then the witness GKR (layer k: k rounds of 3 elements and the finals), then each table
-// GKR.
+// roots, then the witness GKR (layer k: k rounds of 3 elements and the finals; after the last,
+// the tensors' half values), then each table GKR.
 func lookupKernelBytes(l *Lookup, n int) int {
 	trees, nt := len(l.core.args), len(l.core.tensors)
 	e := 4 * trees // roots
@@ -127,7 +127,7 @@ func lookupKernelBytes(l *Lookup, n int) int {
 	for k := 0; k < n; k++ {
 		e += 3 * k
 		if k == n-1 {
-			e += 2 * nt
+			e += 2*trees + 2*nt
 		} else {
 			e += 4 * trees
 		}

@@ -2,7 +2,6 @@ package kernels
 
 import (
 	"fmt"
-	"io"
 	"sync"
 
 	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
@@ -27,11 +26,15 @@ import (
 // on layer k+1 at (λ, ρ). Trees of equal depth are proven together with one sumcheck per layer
 // (the challenges are shared, the gate sums over the trees with further powers of α).
 //
-// Layers 1 … n−1 are stored de-interleaved (the four halves p_e, p_o, q_e, q_o, 2^(k−1) elements
+// Layers 1 … n are stored de-interleaved (the four halves p_e, p_o, q_e, q_o, 2^(k−1) elements
 // each) in spill.Tables, in RAM when the budget allows and in spill files otherwise: the layer
-// sumcheck reads them directly. The leaves are never stored: for a witness tree the last
-// sumcheck runs over the even/odd halves of the looked-up tensors themselves (its gate forms
-// q = β − Σ_t a_t·T_t), so its final values are claims on those tensors.
+// sumcheck reads them directly, and starts in RAM when they are. The leaves of a witness tree
+// have numerator 1 and the denominator q = β − Σ_t a_t·T_t (a linear form of the looked-up
+// tensors): only q is stored, and after the last sumcheck the prover sends the tensors' even
+// and odd halves at its point ρ; the verifier checks them against the final q values (the MLE of
+// a linear form is the linear form of the MLEs) before λ turns them into claims on the tensors.
+// That costs one evaluation pass over the tensors instead of a last sumcheck streamed over
+// both halves of every tensor with a gate that recomputes q at each evaluation point.
 
 // fracLayer holds one stored layer: p even, p odd, q even, q odd.
 type fracLayer [4]*spill.Table
@@ -84,12 +87,15 @@ func (b *treeBuilder) reserve(n int64) (func(), error) {
 	return func() { b.budget.Release(n) }, nil
 }
 
-// newLayer allocates layer k ≥ 1 of tree t.
-func (b *treeBuilder) newLayer(t *fracTree, k int) error {
+// newLayer allocates layer k ≥ 1 of tree t (only its denominators with qOnly).
+func (b *treeBuilder) newLayer(t *fracTree, k int, qOnly bool) error {
 	for len(t.layers) <= k {
 		t.layers = append(t.layers, fracLayer{})
 	}
 	for h := range t.layers[k] {
+		if qOnly && h < 2 {
+			continue
+		}
 		tb, err := spill.NewTable(b.budget, fmt.Sprintf("%s layer %d", b.who, k), int64(1)<<(k-1), b.dir)
 		if err != nil {
 			return err
@@ -162,7 +168,7 @@ func (b *treeBuilder) reduce(t *fracTree, top int) error {
 	p, q, tmp := make([]field.Element, C), make([]field.Element, C), make([]field.Element, C)
 	for k := top; k >= 1; k-- {
 		if k-1 >= 1 {
-			if err := b.newLayer(t, k-1); err != nil {
+			if err := b.newLayer(t, k-1, false); err != nil {
 				return err
 			}
 		}
@@ -231,43 +237,27 @@ func getScratch(p *sync.Pool, n int) *[]field.Element {
 	return sp
 }
 
-// leafGate is the last witness layer: the sources are the even and odd halves of the looked-up
-// tensors (2t, 2t+1 for tensor t), every leaf numerator is 1 and the denominator of lookup A is
-// q = β − Σ_t a[A][t]·T_t, so the gate is Σ_A c_{2A}·(qe + qo) + c_{2A+1}·qe·qo.
-type leafGate struct {
-	nt      int
-	beta    field.Element
-	a       [][]field.Element
+// unitGate is the last witness layer, whose numerators are all 1: the sources are (qe, qo) per
+// tree and the gate is Σ_A c_{2A}·(qe + qo) + c_{2A+1}·qe·qo.
+type unitGate struct {
 	c       []field.Element
 	scratch sync.Pool
 }
 
-func (g *leafGate) Arity() int  { return 2 * g.nt }
-func (g *leafGate) Degree() int { return 2 }
+func (g *unitGate) Arity() int  { return len(g.c) }
+func (g *unitGate) Degree() int { return 2 }
 
-func (g *leafGate) Eval(out []field.Element, in [][]field.Element) {
+func (g *unitGate) Eval(out []field.Element, in [][]field.Element) {
 	n := len(out)
-	sp := getScratch(&g.scratch, 3*n)
+	sp := getScratch(&g.scratch, n)
 	defer g.scratch.Put(sp)
-	qe, qo, t := fr.Vector((*sp)[:n]), fr.Vector((*sp)[n:2*n]), fr.Vector((*sp)[2*n:3*n])
+	t := fr.Vector((*sp)[:n])
 	o := fr.Vector(out)
 	for i := range o {
 		o[i].SetZero()
 	}
-	for A := range g.a {
-		for i := range qe {
-			qe[i] = g.beta
-			qo[i] = g.beta
-		}
-		for ti, a := range g.a[A] {
-			if a.IsZero() {
-				continue
-			}
-			t.ScalarMul(fr.Vector(in[2*ti][:n]), &a)
-			qe.Sub(qe, t)
-			t.ScalarMul(fr.Vector(in[2*ti+1][:n]), &a)
-			qo.Sub(qo, t)
-		}
+	for A := 0; A < len(g.c)/2; A++ {
+		qe, qo := fr.Vector(in[2*A][:n]), fr.Vector(in[2*A+1][:n])
 		t.Add(qe, qo)
 		t.ScalarMul(t, &g.c[2*A])
 		o.Add(o, t)
@@ -277,57 +267,7 @@ func (g *leafGate) Eval(out []field.Element, in [][]field.Element) {
 	}
 }
 
-// halfSource is the even (or odd) positions of a source: variable 0 fixed to 0 (or 1).
-type halfSource struct {
-	src field.Source
-	odd bool
-}
-
-func (h halfSource) Len() int64 { return h.src.Len() / 2 }
-
-func (h halfSource) Open() (field.Stream, error) {
-	st, err := h.src.Open()
-	if err != nil {
-		return nil, err
-	}
-	return &halfStream{st: st, odd: h.odd, left: h.Len()}, nil
-}
-
-type halfStream struct {
-	st   field.Stream
-	odd  bool
-	buf  []field.Element
-	left int64
-}
-
-const halfBlock = 1 << 10
-
-func (h *halfStream) Next(out []field.Element) (int, error) {
-	if h.left <= 0 {
-		return 0, io.EOF
-	}
-	k := int(min(int64(len(out)), int64(halfBlock), h.left))
-	if h.buf == nil {
-		h.buf = make([]field.Element, 2*halfBlock)
-	}
-	if err := field.ReadFull(h.st, h.buf[:2*k]); err != nil {
-		if err == io.EOF {
-			err = io.ErrUnexpectedEOF
-		}
-		return 0, err
-	}
-	o := 0
-	if h.odd {
-		o = 1
-	}
-	for i := 0; i < k; i++ {
-		out[i] = h.buf[2*i+o]
-	}
-	h.left -= int64(k)
-	return k, nil
-}
-
-func (h *halfStream) Close() error { return h.st.Close() }
+func unitGateOf(c []field.Element) sumcheck.Gate { return &unitGate{c: c} }
 
 // powers returns 1, a, a², … (n of them).
 func powers(a field.Element, n int) []field.Element {
@@ -368,11 +308,12 @@ func layerClaim(k int, z []field.Element, vals [][2]field.Element, alpha field.E
 
 func fracGateOf(c []field.Element) sumcheck.Gate { return newFracGate(c) }
 
-// proveTrees runs the layer sumchecks of trees of depth n ≥ 1 from their roots down. Layers
-// 1 … n−1 are the trees' stored layers; layer n is the trees' stored layer n when leafSrcs is
-// nil, and otherwise leafSrcs with the gate leafGate(c). It returns the leaf point (λ, ρ) and the
-// last sumcheck's final values.
-func proveTrees(pc *gkr.ProveCtx, trees []*fracTree, n int, leafSrcs []field.Source, leafGate func([]field.Element) sumcheck.Gate) ([]field.Element, []field.Element, error) {
+// proveTrees runs the layer sumchecks of trees of depth n ≥ 1 from their roots down over their
+// stored layers 1 … n. With unit, layer n holds only denominators (every numerator is 1) and
+// the last sumcheck uses unitGate. After the last sumcheck, before its λ is drawn, last is
+// called with the point ρ and the final values (the witness side sends the tensors' values
+// there). It returns the leaf point (λ, ρ) and the last sumcheck's final values.
+func proveTrees(pc *gkr.ProveCtx, trees []*fracTree, n int, unit bool, last func(rho, finals []field.Element) error) ([]field.Element, []field.Element, error) {
 	tr := pc.Transcript()
 	vals := make([][2]field.Element, len(trees))
 	for A, t := range trees {
@@ -381,17 +322,14 @@ func proveTrees(pc *gkr.ProveCtx, trees []*fracTree, n int, leafSrcs []field.Sou
 	var z []field.Element
 	for k := 0; k < n; k++ {
 		alpha := tr.Challenge("lookup/alpha")
-		last := k == n-1 && leafSrcs != nil
 		gate := fracGateOf
-		if last {
-			gate = leafGate
+		if k == n-1 && unit {
+			gate = unitGateOf
 		}
 		sc := layerClaim(k, z, vals, alpha, gate)
-		if last {
-			sc.Sources = leafSrcs
-		} else {
-			for _, t := range trees {
-				for _, tb := range t.layers[k+1] {
+		for _, t := range trees {
+			for _, tb := range t.layers[k+1] {
+				if tb != nil {
 					sc.Sources = append(sc.Sources, tb)
 				}
 			}
@@ -399,6 +337,11 @@ func proveTrees(pc *gkr.ProveCtx, trees []*fracTree, n int, leafSrcs []field.Sou
 		rho, finals, err := pc.Sumcheck(sc)
 		if err != nil {
 			return nil, nil, err
+		}
+		if k == n-1 && last != nil {
+			if err := last(rho, finals); err != nil {
+				return nil, nil, err
+			}
 		}
 		lambda := tr.Challenge("lookup/lambda")
 		z = append([]field.Element{lambda}, rho...)
@@ -413,22 +356,27 @@ func proveTrees(pc *gkr.ProveCtx, trees []*fracTree, n int, leafSrcs []field.Sou
 	return z, nil, nil
 }
 
-// verifyTrees mirrors proveTrees for trees whose roots are roots. nLeafArity is the arity of the
-// last layer's gate when leafGate is set.
-func verifyTrees(vc *gkr.VerifyCtx, roots [][2]field.Element, n int, leafGate func([]field.Element) sumcheck.Gate) ([]field.Element, []field.Element, error) {
+// verifyTrees mirrors proveTrees for trees whose roots are roots; last checks the final values
+// (and reads what the prover sent there) before λ is drawn.
+func verifyTrees(vc *gkr.VerifyCtx, roots [][2]field.Element, n int, unit bool, last func(rho, finals []field.Element) error) ([]field.Element, []field.Element, error) {
 	tr := vc.Transcript()
 	vals := append([][2]field.Element(nil), roots...)
 	var z []field.Element
 	for k := 0; k < n; k++ {
 		alpha := tr.Challenge("lookup/alpha")
 		gate := fracGateOf
-		if k == n-1 && leafGate != nil {
-			gate = leafGate
+		if k == n-1 && unit {
+			gate = unitGateOf
 		}
 		sc := layerClaim(k, z, vals, alpha, gate)
 		rho, finals, err := vc.Sumcheck(sc)
 		if err != nil {
 			return nil, nil, err
+		}
+		if k == n-1 && last != nil {
+			if err := last(rho, finals); err != nil {
+				return nil, nil, err
+			}
 		}
 		lambda := tr.Challenge("lookup/lambda")
 		z = append([]field.Element{lambda}, rho...)

@@ -264,3 +264,104 @@ func TestLookupAdviceCommitmentTampering(t *testing.T) {
 		}
 	}
 }
+
+// cheatLookup proves its lookups with witness trees built from other tensors (a valid witness)
+// than the ones it is bound to: everything up to the leaves is consistent, and only the check of
+// the leaves against the tensors' values can catch it.
+type cheatLookup struct {
+	*Lookup
+	fake   []string       // tensors to build the trees from, in core.tensors order (nil: the real ones)
+	tables []*lookupTable // tables to build the table trees from (nil: the real ones)
+}
+
+func (c *cheatLookup) Prove(pc *gkr.ProveCtx, out []gkr.Claim) ([]gkr.Claim, error) {
+	ch := &lookupCheat{tables: c.tables}
+	for _, name := range c.fake {
+		s, err := pc.Source(name)
+		if err != nil {
+			return nil, err
+		}
+		ch.treeSrcs = append(ch.treeSrcs, s)
+	}
+	return c.core.proveWith(pc, ch)
+}
+
+func TestLookupLeafBinding(t *testing.T) {
+	xs := []int64{-5, 7, -128, 127, 0, -1, 3, 100, -77}
+	m := reluModel(t, []int{9}, 8, xs)
+	m.forward()
+	// y_fake is the honest output (the multiplicities fit it); y gets a wrong value.
+	y := m.values("y")
+	fw, err := m.store.Create("y_fake", []int{9}, tensorstore.Int64, tensorstore.WriteOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := fw.WriteInt64s(y); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fw.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	y[0] = -5
+	m.replaceTensor("y", y)
+	m.forwardAfter(m.kerns[0].(*Lookup))
+	pub := m.public()
+	g := *m.graph
+	g.Kernels = append([]gkr.Kernel(nil), m.graph.Kernels...)
+	g.Kernels[0] = &cheatLookup{Lookup: m.kerns[0].(*Lookup), fake: []string{"x", "y_fake"}}
+	w := &StoreWitness{Store: m.store}
+	proof, err := gkr.Prove(&g, w, pub, gkr.Options{})
+	w.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = gkr.Verify(m.graph, pub, proof)
+	reject(t, "witness trees built from other tensors", err)
+	if !contains(err.Error(), "leaves are not the looked-up tensors") {
+		t.Fatalf("rejected, but not by the leaf check: %v", err)
+	}
+	// Control: the cheating prover with the honest tensors as its "fake" ones is honest.
+	m.replaceTensor("y", m.values("y_fake"))
+	m.forwardAfter(m.kerns[0].(*Lookup))
+	g.Kernels[0] = &cheatLookup{Lookup: m.kerns[0].(*Lookup), fake: []string{"x", "y_fake"}}
+	w = &StoreWitness{Store: m.store}
+	proof, err = gkr.Prove(&g, w, m.public(), gkr.Options{})
+	w.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := gkr.Verify(m.graph, m.public(), proof); err != nil {
+		t.Fatalf("control: %v", err)
+	}
+}
+
+// A prover that builds its table tree from another table (the ReLU table with the row of −5
+// changed to (−5, −5)) is caught by the check of the table leaves against the table's MLE.
+func TestLookupTableBinding(t *testing.T) {
+	xs := []int64{-5, 7, -128, 127, 0, -1, 3, 100, -77}
+	m := reluModel(t, []int{9}, 8, xs)
+	m.forward()
+	y := m.values("y")
+	y[0] = -5
+	m.replaceTensor("y", y)
+	m.forwardAfter(m.kerns[0].(*Lookup))
+	bad := &lookupTable{logSize: 8, zeroRow: 128, cols: []tableColumn{
+		pwColumn{{lo: 0, hi: 256, c0: -128, c1: 1}},
+		pwColumn{{lo: 0, hi: 123}, {lo: 123, hi: 124, c0: -5}, {lo: 124, hi: 128}, {lo: 128, hi: 256, c0: -128, c1: 1}},
+	}}
+	g := *m.graph
+	g.Kernels = append([]gkr.Kernel(nil), m.graph.Kernels...)
+	g.Kernels[0] = &cheatLookup{Lookup: m.kerns[0].(*Lookup), tables: []*lookupTable{bad}}
+	pub := m.public()
+	w := &StoreWitness{Store: m.store}
+	proof, err := gkr.Prove(&g, w, pub, gkr.Options{})
+	w.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = gkr.Verify(m.graph, pub, proof)
+	reject(t, "table tree built from another table", err)
+	if !contains(err.Error(), "table leaves do not match the table") {
+		t.Fatalf("rejected, but not by the table check: %v", err)
+	}
+}

@@ -123,6 +123,7 @@ func main() {
 		fail("forward", err)
 	}
 	forwardS := time.Since(start).Seconds()
+	forwardPeak := phasePeak()
 
 	wit := &kernels.StoreWitness{Store: store}
 	pubIn := &kernels.StoreWitness{Store: store, Allow: map[string]bool{"x": true, "key": true}}
@@ -147,10 +148,12 @@ func main() {
 		fail("prove", err)
 	}
 	wit.Close()
+	provePeak := phasePeak()
 
 	start = time.Now()
 	outs, err := gkr.Verify(g, pub, proof)
 	verifyS := time.Since(start).Seconds()
+	verifyPeak := phasePeak()
 	verified := err == nil
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "gkr: verify:", err)
@@ -171,12 +174,13 @@ func main() {
 		y0 = hex.EncodeToString(b[:])
 	}
 	layers, wires := k.(*kernels.Parallel).Layers()
-	rss, _ := spill.PeakRSS()
+	rss := max(forwardPeak, provePeak, verifyPeak)
 	json.NewEncoder(os.Stdout).Encode(map[string]any{
 		"side": "ours", "lib": "streamprove", "bench": "gkr", "instances": n, "log_n": *logN,
 		"rounds": *rounds, "layers": layers, "stored_wires": wires, "workers": *workers,
 		"mem_budget_bytes": budgetB, "forward_s": forwardS, "prove_s": proveS, "prove_cpu_s": proveCPU, "verify_s": verifyS,
-		"proof_bytes": len(proof), "peak_rss_bytes": rss, "verified": verified, "y0": y0,
+		"proof_bytes": len(proof), "peak_rss_bytes": rss,
+		"forward_peak_rss_bytes": forwardPeak, "prove_peak_rss_bytes": provePeak, "verify_peak_rss_bytes": verifyPeak, "verified": verified, "y0": y0,
 	})
 	if !verified {
 		os.Exit(1)
@@ -191,4 +195,12 @@ func cpuSeconds() float64 {
 		return 0
 	}
 	return float64(ru.Utime.Sec+ru.Stime.Sec) + float64(ru.Utime.Usec+ru.Stime.Usec)/1e6
+}
+
+// phasePeak returns the peak RSS (VmHWM) since the last call and resets it (writing 5 to
+// /proc/self/clear_refs), so each phase — forward, prove, verify — reports its own peak.
+func phasePeak() int64 {
+	p, _ := spill.PeakRSS()
+	os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
+	return p
 }

@@ -29,15 +29,22 @@ func (pr *prover) blockSize() int {
 	if pr.n < 8 {
 		return 0
 	}
-	B := min(pr.maxPairs(), (1<<(pr.n-1))/pr.workers)
-	if B < 4 {
-		return 0
-	}
-	return 1 << (bits.Len(uint(B)) - 1)
+	return pr.blockSizeFor(int64(1) << (pr.n - 1))
 }
 
-func newBlocked(k, n, B int) *blocked {
-	bl := &blocked{B: B, data: makeTables(k, int64(1)<<(n-1)), lb: B, rev: make([]uint32, B)}
+// blockSizeFor is the block length for RAM tables of n elements, or 0 (fewer than a block of 4
+// per worker).
+func (pr *prover) blockSizeFor(n int64) int {
+	B := min(int64(pr.maxPairs()), n/int64(pr.workers))
+	if B < 4 || n < 128 {
+		return 0
+	}
+	return 1 << (bits.Len64(uint64(B)) - 1)
+}
+
+// newBlocked makes blocked tables of n elements per source.
+func newBlocked(k int, n int64, B int) *blocked {
+	bl := &blocked{B: B, data: makeTables(k, n), lb: B, rev: make([]uint32, B)}
 	b := bits.TrailingZeros(uint(B))
 	for i := range bl.rev {
 		bl.rev[i] = uint32(bits.Reverse32(uint32(i)) >> (32 - b))
@@ -99,7 +106,7 @@ func (pr *prover) parallelAcc(nb, na int, fn func(ws *workspace, acc []field.Ele
 func (pr *prover) toBlocked(r *field.Element) {
 	bl := pr.blk
 	B := bl.B
-	nb := (1 << (pr.n - 1)) / B
+	nb := len(bl.data[0]) / B
 	var rc *roundCtx
 	na := 0
 	if pr.n > 1 {
@@ -135,7 +142,7 @@ func (pr *prover) blockedFold(t int, r *field.Element) {
 	bl := pr.blk
 	B, lb := bl.B, bl.lb
 	h := lb / 2
-	nb := (1 << (pr.n - 1)) / B
+	nb := len(bl.data[0]) / B
 	var rc *roundCtx
 	na := 0
 	if h >= 2 {

@@ -156,7 +156,7 @@ func newProver(c *Claim, opt Options) (*prover, error) {
 		if pr.reserve("sumcheck fold tables", need) == nil {
 			pr.cur, pr.st.RAMFrom = slices, 0
 			if B > 0 {
-				pr.blk = newBlocked(pr.k, pr.n, B)
+				pr.blk = newBlocked(pr.k, N/2, B)
 			} else {
 				pr.bufs[0] = makeTables(pr.k, N/2)
 				pr.bufs[1] = makeTables(pr.k, N/4)

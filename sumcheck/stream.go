@@ -32,10 +32,24 @@ func (pr *prover) pass(t int) ([]field.Element, error) {
 		toSpill
 	)
 	target := none
-	if need := int64(pr.k) * (Nt + Nt/2) * elemBytes; !eval || pr.reserve("sumcheck folded tables", need) == nil {
+	// Past level 0 the RAM tables take the blocked layout (folded in place: Nt per source);
+	// the natural layout needs a second, half-size buffer.
+	B := 0
+	if eval && t > 0 {
+		B = pr.blockSizeFor(Nt)
+	}
+	need := int64(pr.k) * (Nt + Nt/2) * elemBytes
+	if B > 0 {
+		need = int64(pr.k) * Nt * elemBytes
+	}
+	if !eval || pr.reserve("sumcheck folded tables", need) == nil {
 		target = toRAM
-		pr.bufs[0] = makeTables(pr.k, Nt)
-		pr.bufs[1] = makeTables(pr.k, Nt/2)
+		if B > 0 {
+			pr.blk = newBlocked(pr.k, Nt, B)
+		} else {
+			pr.bufs[0] = makeTables(pr.k, Nt)
+			pr.bufs[1] = makeTables(pr.k, Nt/2)
+		}
 	} else if shift > 0 && shift >= min(spillEvery, pr.chunkLog-1) && !(shift+1 <= pr.chunkLog-1 && pr.fits(Nt/2)) {
 		// Spill, unless the next level fits in RAM: then one more pass over the base is
 		// cheaper than writing this level and reading it back.
@@ -178,7 +192,15 @@ func (pr *prover) pass(t int) ([]field.Element, error) {
 				lv := bt.bufs[c][j][:Ct]
 				switch target {
 				case toRAM:
-					copy(pr.bufs[0][j][off:], lv)
+					if pr.blk == nil {
+						copy(pr.bufs[0][j][off:], lv)
+						break
+					}
+					d, mask, rev := pr.blk.data[j], int64(B-1), pr.blk.rev
+					for i := range lv {
+						x := off + int64(i)
+						d[x&^mask|int64(rev[x&mask])] = lv[i]
+					}
 				case toSpill:
 					if err := pr.spills[j].WriteAt(lv, off); err != nil {
 						return nil, fmt.Errorf("sumcheck: spill source %d: %w", j, err)
@@ -201,6 +223,9 @@ func (pr *prover) pass(t int) ([]field.Element, error) {
 		}
 		pr.spills, pr.base, pr.pend = nil, nil, nil
 		pr.inRAM, pr.cur, pr.next = true, pr.bufs[0], 1
+		if pr.blk != nil {
+			pr.cur = nil
+		}
 		pr.st.RAMFrom = t
 	case toSpill:
 		pr.base = make([]field.Source, pr.k)
@@ -244,8 +269,11 @@ type batch struct {
 	err       error
 }
 
-// fits reports whether RAM tables of level length n (and the half-size fold buffer) would fit
-// what the budget has left.
+// fits reports whether RAM tables of level length n (blocked, or natural with the half-size
+// fold buffer) would fit what the budget has left.
 func (pr *prover) fits(n int64) bool {
+	if pr.blockSizeFor(n) > 0 {
+		return int64(pr.k)*n*elemBytes <= pr.budget.Available()
+	}
 	return int64(pr.k)*(n+n/2)*elemBytes <= pr.budget.Available()
 }

@@ -12,6 +12,11 @@ type Claim struct {
 	Tensor string
 	Point  []field.Element
 	Value  field.Element
+	// Hint, prover side only, is the Hyrax opening vector of a claim on a committed tensor when
+	// the kernel computed it anyway (a linear kernel's w_r is exactly the opening vector of its
+	// weight, DESIGN §9): the final opening then skips its pass over the tensor. It is never sent
+	// as such and never trusted: a wrong hint makes a proof that does not verify.
+	Hint []field.Element
 }
 
 func samePoint(a, b []field.Element) bool {

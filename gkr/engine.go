@@ -171,6 +171,9 @@ func Prove(g *Graph, w Witness, pub Public, opt Options) ([]byte, error) {
 		}
 		ch.buf = op.AppendBinary(ch.buf)
 	}
+	if b := pc.Budget(); b != nil {
+		b.Release(pc.hintBytes)
+	}
 	if opt.Progress != nil {
 		opt.Progress("done", total, total)
 	}
@@ -438,7 +441,11 @@ func committedClaims(g *Graph, ledger map[string][]Claim, weights, advice map[st
 			}
 		}
 		for _, c := range cs {
-			out = append(out, pcs.Claim{Commitment: com, Source: src, Point: c.Point, Value: c.Value})
+			pc := pcs.Claim{Commitment: com, Source: src, Point: c.Point, Value: c.Value}
+			if com != nil && len(c.Hint) == 1<<com.ColumnLog {
+				pc.U = c.Hint
+			}
+			out = append(out, pc)
 		}
 	}
 	return out, nil

@@ -47,6 +47,19 @@ type ProveCtx struct {
 	Witness Witness
 	Opt     sumcheck.Options
 	ch      *Channel
+	// hintBytes is what the claims' Hints hold, reserved from the budget until the end.
+	hintBytes int64
+}
+
+// KeepHint returns a copy of v to attach to a claim as its opening hint, if its bytes can be
+// reserved from the budget until the proof ends; otherwise nil (the opening makes its own pass).
+func (pc *ProveCtx) KeepHint(v []field.Element) []field.Element {
+	n := int64(len(v)) * field.Bytes
+	if b := pc.Budget(); b != nil && !b.TryReserve(n) {
+		return nil
+	}
+	pc.hintBytes += n
+	return append([]field.Element(nil), v...)
 }
 
 // Budget returns the run's memory ledger (nil: unlimited).

@@ -94,7 +94,16 @@ func (m *model) public() gkr.Public {
 		if err != nil {
 			m.t.Fatal(err)
 		}
-		c, err := pcs.Commit(src, pcs.Options{})
+		// Matmul weights get rows = out, columns = in (as the scheduler commits them), so the
+		// linear kernel's w_r is their opening vector and the hinted opening path is exercised.
+		opt := pcs.Options{}
+		if ti := m.graph.Tensors[name]; len(ti.Shape) == 2 {
+			k, _ := field.Log2(field.NextPow2(int64(ti.Shape[1])))
+			if k < ti.NumVars() {
+				opt.ColumnLog = k
+			}
+		}
+		c, err := pcs.Commit(src, opt)
 		if err != nil {
 			m.t.Fatal(err)
 		}

@@ -135,7 +135,11 @@ func (l *Linear) Prove(pc *gkr.ProveCtx, out []gkr.Claim) ([]gkr.Claim, error) {
 	if err != nil {
 		return nil, err
 	}
-	return l.inClaims(point, rO, rB, finals, bv), nil
+	cs := l.inClaims(point, rO, rB, finals, bv)
+	if wr.InRAM() {
+		cs[1].Hint = pc.KeepHint(wr.Slice())
+	}
+	return cs, nil
 }
 
 // Verify checks the kernel's messages and returns the claims on X, W and the bias.

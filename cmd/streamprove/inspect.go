@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/streamprove/streamprove/field"
+	"github.com/streamprove/streamprove/scheduler"
 	"github.com/streamprove/streamprove/spill"
 	"github.com/streamprove/streamprove/tensorstore"
 )
@@ -76,15 +78,23 @@ func runInspect(c *cli.Context) error {
 			in.ChunkElems, in.NumChunks, in.Len, in.PaddedLen, in.StoredBytes, fb,
 			float64(fb) / float64(max(in.StoredBytes, 1))}
 	}
+	var coms []commitJSON
+	if cm, err := scheduler.LoadCommitments(s); err == nil {
+		for _, name := range sortedNames(cm) {
+			d := cm[name].Digest()
+			coms = append(coms, commitJSON{name, len(cm[name].Rows), 1 << cm[name].ColumnLog, hex.EncodeToString(d[:])})
+		}
+	}
 	w := c.App.Writer
 	if c.Bool("json") {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		return enc.Encode(struct {
-			Store   string              `json:"store"`
-			Tensors []tensorJSON        `json:"tensors"`
-			Meta    map[string][]string `json:"meta"`
-		}{dir, rows, meta})
+			Store       string              `json:"store"`
+			Tensors     []tensorJSON        `json:"tensors"`
+			Commitments []commitJSON        `json:"commitments"`
+			Meta        map[string][]string `json:"meta"`
+		}{dir, rows, coms, meta})
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tSHAPE\tDTYPE\tCODEC\tCHUNKS\tSTORED\tVS FIELD")
@@ -107,7 +117,30 @@ func runInspect(c *cli.Context) error {
 	for _, b := range buckets {
 		fmt.Fprintf(w, "meta %s: %s\n", b, strings.Join(meta[b], ", "))
 	}
+	if len(coms) == 0 {
+		fmt.Fprintln(w, "commitments: none (run `streamprove commit`)")
+	}
+	for _, cj := range coms {
+		fmt.Fprintf(w, "commitment %s: %d rows × %d columns, digest %s\n", cj.Name, cj.Rows, cj.Columns, cj.Digest[:16])
+	}
 	return nil
+}
+
+// commitJSON describes one weight's Hyrax commitment.
+type commitJSON struct {
+	Name    string `json:"name"`
+	Rows    int    `json:"rows"`
+	Columns int    `json:"columns"`
+	Digest  string `json:"digest"`
+}
+
+func sortedNames[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
 
 func shapeString(s []int) string {

@@ -109,29 +109,41 @@ func TestCrashAndResume(t *testing.T) {
 	}
 }
 
-// TestBudgetEndToEnd proves a generated model whose witness is ≥ 16× the budget in a child
-// process and checks the child's real peak RSS (VmHWM).
+// TestBudgetEndToEnd proves generated models whose witness is ≥ 16× the budget in a child
+// process and checks the child's real peak RSS (VmHWM): a two-layer MLP at 256 MiB (issue 7),
+// and one linear layer whose weight alone is 16× a 128 MiB budget (issue 5).
 func TestBudgetEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("multi-GiB witness; run without -short")
 	}
-	const budget = 256 << 20
-	store := genModel(t, GenSpec{Layers: 2, Width: 8192, Batch: 1, Seed: 6})
-	out := filepath.Join(t.TempDir(), "proof.bin")
-	rep, err := runChild(t, "STREAMPROVE_CHILD=prove", "CHILD_STORE="+store, "CHILD_OUT="+out,
-		"CHILD_BUDGET="+strconv.Itoa(budget))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if rep.WitnessBytes < 16*budget {
-		t.Fatalf("witness %s is not 16× the budget", spill.FormatBytes(rep.WitnessBytes))
-	}
-	t.Logf("witness %s, budget %s, peak RSS %s, %.1fs", spill.FormatBytes(rep.WitnessBytes), spill.FormatBytes(budget),
-		spill.FormatBytes(rep.PeakRSSBytes), rep.WallSeconds)
-	if rep.PeakRSSBytes >= budget {
-		t.Fatalf("peak RSS %s ≥ budget %s", spill.FormatBytes(rep.PeakRSSBytes), spill.FormatBytes(budget))
-	}
-	if vr, err := Verify(store, out, ""); err != nil || !vr.Verified {
-		t.Fatalf("proof under budget: %v", err)
+	for _, c := range []struct {
+		name   string
+		spec   GenSpec
+		budget int64
+		weight int64 // bytes (as field elements) of the largest weight that must exceed 16× budget
+	}{
+		{"mlp-2x8192", GenSpec{Layers: 2, Width: 8192, Batch: 1, Seed: 6}, 256 << 20, 0},
+		{"linear-8192", GenSpec{Layers: 1, Width: 8192, Batch: 4, Seed: 7}, 128 << 20, 8192 * 8192 * 32},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			store := genModel(t, c.spec)
+			out := filepath.Join(t.TempDir(), "proof.bin")
+			rep, err := runChild(t, "STREAMPROVE_CHILD=prove", "CHILD_STORE="+store, "CHILD_OUT="+out,
+				"CHILD_BUDGET="+strconv.FormatInt(c.budget, 10))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.WitnessBytes < 16*c.budget || c.weight > 0 && c.weight < 16*c.budget {
+				t.Fatalf("witness %s is not 16× the budget", spill.FormatBytes(rep.WitnessBytes))
+			}
+			t.Logf("witness %s, budget %s, peak RSS %s, %.1fs", spill.FormatBytes(rep.WitnessBytes), spill.FormatBytes(c.budget),
+				spill.FormatBytes(rep.PeakRSSBytes), rep.WallSeconds)
+			if rep.PeakRSSBytes >= c.budget {
+				t.Fatalf("peak RSS %s ≥ budget %s", spill.FormatBytes(rep.PeakRSSBytes), spill.FormatBytes(c.budget))
+			}
+			if vr, err := Verify(store, out, ""); err != nil || !vr.Verified {
+				t.Fatalf("proof under budget: %v", err)
+			}
+		})
 	}
 }

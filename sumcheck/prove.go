@@ -102,7 +102,7 @@ type prover struct {
 	st       stats
 
 	inRAM bool
-	blk   *blocked // level ≥ 1 in the blocked layout (RAM from the caller's vectors)
+	blk   *blocked // RAM tables of level ≥ 1 in the blocked layout (nil: natural layout in cur)
 	// ahead is round aheadT's accumulators, computed by the fold that produced its tables
 	ahead   []field.Element
 	aheadRC *roundCtx
@@ -142,8 +142,9 @@ func newProver(c *Claim, opt Options) (*prover, error) {
 	}
 	pr.st.RAMFrom = pr.n
 
-	// RAM from the start when every source already lives in RAM and the two fold buffers
-	// (N/2 and N/4 per source) fit: the caller's vectors are level 0.
+	// RAM from the start when every source already lives in RAM and the fold tables fit (N/2
+	// per source in the blocked layout, N/2 + N/4 in the natural one for tiny claims): the
+	// caller's vectors are level 0 and are never written.
 	N := int64(1) << pr.n
 	if slices := ramSlices(c.Sources); slices != nil {
 		pr.inRAM = true

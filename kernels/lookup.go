@@ -33,8 +33,11 @@ type lookupArg struct {
 //     tensors' values — then per lookup the table tree's root (P'_A, Q'_A). The verifier checks
 //     Q_A ≠ 0, Q'_A ≠ 0 and P_A·Q'_A = P'_A·Q_A, i.e. Σ_i 1/(β − w_i) = Σ_j m_j/(β − t_j) with
 //     w_i = Σ_c γ^c·col_c(i) and t_j = Σ_c γ^c·tab_c(j).
-//  3. the witness trees together (one sumcheck per layer, "lookup/alpha", "lookup/lambda"); the
-//     last runs over the tensors' halves, giving one claim per witness tensor.
+//  3. the witness trees together (one sumcheck per layer, "lookup/alpha", then the sumcheck,
+//     then "lookup/lambda"). After the last one (over the stored leaf denominators, at point ρ)
+//     and before its λ, the prover sends every witness tensor's even and odd halves at ρ
+//     ("lookup/leaf-values"); the verifier checks each final denominator against
+//     β − Σ_t a_t·T_t and turns the values into one claim per tensor at (λ, ρ).
 //  4. each table tree alone; its last layer's final values for the denominators are checked
 //     against the table's MLE (O(log²) for the verifier), and a claim on the multiplicities is
 //     left for the pcs opening.

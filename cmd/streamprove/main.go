@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/pprof"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -61,6 +62,11 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		HideHelpCommand: true,
 		OnUsageError:    onUsageError,
 		ExitErrHandler:  func(*cli.Context, error) {}, // run decides the exit code
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "cpuprofile", Usage: "write a CPU profile of the command to `FILE` (go tool pprof)"},
+		},
+		Before: startProfile,
+		After:  stopProfile,
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
 				return usagef("unknown command %q (see streamprove --help)", c.Args().First())
@@ -92,3 +98,28 @@ func run(args []string, stdout, stderr io.Writer) int {
 }
 
 func main() { os.Exit(run(os.Args, os.Stdout, os.Stderr)) }
+
+var profFile *os.File
+
+func startProfile(c *cli.Context) error {
+	path := c.String("cpuprofile")
+	if path == "" {
+		return nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("--cpuprofile: %w", err)
+	}
+	profFile = f
+	return pprof.StartCPUProfile(f)
+}
+
+func stopProfile(*cli.Context) error {
+	if profFile == nil {
+		return nil
+	}
+	pprof.StopCPUProfile()
+	err := profFile.Close()
+	profFile = nil
+	return err
+}

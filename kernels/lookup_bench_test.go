@@ -256,3 +256,115 @@ func BenchmarkLinearProve(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkQuantizedMLP proves a 3-layer int8 MLP (linear → requant_relu → linear →
+// requant_relu → linear) and splits the prove time between the linear kernels, the lookup
+// kernels and the pcs work the lookups cause (advice commitments, the final opening).
+func BenchmarkQuantizedMLP(b *testing.B) {
+	for _, c := range []struct{ batch, width int }{{64, 1024}, {256, 512}} {
+		b.Run(fmt.Sprintf("%dx%d", c.batch, c.width), func(b *testing.B) {
+			s, err := tensorstore.Open(b.TempDir())
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			int8s := func(r *rand.Rand) int64 { return r.Int64N(256) - 128 }
+			g := &gkr.Graph{Name: "mlp", Tensors: map[string]*gkr.TensorInfo{}}
+			bounds := map[string]*big.Int{}
+			for i, name := range []string{"x", "w1", "w2", "w3"} {
+				rows := c.width
+				if name == "x" {
+					rows = c.batch
+				}
+				ti, err := bigInput(s, name, rows, c.width, uint64(i), int8s)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if name != "x" {
+					ti.Role = gkr.Weight
+				}
+				g.Tensors[name] = ti
+				bounds[name] = big.NewInt(128)
+			}
+			hs := []int{c.batch, c.width}
+			var ks []Kernel
+			add := func(k Kernel, out string, role gkr.Role) {
+				ks = append(ks, k)
+				g.Kernels = append(g.Kernels, k)
+				if l, ok := k.(*Lookup); ok {
+					for _, ti := range l.OutputInfos(hs) {
+						g.Tensors[ti.Name] = &ti
+					}
+					return
+				}
+				g.Tensors[out] = &gkr.TensorInfo{Name: out, Shape: hs, Role: role}
+			}
+			act := func(name, x, y string) {
+				l, err := NewRequantReLU(name, x, y, 10, 8)
+				if err != nil {
+					b.Fatal(err)
+				}
+				add(l, y, gkr.Advice)
+			}
+			add(NewLinear("fc1", "x", "w1", "", "h1"), "h1", gkr.Intermediate)
+			act("act1", "h1", "a1")
+			add(NewLinear("fc2", "a1", "w2", "", "h2"), "h2", gkr.Intermediate)
+			act("act2", "h2", "a2")
+			add(NewLinear("fc3", "a2", "w3", "", "y"), "y", gkr.Output)
+			fc := &ForwardCtx{Store: s, Graph: g, Bounds: bounds, Write: tensorstore.WriteOptions{ChunkElems: 1 << 14}}
+			for _, k := range ks {
+				if err := k.Forward(fc); err != nil {
+					b.Fatal(err)
+				}
+			}
+			wit := &StoreWitness{Store: s}
+			defer wit.Close()
+			cm := map[string]*pcs.Commitment{}
+			for _, w := range []string{"w1", "w2", "w3"} {
+				src, _ := wit.Source(w)
+				if cm[w], err = pcs.Commit(src, pcs.Options{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			pub := gkr.Public{Inputs: wit, Commitments: cm}
+			var lin, look, commit, open, total time.Duration
+			var size int
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				st := &stepTimes{times: map[string]time.Duration{}}
+				start := time.Now()
+				proof, err := gkr.Prove(g, wit, pub, gkr.Options{Progress: st.progress})
+				if err != nil {
+					b.Fatal(err)
+				}
+				total += time.Since(start)
+				st.progress("", 0, 0)
+				size = len(proof)
+				for step, d := range st.times {
+					switch {
+					case step[:2] == "fc":
+						lin += d
+					case step[:3] == "act":
+						look += d
+					case step == "opening":
+						open += d
+					case len(step) > 6 && step[:6] == "commit":
+						commit += d
+					}
+				}
+				if _, err := gkr.Verify(g, pub, proof); err != nil {
+					b.Fatal(err)
+				}
+			}
+			n := float64(b.N)
+			acts := float64(2 * c.batch * c.width)
+			weights := float64(3 * c.width * c.width)
+			b.ReportMetric(float64(lin.Nanoseconds())/n/weights, "linear-ns/weight")
+			b.ReportMetric(float64(look.Nanoseconds())/n/acts, "lookup-ns/act")
+			b.ReportMetric(100*float64(look)/float64(total), "lookup-%")
+			b.ReportMetric(100*float64(commit)/float64(total), "advice-commit-%")
+			b.ReportMetric(100*float64(open)/float64(total), "opening-%")
+			b.ReportMetric(float64(size), "proof-B")
+		})
+	}
+}

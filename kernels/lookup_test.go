@@ -166,7 +166,7 @@ func TestReLUCompleteness(t *testing.T) {
 	for _, c := range []struct {
 		shape []int
 		bits  int
-	}{{[]int{1}, 8}, {[]int{2}, 8}, {[]int{3, 5}, 8}, {[]int{7}, 4}, {[]int{4, 33}, 16}, {[]int{5, 9}, 12}} {
+	}{{[]int{1}, 8}, {[]int{2}, 8}, {[]int{5}, 2}, {[]int{3, 5}, 8}, {[]int{7}, 4}, {[]int{4, 33}, 16}, {[]int{5, 9}, 12}} {
 		n := int(gkr.Numel(c.shape))
 		H := int64(1) << (c.bits - 1)
 		xs := make([]int64, n)
@@ -296,7 +296,7 @@ func TestRangeCompleteness(t *testing.T) {
 	for _, c := range []struct {
 		shape  []int
 		lo, hi int64
-	}{{[]int{3, 5}, -128, 128}, {[]int{1}, 0, 256}, {[]int{33}, -32768, 32768}, {[]int{2, 3}, -3, 5}} {
+	}{{[]int{3, 5}, -128, 128}, {[]int{1}, 0, 256}, {[]int{33}, -32768, 32768}, {[]int{2, 3}, -3, 5}, {[]int{11}, 0, 100}, {[]int{3, 3, 3}, -1, 1000}, {[]int{2}, 0, 1}} {
 		n := int(gkr.Numel(c.shape))
 		xs := make([]int64, n)
 		for i := range xs {

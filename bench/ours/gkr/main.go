@@ -76,6 +76,7 @@ func main() {
 	budgetS := flag.String("mem-budget", "512MiB", "memory budget")
 	workers := flag.Int("workers", runtime.GOMAXPROCS(0), "workers")
 	dir := flag.String("dir", "", "directory for the store and spill files (default: the temp dir)")
+	debugMem := flag.Bool("debug-mem", false, "print RSS at each prove step on stderr")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the prove step to this file")
 	flag.Parse()
 	if *logN < 0 || *logN > 30 {
@@ -137,8 +138,16 @@ func main() {
 	}
 	cpu0 := cpuSeconds()
 	start = time.Now()
-	proof, err := gkr.Prove(g, wit, pub, gkr.Options{Sumcheck: sumcheck.Options{Budget: budget,
-		SpillDir: tmp, Workers: *workers}})
+	opt := gkr.Options{Sumcheck: sumcheck.Options{Budget: budget, SpillDir: tmp, Workers: *workers}}
+	if *debugMem {
+		opt.Progress = func(step string, done, total int) {
+			rss, _ := spill.CurrentRSS()
+			hwm, _ := spill.PeakRSS()
+			fmt.Fprintf(os.Stderr, "%8.3fs %-12s rss %s hwm %s ledger %s\n", time.Since(start).Seconds(), step,
+				spill.FormatBytes(rss), spill.FormatBytes(hwm), spill.FormatBytes(budget.Used()))
+		}
+	}
+	proof, err := gkr.Prove(g, wit, pub, opt)
 	proveS := time.Since(start).Seconds()
 	proveCPU := cpuSeconds() - cpu0
 	if *cpuprofile != "" {
@@ -180,7 +189,8 @@ func main() {
 		"rounds": *rounds, "layers": layers, "stored_wires": wires, "workers": *workers,
 		"mem_budget_bytes": budgetB, "forward_s": forwardS, "prove_s": proveS, "prove_cpu_s": proveCPU, "verify_s": verifyS,
 		"proof_bytes": len(proof), "peak_rss_bytes": rss,
-		"forward_peak_rss_bytes": forwardPeak, "prove_peak_rss_bytes": provePeak, "verify_peak_rss_bytes": verifyPeak, "verified": verified, "y0": y0,
+		"forward_peak_rss_bytes": forwardPeak, "prove_peak_rss_bytes": provePeak,
+		"ledger_peak_bytes": budget.Peak(), "verify_peak_rss_bytes": verifyPeak, "verified": verified, "y0": y0,
 	})
 	if !verified {
 		os.Exit(1)

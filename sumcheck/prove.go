@@ -115,7 +115,7 @@ type prover struct {
 	b       int
 	pend    []field.Element
 	spills  []*spill.Table
-	batches [2]*batch // read-ahead: one batch is read while the other is processed
+	batches [3]*batch // a batch is read while one is processed and one is written
 }
 
 func newProver(c *Claim, opt Options) (*prover, error) {
@@ -207,7 +207,7 @@ func (pr *prover) maxPairs() int { return 1 << min(pr.chunkLog-1, 11) }
 func (pr *prover) wsBytes(chunkLog int) int64 {
 	per := int64(4*pr.k+1) << min(chunkLog-1, 11) // ev, od, e2, o2, out
 	if !pr.inRAM {
-		per += 2 * int64(pr.k) << chunkLog // two batches of read chunks
+		per += 3 * int64(pr.k) << chunkLog // three batches of read chunks
 	}
 	return int64(pr.workers) * per * elemBytes
 }

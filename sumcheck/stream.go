@@ -100,7 +100,7 @@ func (pr *prover) pass(t int) ([]field.Element, error) {
 	t0 := time.Now()
 	var writeDur time.Duration
 	W := int64(len(pr.wss))
-	free := make(chan *batch, 2)
+	free := make(chan *batch, len(pr.batches))
 	full := make(chan *batch, 2)
 	done := make(chan struct{})
 	var reader sync.WaitGroup
@@ -109,8 +109,9 @@ func (pr *prover) pass(t int) ([]field.Element, error) {
 		close(done)
 		reader.Wait()
 	}()
-	free <- pr.batches[0]
-	free <- pr.batches[1]
+	for _, bt := range pr.batches {
+		free <- bt
+	}
 	reader.Add(1)
 	go func() {
 		defer reader.Done()
@@ -139,6 +140,35 @@ func (pr *prover) pass(t int) ([]field.Element, error) {
 			if bt.err != nil {
 				return
 			}
+		}
+	}()
+
+	// A writer goroutine stores the folded level while the workers process the next batch; it
+	// hands each batch back to the reader. Writes trail reads, so in-place spilling stays safe.
+	toWrite := make(chan *batch, 3)
+	writeErr := make(chan error, 1)
+	var writer sync.WaitGroup
+	writer.Add(1)
+	go func() {
+		defer writer.Done()
+		failed := false
+		for bt := range toWrite {
+			if !failed {
+				tw := time.Now()
+				if err := pr.writeLevel(bt, target == toSpill, B, C, Ct); err != nil {
+					writeErr <- err
+					failed = true
+				}
+				writeDur += time.Since(tw)
+			}
+			free <- bt
+		}
+	}()
+	writerOpen := true
+	defer func() { // on an early return, stop the writer before the reader and the streams
+		if writerOpen {
+			close(toWrite)
+			writer.Wait()
 		}
 	}()
 
@@ -185,32 +215,23 @@ func (pr *prover) pass(t int) ([]field.Element, error) {
 			}(pr.wss[c], bt.bufs[c], bt.start+c)
 		}
 		wg.Wait()
-		tw := time.Now()
-		for c := int64(0); c < nb; c++ {
-			off := (bt.start + c) * Ct
-			for j := 0; j < pr.k; j++ {
-				lv := bt.bufs[c][j][:Ct]
-				switch target {
-				case toRAM:
-					if pr.blk == nil {
-						copy(pr.bufs[0][j][off:], lv)
-						break
-					}
-					d, mask, rev := pr.blk.data[j], int64(B-1), pr.blk.rev
-					for i := range lv {
-						x := off + int64(i)
-						d[x&^mask|int64(rev[x&mask])] = lv[i]
-					}
-				case toSpill:
-					if err := pr.spills[j].WriteAt(lv, off); err != nil {
-						return nil, fmt.Errorf("sumcheck: spill source %d: %w", j, err)
-					}
-					pr.st.SpillWritten += Ct * elemBytes
-				}
-			}
+		if target == none {
+			free <- bt
+			continue
 		}
-		writeDur += time.Since(tw)
-		free <- bt
+		select {
+		case toWrite <- bt:
+		case err := <-writeErr:
+			return nil, err
+		}
+	}
+	close(toWrite)
+	writer.Wait()
+	writerOpen = false
+	select {
+	case err := <-writeErr:
+		return nil, err
+	default:
 	}
 	pr.st.Passes++
 	pr.st.PassLog = append(pr.st.PassLog, fmt.Sprintf("round %d: base level %d, %d pending, target %d: %v (write %v)",
@@ -276,4 +297,31 @@ func (pr *prover) fits(n int64) bool {
 		return int64(pr.k)*n*elemBytes <= pr.budget.Available()
 	}
 	return int64(pr.k)*(n+n/2)*elemBytes <= pr.budget.Available()
+}
+
+// writeLevel stores the level-t chunks of one batch: into the spill tables, or into the RAM
+// tables (natural order, or the blocked layout of block length B).
+func (pr *prover) writeLevel(bt *batch, toSpill bool, B int, C, Ct int64) error {
+	for c := int64(0); c < bt.nb; c++ {
+		off := (bt.start + c) * Ct
+		for j := 0; j < pr.k; j++ {
+			lv := bt.bufs[c][j][:Ct]
+			switch {
+			case toSpill:
+				if err := pr.spills[j].WriteAt(lv, off); err != nil {
+					return fmt.Errorf("sumcheck: spill source %d: %w", j, err)
+				}
+				pr.st.SpillWritten += Ct * elemBytes
+			case pr.blk == nil:
+				copy(pr.bufs[0][j][off:], lv)
+			default:
+				d, mask, rev := pr.blk.data[j], int64(B-1), pr.blk.rev
+				for i := range lv {
+					x := off + int64(i)
+					d[x&^mask|int64(rev[x&mask])] = lv[i]
+				}
+			}
+		}
+	}
+	return nil
 }

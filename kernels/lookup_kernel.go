@@ -188,17 +188,18 @@ func (l *Lookup) Verify(vc *gkr.VerifyCtx, out []gkr.Claim) ([]gkr.Claim, error)
 	return l.core.verify(vc)
 }
 
-// Estimate: layer tables of about two field elements per witness element and lookup (spilled
-// when they do not fit), chunk buffers in RAM; the witness tensors are read about twice per
-// sumcheck pass.
+// Estimate: chunk buffers in RAM (the layer tables, about three field elements per witness
+// element and lookup, live in RAM only when the budget has room and are spilled otherwise);
+// the witness tensors are read twice (building the leaves, evaluating them at the end) and the
+// layer tables written once and read by their sumchecks.
 func (l *Lookup) Estimate(g *gkr.Graph) gkr.Estimate {
 	ti, ok := g.Tensors[l.x]
 	if !ok {
 		return gkr.Estimate{}
 	}
 	n := int64(1) << ti.NumVars()
-	nt := int64(len(l.core.tensors))
-	return gkr.Estimate{MinBytes: (nt + 8) * lookupChunk * 32, StreamBytes: 4 * nt * n * 32}
+	nt, trees := int64(len(l.core.tensors)), int64(len(l.core.args))
+	return gkr.Estimate{MinBytes: (nt + 8) * 16 * 32, StreamBytes: (2*nt + 6*trees) * n * 32}
 }
 
 // OutBound is the largest magnitude of y.

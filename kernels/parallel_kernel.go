@@ -235,7 +235,7 @@ func (k *Parallel) layerSumcheck(tr *field.Transcript, l, nv int, N int64, lc []
 		}
 	}
 	prog := k.p.progs[l]
-	g := &layerGate{prog: prog, groups: make([][]wcoef, len(pts)), noMask: N == int64(1)<<nv}
+	g := &layerGate{prog: prog, groups: make([][]wcoef, len(pts)), noMask: N == int64(1)<<nv && len(prog.leaves) > 0}
 	if len(pts) > 1 {
 		g.nE = len(pts)
 	}

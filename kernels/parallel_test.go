@@ -212,3 +212,52 @@ func TestParallelSoundness(t *testing.T) {
 		reject(t, "proof over a changed "+victim, err)
 	}
 }
+
+// A circuit with a constant output, an output that is linear in an input, a skip connection
+// (x read by layer 1 and by the last layer) and outputs claimed at different engine points.
+func TestParallelShapes(t *testing.T) {
+	for _, n := range []int{1, 3, 4, 64, 100} {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			c := NewCircuit()
+			x := c.Input("x")
+			k := c.Const(-9)
+			a := c.Mul(x, x)                                 // layer 1
+			b := c.Mul(a, c.Add(a, k))                       // layer 2 (a stored)
+			d := c.Mul(b, b)                                 // layer 3
+			c.Output("d", c.Add(c.Mul(d, x), c.Scale(x, 5))) // skip connection from x
+			c.Output("lin", c.Sub(c.Scale(x, 3), k))
+			c.Output("k", c.Const(42))
+			m := newModel(t, uint64(n)+77)
+			m.data("x", gkr.Input, []int{n}, tensorstore.Int8)
+			m.par("shapes", c, map[string]string{"x": "x"},
+				map[string]string{"d": "d", "lin": "lin", "k": "k"}, n, map[string]bool{"d": true, "lin": true, "k": true})
+			m.forward()
+			xs := m.readElems("x")
+			d0, lin, kk := m.readElems("d"), m.values("lin"), m.values("k")
+			for i := range xs {
+				var a, b, d, want, t5 field.Element
+				a.Square(&xs[i])
+				nine := field.NewInt(9)
+				b.Sub(&a, &nine).Mul(&b, &a)
+				d.Square(&b)
+				t5 = field.NewInt(5)
+				t5.Mul(&t5, &xs[i])
+				want.Mul(&d, &xs[i]).Add(&want, &t5)
+				if !want.Equal(&d0[i]) {
+					t.Fatalf("d[%d] wrong", i)
+				}
+				xi, _ := field.ToInt64(&xs[i])
+				if lin[i] != 3*xi+9 || kk[i] != 42 {
+					t.Fatalf("instance %d: lin=%d k=%d", i, lin[i], kk[i])
+				}
+			}
+			proof, pub, _ := m.parProveVerify(0)
+			for i := 0; i < len(proof); i += 97 {
+				bad := append([]byte(nil), proof...)
+				bad[i] ^= 0x10
+				_, err := gkr.Verify(m.graph, pub, bad)
+				reject(t, fmt.Sprintf("byte %d flipped", i), err)
+			}
+		})
+	}
+}

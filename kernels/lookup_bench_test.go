@@ -109,9 +109,11 @@ func proveLookupGraph(s *tensorstore.Store, g *gkr.Graph, budget *spill.Budget, 
 		return nil, nil, err
 	}
 	st.progress("", 0, 0)
+	start := time.Now()
 	if _, err := gkr.Verify(g, gkr.Public{Inputs: w, Commitments: map[string]*pcs.Commitment{}}, proof); err != nil {
 		return nil, nil, fmt.Errorf("verify: %w", err)
 	}
+	st.times["verify"] = time.Since(start)
 	return st.times, proof, nil
 }
 
@@ -152,7 +154,7 @@ func benchLookup(b *testing.B, op string, logN int) {
 		b.Fatal(err)
 	}
 	N := float64(int64(1) << logN)
-	var kern, commit, open, total time.Duration
+	var kern, commit, open, verify, total time.Duration
 	var proof []byte
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -169,12 +171,15 @@ func benchLookup(b *testing.B, op string, logN int) {
 				kern += d
 			case step == "opening":
 				open += d
+			case step == "verify":
+				verify += d
 			case len(step) > 6 && step[:6] == "commit":
 				commit += d
 			}
 		}
 	}
 	n := float64(b.N)
+	b.ReportMetric(float64(verify.Milliseconds())/n, "verify-ms")
 	// commitment bytes: parse the advice commitments after the header
 	off := 4 + 2 + 32 + 32
 	for range g.Names(gkr.Advice) {

@@ -360,6 +360,23 @@ func (k *Parallel) Prove(pc *gkr.ProveCtx, out []gkr.Claim) ([]gkr.Claim, error)
 	return res, nil
 }
 
+// checkVirtual checks the final values the prover sent for the virtual sources of layer l's
+// sumcheck — each eq source against field.Eq(r_p, r*), the mask against field.EqPrefixSum(r*, N)
+// — which sumcheck.Verify takes on trust like any other final value.
+func (k *Parallel) checkVirtual(l int, g *layerGate, pts [][]field.Element, N int64, point, finals []field.Element) error {
+	for p := 0; p < g.nE; p++ {
+		if e := field.Eq(pts[p], point); !e.Equal(&finals[p]) {
+			return fmt.Errorf("%w: node %s layer %d: eq source %d has a wrong final value", gkr.ErrBadProof, k.name, l, p)
+		}
+	}
+	if g.prog.mask && !g.noMask {
+		if m := field.EqPrefixSum(point, uint64(N)); !m.Equal(&finals[len(finals)-1]) {
+			return fmt.Errorf("%w: node %s layer %d: mask has a wrong final value", gkr.ErrBadProof, k.name, l)
+		}
+	}
+	return nil
+}
+
 // inputGroups groups the claims on inputs by tensor (in order of first claim), dropping repeats.
 func inputGroups(res []gkr.Claim) ([][]gkr.Claim, error) {
 	var groups [][]gkr.Claim
@@ -434,18 +451,11 @@ func (k *Parallel) Verify(vc *gkr.VerifyCtx, out []gkr.Claim) ([]gkr.Claim, erro
 		if err != nil {
 			return nil, fmt.Errorf("node %s layer %d: %w", k.name, l, err)
 		}
+		if err := k.checkVirtual(l, sc.Gate.(*layerGate), pts, N, point, finals); err != nil {
+			return nil, err
+		}
 		prog := k.p.progs[l]
 		nE := sc.Gate.(*layerGate).nE
-		for p := 0; p < nE; p++ {
-			if e := field.Eq(pts[p], point); !e.Equal(&finals[p]) {
-				return nil, fmt.Errorf("%w: node %s layer %d: eq source %d has a wrong final value", gkr.ErrBadProof, k.name, l, p)
-			}
-		}
-		if prog.mask && !sc.Gate.(*layerGate).noMask {
-			if m := field.EqPrefixSum(point, uint64(N)); !m.Equal(&finals[len(finals)-1]) {
-				return nil, fmt.Errorf("%w: node %s layer %d: mask has a wrong final value", gkr.ErrBadProof, k.name, l)
-			}
-		}
 		res = k.spread(l, point, finals[nE:nE+len(prog.leaves)], claims, res)
 	}
 	groups, err := inputGroups(res)

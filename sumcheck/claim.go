@@ -31,7 +31,7 @@ type Options struct {
 	Budget   *spill.Budget // nil: unlimited (everything in RAM)
 	SpillDir string        // where spill files go ("" : os.TempDir())
 	Workers  int           // 0: GOMAXPROCS
-	ChunkLog int           // log2 of the elements read per source and chunk; 0: 16
+	ChunkLog int           // log2 of the elements read per source and chunk; 0: 16 (2..22; shrunk to fit the budget)
 }
 
 // RoundDegree is the degree of the claim's round polynomials, which is also the number of

@@ -14,6 +14,9 @@ import (
 // worker's buffers stay a few MiB per source.
 const defaultChunkLog = 16
 
+// maxChunkLog caps Options.ChunkLog: beyond 2^22 elements a chunk buys nothing but memory.
+const maxChunkLog = 22
+
 // spillEvery is how many pending challenges a streamed pass folds on the fly before it writes
 // the folded table out as the new base (a table 2^spillEvery times smaller than its base). Tests
 // and benchmarks change it to compare schedules; it never changes the proof.
@@ -130,9 +133,7 @@ func newProver(c *Claim, opt Options) (*prover, error) {
 	if pr.chunkLog <= 0 {
 		pr.chunkLog = defaultChunkLog
 	}
-	if pr.chunkLog < 2 {
-		pr.chunkLog = 2
-	}
+	pr.chunkLog = min(max(pr.chunkLog, 2), maxChunkLog)
 	if pr.chunkLog > pr.n {
 		pr.chunkLog = max(pr.n, 1)
 	}

@@ -231,12 +231,15 @@ func (m *Model) buildNodes() error {
 			return fmt.Errorf("%w: %s: %v", ErrGraph, where, err)
 		}
 		if ti, ok := m.Graph.Tensors[n.Out]; ok {
+			if slices.ContainsFunc(extra, func(e gkr.TensorInfo) bool { return e.Name == n.Out }) {
+				return fmt.Errorf("%w: %s: field \"out\": %q is a public output, but a lookup's output is committed advice; add a node after it (e.g. a linear layer) to produce the public output", ErrGraph, where, n.Out)
+			}
 			ti.Shape = shape
 		} else {
 			m.Graph.Tensors[n.Out] = &gkr.TensorInfo{Name: n.Out, Shape: shape, Role: gkr.Intermediate}
 		}
 		for _, e := range extra {
-			if _, clash := m.Graph.Tensors[e.Name]; clash {
+			if ti, clash := m.Graph.Tensors[e.Name]; clash && !(e.Name == n.Out && ti.Role == gkr.Intermediate) {
 				return fmt.Errorf("%w: %s: its advice tensor %q clashes with a declared tensor", ErrGraph, where, e.Name)
 			}
 			e := e

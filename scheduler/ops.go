@@ -13,9 +13,10 @@ import (
 // opDef builds a node's kernel from its spec and its inputs' infos, returning the kernel, the
 // output's shape and any advice tensors the kernel adds (multiplicities, remainders).
 type opDef struct {
-	arity   [2]int   // min, max inputs
-	attrs   []string // attributes the op takes (all required)
-	summary string
+	arity    [2]int   // min, max inputs
+	attrs    []string // attributes the op requires
+	optional []string // attributes the op may take
+	summary  string
 	build   func(n *NodeSpec, ins []*gkr.TensorInfo) (kernels.Kernel, []int, []gkr.TensorInfo, error)
 }
 
@@ -50,6 +51,18 @@ var ops = map[string]opDef{
 	"sub":    elementwise(func(n *NodeSpec) kernels.Kernel { return kernels.Sub(n.Name, n.In[0], n.In[1], n.Out) }, 2, "Y = A − B"),
 	"mul":    elementwise(func(n *NodeSpec) kernels.Kernel { return kernels.Mul(n.Name, n.In[0], n.In[1], n.Out) }, 2, "Y = A ∘ B (elementwise)"),
 	"square": elementwise(func(n *NodeSpec) kernels.Kernel { return kernels.Square(n.Name, n.In[0], n.Out) }, 1, "Y = A ∘ A"),
+	"requant": lookup("y = round(x / 2^shift) saturated to signed bits (ONNX QuantizeLinear-style)", []string{"shift", "bits"}, nil,
+		func(n *NodeSpec) (*kernels.Lookup, error) {
+			return kernels.NewRequant(n.Name, n.In[0], n.Out, *n.Shift, *n.Bits)
+		}),
+	"relu": lookup("y = max(x, 0) for x in the signed bits range (bits default 8)", nil, []string{"bits"},
+		func(n *NodeSpec) (*kernels.Lookup, error) {
+			return kernels.NewReLU(n.Name, n.In[0], n.Out, intOr(n.Bits, 8))
+		}),
+	"requant_relu": lookup("y = max(requant(x), 0): the usual activation between linear layers", []string{"shift", "bits"}, nil,
+		func(n *NodeSpec) (*kernels.Lookup, error) {
+			return kernels.NewRequantReLU(n.Name, n.In[0], n.Out, *n.Shift, *n.Bits)
+		}),
 	"scale": {arity: [2]int{1, 1}, attrs: []string{"factor"}, summary: "Y = factor · A (factor a non-zero integer)",
 		build: func(n *NodeSpec, ins []*gkr.TensorInfo) (kernels.Kernel, []int, []gkr.TensorInfo, error) {
 			if *n.Factor == 0 {
@@ -57,6 +70,32 @@ var ops = map[string]opDef{
 			}
 			return kernels.Scale(n.Name, n.In[0], *n.Factor, n.Out), slices.Clone(ins[0].Shape), nil, nil
 		}},
+}
+
+// lookup registers a non-linear op proven by LogUp lookups. Its output and its multiplicities
+// (and remainders) are advice tensors: committed during proving, opened at the end.
+func lookup(summary string, attrs, optional []string, mk func(n *NodeSpec) (*kernels.Lookup, error)) opDef {
+	return opDef{arity: [2]int{1, 1}, attrs: attrs, optional: optional, summary: summary,
+		build: func(n *NodeSpec, ins []*gkr.TensorInfo) (kernels.Kernel, []int, []gkr.TensorInfo, error) {
+			if n.Bits != nil && (*n.Bits < 2 || *n.Bits > 16) {
+				return nil, nil, nil, fmt.Errorf("field \"bits\" is %d, want 2..16 (lookup tables of 2^bits entries)", *n.Bits)
+			}
+			if n.Shift != nil && (*n.Shift < 0 || *n.Shift > 32) {
+				return nil, nil, nil, fmt.Errorf("field \"shift\" is %d, want 0..32", *n.Shift)
+			}
+			k, err := mk(n)
+			if err != nil {
+				return nil, nil, nil, err
+			}
+			return k, slices.Clone(ins[0].Shape), k.OutputInfos(ins[0].Shape), nil
+		}}
+}
+
+func intOr(p *int, def int) int {
+	if p == nil {
+		return def
+	}
+	return *p
 }
 
 func elementwise(mk func(n *NodeSpec) kernels.Kernel, arity int, summary string) opDef {
@@ -87,6 +126,9 @@ func (d opDef) checkAttrs(n *NodeSpec) error {
 		if !has[a] {
 			return fmt.Errorf("field %q is missing", a)
 		}
+		delete(has, a)
+	}
+	for _, a := range d.optional {
 		delete(has, a)
 	}
 	for a, set := range has {

@@ -226,3 +226,29 @@ func TestDemo(t *testing.T) {
 		t.Fatalf("demo: %+v", rep.Verify)
 	}
 }
+
+// Re-importing a model forgets the previous run's progress, so --resume cannot reuse outputs
+// computed from other data.
+func TestReimportClearsRunState(t *testing.T) {
+	store, _ := setup(t, 8)
+	s, err := tensorstore.Open(store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, _ := s.MetaKeys()
+	if len(keys[metaRun]) == 0 {
+		t.Fatal("a finished prove recorded no run state")
+	}
+	m, err := LoadModel(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := saveModel(s, m); err != nil {
+		t.Fatal(err)
+	}
+	keys, _ = s.MetaKeys()
+	if len(keys[metaRun]) != 0 {
+		t.Fatalf("run state survived a re-import: %v", keys[metaRun])
+	}
+	s.Close()
+}

@@ -95,7 +95,18 @@ func checkStored(s *tensorstore.Store, m *Model, name string) error {
 	return nil
 }
 
+// saveModel records a (new) model and forgets every run of the previous one: finished forward
+// steps and prove checkpoints of another graph or other data must never be resumed.
 func saveModel(s *tensorstore.Store, m *Model) error {
+	keys, err := s.MetaKeys()
+	if err != nil {
+		return err
+	}
+	for _, k := range keys[metaRun] {
+		if err := s.DeleteMeta(metaRun, k); err != nil {
+			return err
+		}
+	}
 	data, err := m.Marshal()
 	if err != nil {
 		return err

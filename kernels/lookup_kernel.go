@@ -14,7 +14,8 @@ import (
 //
 // Every output of a Lookup is an advice tensor (gkr.Advice): the output y itself, the
 // multiplicities of each table, and for a requantization with a shift the remainder and the
-// quotient's parity. The graph builder declares them with the shapes Declare returns. A claim
+// quotient's parity. The graph builder declares them (y included) with the infos Declare or
+// OutputInfos returns (the scheduler: return OutputInfos as a node's extra tensors). A claim
 // on y from a consumer ends in the final pcs opening; the lookup reduces nothing on y and
 // instead proves the relation between x and its advice, leaving claims on x (for x's producer)
 // and on the advice (for the opening).

@@ -1,6 +1,7 @@
 package kernels
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"testing"
 
@@ -363,5 +364,55 @@ func TestLookupTableBinding(t *testing.T) {
 	reject(t, "table tree built from another table", err)
 	if !contains(err.Error(), "table leaves do not match the table") {
 		t.Fatalf("rejected, but not by the table check: %v", err)
+	}
+}
+
+// Random single-value corruptions of a requantization's advice (y, rem or par), with the
+// multiplicities recomputed by the cheater: the advice is a function of x, so every change is
+// rejected.
+func TestRequantRandomCorruptions(t *testing.T) {
+	rng := rand.New(rand.NewPCG(41, 42))
+	const shift, bits, qbits = 3, 6, 8
+	xs := requantInputs(rng, 13, shift, qbits)
+	for trial := 0; trial < 12; trial++ {
+		op := "requant"
+		if trial%2 == 1 {
+			op = "requant_relu"
+		}
+		m := requantModel(t, op, []int{13}, shift, bits, qbits, xs)
+		m.forward()
+		name := []string{"y", "rq/rem", "rq/par"}[rng.IntN(3)]
+		v := m.values(name)
+		i := rng.IntN(len(v))
+		d := int64(1 + rng.IntN(3))
+		if rng.IntN(2) == 0 {
+			d = -d
+		}
+		v[i] += d
+		m.replaceTensor(name, v)
+		m.cheatMults(m.kerns[0].(*Lookup))
+		m.proveReject(fmt.Sprintf("%s: %s[%d] %+d", op, name, i, d))
+	}
+}
+
+// A requantization of a field-typed input (read through the field, not as integers).
+func TestRequantFieldInput(t *testing.T) {
+	rng := rand.New(rand.NewPCG(43, 44))
+	xs := requantInputs(rng, 10, 5, 12)
+	m := newModel(t, 15)
+	m.dataVals("x", gkr.Input, []int{2, 5}, tensorstore.Field, xs)
+	m.data("w", gkr.Weight, []int{2, 5}, tensorstore.Int8)
+	m.lookup(must[*Lookup](t)(NewRequant("rq", "x", "y", 5, 8, QuotientBits(12))))
+	m.node(NewLinear("fc", "y", "w", "", "z"), []int{2, 2}, true)
+	m.forward()
+	ys := m.values("y")
+	for i, x := range xs {
+		u, _ := roundHalfEven(x, 5)
+		if ys[i] != clamp(u, -128, 127) {
+			t.Fatalf("y[%d] = %d for x = %d", i, ys[i], x)
+		}
+	}
+	if err := m.proveVerify(0); err != nil {
+		t.Fatal(err)
 	}
 }

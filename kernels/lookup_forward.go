@@ -71,12 +71,22 @@ func (l *Lookup) Forward(fc *ForwardCtx) (err error) {
 			}
 		}
 	}()
-	create := func(name string, shape []int, bound int64) (*lookupWriter, error) {
-		b := bigInt(bound)
+	// create opens an output whose values lie in [lo, hi]: its bound is the larger magnitude,
+	// its dtype the narrowest that holds the range (int8 holds −128, which the bound alone
+	// would send to int16).
+	create := func(name string, shape []int, lo, hi int64) (*lookupWriter, error) {
+		b := bigInt(max(-lo, hi))
 		if fc.Bounds != nil {
 			fc.Bounds[name] = b
 		}
-		w, err := fc.Store.Create(name, shape, DTypeForBound(b), fc.Write)
+		dt := tensorstore.Int64
+		for _, d := range []tensorstore.DType{tensorstore.Int8, tensorstore.Int16, tensorstore.Int32} {
+			if dlo, dhi := d.Bounds(); lo >= dlo && hi <= dhi {
+				dt = d
+				break
+			}
+		}
+		w, err := fc.Store.Create(name, shape, dt, fc.Write)
 		if err != nil {
 			return nil, fmt.Errorf("node %s: %w", l.name, err)
 		}
@@ -86,14 +96,14 @@ func (l *Lookup) Forward(fc *ForwardCtx) (err error) {
 	}
 	var wy, wrem, wpar *lookupWriter
 	if l.op != "range" {
-		if wy, err = create(l.y, xi.Shape, max(-l.lo, l.hi)); err != nil {
+		if wy, err = create(l.y, xi.Shape, l.lo, l.hi); err != nil {
 			return err
 		}
 		if l.shift > 0 {
-			if wrem, err = create(l.remName(), xi.Shape, int64(1)<<uint(l.shift-1)); err != nil {
+			if wrem, err = create(l.remName(), xi.Shape, -(int64(1) << uint(l.shift-1)), int64(1)<<uint(l.shift-1)); err != nil {
 				return err
 			}
-			if wpar, err = create(l.parName(), xi.Shape, 1); err != nil {
+			if wpar, err = create(l.parName(), xi.Shape, 0, 1); err != nil {
 				return err
 			}
 		}
@@ -154,7 +164,7 @@ func (l *Lookup) Forward(fc *ForwardCtx) (err error) {
 		mults[A][a.tab.zeroRow] += padded - n
 	}
 	for A, a := range l.core.args {
-		w, err := create(a.mult, []int{1 << a.tab.logSize}, padded)
+		w, err := create(a.mult, []int{1 << a.tab.logSize}, 0, padded)
 		if err != nil {
 			return err
 		}

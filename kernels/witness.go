@@ -5,6 +5,7 @@ import (
 	"sync"
 
 	"github.com/streamprove/streamprove/field"
+	"github.com/streamprove/streamprove/spill"
 	"github.com/streamprove/streamprove/tensorstore"
 )
 
@@ -14,6 +15,8 @@ import (
 type StoreWitness struct {
 	Store *tensorstore.Store
 	Allow map[string]bool
+	// Budget, when set, is charged for the prefetch buffers of every stream the witness opens.
+	Budget *spill.Budget
 
 	mu   sync.Mutex
 	open map[string]*tensorstore.Tensor
@@ -32,6 +35,9 @@ func (w *StoreWitness) Source(name string) (field.Source, error) {
 	t, err := w.Store.Tensor(name)
 	if err != nil {
 		return nil, err
+	}
+	if w.Budget != nil {
+		t.SetReadOptions(tensorstore.ReadOptions{Budget: w.Budget})
 	}
 	if w.open == nil {
 		w.open = map[string]*tensorstore.Tensor{}

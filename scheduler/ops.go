@@ -17,7 +17,7 @@ type opDef struct {
 	attrs    []string // attributes the op requires
 	optional []string // attributes the op may take
 	summary  string
-	build   func(n *NodeSpec, ins []*gkr.TensorInfo) (kernels.Kernel, []int, []gkr.TensorInfo, error)
+	build    func(n *NodeSpec, ins []*gkr.TensorInfo) (kernels.Kernel, []int, []gkr.TensorInfo, error)
 }
 
 // ops is the registry of node ops. Adding an op is one entry here.

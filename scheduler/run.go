@@ -272,7 +272,7 @@ func Prove(storeDir, out string, cfg Config) (*Report, error) {
 	}
 	rep.ForwardSeconds = time.Since(start).Seconds()
 
-	w := &kernels.StoreWitness{Store: s}
+	w := &kernels.StoreWitness{Store: s, Budget: b}
 	defer w.Close()
 	pub, err := public(s, m, cm)
 	if err != nil {

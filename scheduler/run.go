@@ -236,19 +236,11 @@ func clearRun(s *tensorstore.Store, m *Model) error {
 func Prove(storeDir, out string, cfg Config) (*Report, error) {
 	start := time.Now()
 	io0 := readIO()
-	s, err := tensorstore.Open(storeDir)
+	s, m, cm, err := openCommitted(storeDir)
 	if err != nil {
 		return nil, err
 	}
 	defer s.Close()
-	m, err := LoadModel(s)
-	if err != nil {
-		return nil, err
-	}
-	cm, err := LoadCommitments(s)
-	if err != nil {
-		return nil, err
-	}
 	b, err := cfg.budget()
 	if err != nil {
 		return nil, err
@@ -324,6 +316,23 @@ func Prove(storeDir, out string, cfg Config) (*Report, error) {
 	return rep, nil
 }
 
+// openCommitted opens a store that holds a committed model: what prove and verify start from.
+func openCommitted(storeDir string) (*tensorstore.Store, *Model, map[string]*pcs.Commitment, error) {
+	s, err := tensorstore.Open(storeDir)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	m, err := LoadModel(s)
+	if err == nil {
+		var cm map[string]*pcs.Commitment
+		if cm, err = LoadCommitments(s); err == nil {
+			return s, m, cm, nil
+		}
+	}
+	s.Close()
+	return nil, nil, nil, err
+}
+
 // public is the verifier's view of a store: the public inputs and the weight commitments.
 func public(s *tensorstore.Store, m *Model, cm map[string]*pcs.Commitment) (gkr.Public, error) {
 	allow := map[string]bool{}
@@ -366,19 +375,11 @@ var ErrRejected = errors.New("proof rejected")
 // store's public inputs of the same names. A rejection is an error wrapping ErrRejected.
 func Verify(storeDir, proofPath, inputOverride string) (*VerifyReport, error) {
 	start := time.Now()
-	s, err := tensorstore.Open(storeDir)
+	s, m, cm, err := openCommitted(storeDir)
 	if err != nil {
 		return nil, err
 	}
 	defer s.Close()
-	m, err := LoadModel(s)
-	if err != nil {
-		return nil, err
-	}
-	cm, err := LoadCommitments(s)
-	if err != nil {
-		return nil, err
-	}
 	proof, err := readProof(proofPath)
 	if err != nil {
 		return nil, err

@@ -407,3 +407,23 @@ func TestResumeFromEveryCheckpoint(t *testing.T) {
 		}
 	}
 }
+
+// A linear layer whose row vectors cannot be held in RAM spills them and still proves: the
+// budget here is smaller than one row vector, so x_r and w_r live in spill files.
+func TestLinearSpilledRowVectors(t *testing.T) {
+	m := newModel(t, 21)
+	m.chunk = 1 << 10
+	m.data("x", gkr.Input, []int{3, 5000}, tensorstore.Int8)
+	m.data("w", gkr.Weight, []int{4, 5000}, tensorstore.Int8)
+	m.node(NewLinear("fc", "x", "w", "", "y"), []int{3, 4}, true)
+	m.forward()
+	pub := m.public()
+	// 8192 padded columns × 32 B = 256 KiB per row vector; the budget holds one of them.
+	proof := m.prove(pub, 512<<10)
+	if _, err := gkr.Verify(m.graph, pub, proof); err != nil {
+		t.Fatalf("proof with spilled row vectors: %v", err)
+	}
+	if string(proof) != string(m.prove(pub, 0)) {
+		t.Fatal("spilled and in-RAM row vectors give different proofs")
+	}
+}

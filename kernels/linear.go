@@ -18,7 +18,8 @@ import (
 // x_r[i] = Σ_b eq(r_b,b)·X[b,i] and W once accumulating w_r[i] = Σ_o eq(r_o,o)·W[o,i], sends
 // bias~(r_o), and proves Σ_i x_r[i]·w_r[i] = v − mask(r_b)·bias~(r_o) with a degree-2 sumcheck over
 // i. The mask (1 on real batch rows) keeps Y's padding zero. Cost O(B·I + O·I) field operations
-// against the forward pass's O(B·I·O); memory two vectors of I elements.
+// against the forward pass's O(B·I·O); memory two vectors of I elements, spilled to files when
+// the budget cannot hold them.
 type Linear struct {
 	name       string
 	x, w, bias string // bias may be ""
@@ -87,14 +88,15 @@ func (l *Linear) dims(g *gkr.Graph) (batch, in, out int, err error) {
 
 func log2i(n int) int { k, _ := field.Log2(field.NextPow2(int64(n))); return k }
 
-// Estimate: two row vectors of I elements in RAM; X and W streamed once.
+// Estimate: at least the row pieces (the two row vectors of I elements spill when they do not
+// fit); X and W streamed once.
 func (l *Linear) Estimate(g *gkr.Graph) gkr.Estimate {
 	b, i, o, err := l.dims(g)
 	if err != nil {
 		return gkr.Estimate{}
 	}
 	pi := field.NextPow2(int64(i))
-	return gkr.Estimate{MinBytes: 2 * pi * 32, StreamBytes: (int64(b) + int64(o)) * pi * 32}
+	return gkr.Estimate{MinBytes: 3 * min(pi, 1<<10) * field.Bytes, StreamBytes: (int64(b) + int64(o)) * pi * field.Bytes}
 }
 
 // Prove reduces the claim on Y to claims on X, W and the bias.
@@ -192,27 +194,28 @@ func (l *Linear) inClaims(ri, rO, rB, finals []field.Element, bv field.Element) 
 }
 
 // rowCombine streams the real rows of a [rows, pi] tensor (padded row length pi) once and
-// returns acc[i] = Σ_j eq(r, j)·T[j, i] in a table of pi elements reserved from the budget.
-// Padding rows are zero and are not read.
+// returns acc[i] = Σ_j eq(r, j)·T[j, i] in a table of pi elements. Padding rows are zero and are
+// not read. The table lives in RAM when the budget allows; otherwise it is a spill table that
+// each row is added into piece by piece (rows of any length work: only one piece of a row is
+// ever in memory).
 func rowCombine(pc *gkr.ProveCtx, name string, r []field.Element, rows int, pi int64, b *spill.Budget) (*spill.Table, error) {
 	src, err := pc.Source(name)
 	if err != nil {
 		return nil, err
 	}
+	piece := min(pi, rowPiece)
+	for b != nil && piece > 1<<10 && piece*field.Bytes*3 > b.Available()/4 {
+		piece /= 2 // a tight budget gets smaller pieces, leaving room for the row vectors
+	}
+	if b != nil {
+		if err := b.Reserve("row buffers of "+name, piece*field.Bytes*3); err != nil {
+			return nil, err
+		}
+		defer b.Release(piece * field.Bytes * 3)
+	}
 	acc, err := spill.NewTable(b, "linear row vector of "+name, pi, pc.Opt.SpillDir)
 	if err != nil {
 		return nil, err
-	}
-	if !acc.InRAM() {
-		acc.Release()
-		return nil, fmt.Errorf("linear row vector of %q (%s) does not fit the budget: %w", name, spill.FormatBytes(pi*32), spill.ErrBudget)
-	}
-	if b != nil {
-		if err := b.Reserve("row buffer of "+name, pi*32*2); err != nil {
-			acc.Release()
-			return nil, err
-		}
-		defer b.Release(pi * 32 * 2)
 	}
 	st, err := src.Open()
 	if err != nil {
@@ -220,24 +223,50 @@ func rowCombine(pc *gkr.ProveCtx, name string, r []field.Element, rows int, pi i
 		return nil, err
 	}
 	defer st.Close()
-	a := fr.Vector(acc.Slice())
-	row := make(fr.Vector, pi)
-	tmp := make(fr.Vector, pi)
+	buf := make(fr.Vector, 3*piece)
+	in, tmp, old := buf[:piece], buf[piece:2*piece], buf[2*piece:]
+	ram := fr.Vector(acc.Slice())
 	for j := 0; j < rows; j++ {
-		if err := field.ReadFull(st, row); err != nil {
-			acc.Release()
-			return nil, fmt.Errorf("tensor %q row %d: %w", name, j, err)
-		}
 		e := field.EqIndex(r, uint64(j))
-		field.Parallel(int(pi), workersFor(pi, pc.Opt.Workers), func(s, t int) {
-			tv := tmp[s:t]
-			tv.ScalarMul(row[s:t], &e)
-			av := a[s:t]
-			av.Add(av, tv)
-		})
+		for off := int64(0); off < pi; off += piece {
+			if err := field.ReadFull(st, in); err != nil {
+				acc.Release()
+				return nil, fmt.Errorf("tensor %q row %d: %w", name, j, err)
+			}
+			dst := tmp
+			if ram != nil {
+				dst = ram[off : off+piece]
+			} else if j > 0 {
+				if err := acc.ReadAt(old, off); err != nil {
+					acc.Release()
+					return nil, err
+				}
+			}
+			field.Parallel(int(piece), workersFor(piece, pc.Opt.Workers), func(s, t int) {
+				tv := tmp[s:t]
+				tv.ScalarMul(in[s:t], &e)
+				switch {
+				case ram != nil:
+					dv := dst[s:t]
+					dv.Add(dv, tv)
+				case j > 0:
+					tv.Add(tv, old[s:t])
+				}
+			})
+			if ram == nil {
+				if err := acc.WriteAt(tmp, off); err != nil {
+					acc.Release()
+					return nil, err
+				}
+			}
+		}
 	}
 	return acc, nil
 }
+
+// rowPiece is how much of a row rowCombine handles at once: 2^16 elements (2 MiB) keeps the
+// vector kernels efficient and the buffers small next to any budget.
+const rowPiece = 1 << 16
 
 // workersFor returns 1 for short vectors (a goroutine costs more than the work) and the
 // configured count otherwise.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/streamprove/streamprove/field"
 	"github.com/streamprove/streamprove/spill"
+	"github.com/streamprove/streamprove/tensorstore"
 )
 
 // int8Elems holds the field elements −128…127 (Montgomery form), so generating a value is a copy.
@@ -73,10 +74,77 @@ func TestBudget(t *testing.T) {
 	if v := os.Getenv("SUMCHECK_BUDGET_MIB"); v != "" {
 		mib, _ = strconv.Atoi(v)
 	}
-	budget := int64(mib) << 20
-	cmd := exec.Command(os.Args[0], "-test.run=^TestBudget$", "-test.v")
+	runBudgetChild(t, "TestBudget", n, int64(mib)<<20, "")
+}
+
+// TestBudgetStore is the full-size budget run on store data: two int8 tensors of 2^28 elements
+// (256 MiB files, 8 GiB each as field elements) are generated into a tensorstore, and the child
+// proves from their Tensor.Source() under 512 MiB. It takes minutes, so it runs only when asked:
+// SUMCHECK_BUDGET_STORE=1 go test -run TestBudgetStore -v ./sumcheck (SUMCHECK_BUDGET_VARS and
+// SUMCHECK_BUDGET_MIB override the size and the budget).
+func TestBudgetStore(t *testing.T) {
+	if os.Getenv(budgetChildEnv) != "" {
+		budgetChild(t)
+		return
+	}
+	if os.Getenv("SUMCHECK_BUDGET_STORE") == "" {
+		t.Skip("set SUMCHECK_BUDGET_STORE=1 for the 2^28 store-backed budget run")
+	}
+	n, mib := 28, 512
+	if v := os.Getenv("SUMCHECK_BUDGET_VARS"); v != "" {
+		n, _ = strconv.Atoi(v)
+	}
+	if v := os.Getenv("SUMCHECK_BUDGET_MIB"); v != "" {
+		mib, _ = strconv.Atoi(v)
+	}
+	dir := t.TempDir()
+	start := time.Now()
+	s, err := tensorstore.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]int8, 1<<20)
+	for _, src := range budgetTensors {
+		w, err := s.Create(src.name, []int{1 << n}, tensorstore.Int8, tensorstore.WriteOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for off := int64(0); off < int64(1)<<n; off += int64(len(buf)) {
+			b := buf[:min(int64(len(buf)), int64(1)<<n-off)]
+			for i := range b {
+				b[i] = int8(genValue(src.seed, off+int64(i)))
+			}
+			if err := w.WriteInt8s(b); err != nil {
+				t.Fatal(err)
+			}
+		}
+		in, err := w.Commit()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("tensor %s: %s stored", src.name, spill.FormatBytes(in.StoredBytes))
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("generated the store in %v", time.Since(start))
+	runBudgetChild(t, "TestBudgetStore", n, int64(mib)<<20, dir)
+}
+
+// budgetTensors names the two witness tensors of the budget tests and their generator seeds.
+var budgetTensors = []struct {
+	name string
+	seed uint64
+}{{"a", 101}, {"b", 202}}
+
+// runBudgetChild runs test in a child process that proves the budget claim over 2^n elements
+// (from the store in storeDir, or generated on the fly when it is "") and fails if the child's
+// VmHWM reaches the budget.
+func runBudgetChild(t *testing.T, test string, n int, budget int64, storeDir string) {
+	cmd := exec.Command(os.Args[0], "-test.run=^"+test+"$", "-test.v", "-test.timeout=0")
 	cmd.Env = append(os.Environ(), budgetChildEnv+"=1", fmt.Sprintf("SUMCHECK_BUDGET_N=%d", n),
-		fmt.Sprintf("SUMCHECK_BUDGET_BYTES=%d", budget), "SUMCHECK_SPILL_DIR="+t.TempDir())
+		fmt.Sprintf("SUMCHECK_BUDGET_BYTES=%d", budget), "SUMCHECK_SPILL_DIR="+t.TempDir(),
+		"SUMCHECK_BUDGET_STORE_DIR="+storeDir)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	start := time.Now()
@@ -104,7 +172,31 @@ func budgetChild(t *testing.T) {
 	n, _ := strconv.Atoi(os.Getenv("SUMCHECK_BUDGET_N"))
 	budget, _ := strconv.ParseInt(os.Getenv("SUMCHECK_BUDGET_BYTES"), 10, 64)
 	spill.SetMemoryLimit(budget)
-	a, b := fastGen{genSource{n, 101}}, fastGen{genSource{n, 202}}
+	var a, b field.Source = fastGen{genSource{n, 101}}, fastGen{genSource{n, 202}}
+	// The ledger gets the budget less what the runtime and binary take before any reservation,
+	// and less what the store's readers hold (their own ledger: decoded chunks and prefetch).
+	proverBytes := budget - spill.RuntimeOverhead
+	if dir := os.Getenv("SUMCHECK_BUDGET_STORE_DIR"); dir != "" {
+		const readerBytes = 16 << 20
+		proverBytes -= readerBytes
+		s, err := tensorstore.Open(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		rb := spill.NewBudget(readerBytes)
+		var srcs []field.Source
+		for _, src := range budgetTensors {
+			tn, err := s.Tensor(src.name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tn.Close()
+			tn.SetReadOptions(tensorstore.ReadOptions{Budget: rb})
+			srcs = append(srcs, tn.Source())
+		}
+		a, b = srcs[0], srcs[1]
+	}
 	// eq(p, x) with p = (2, 3, 2, 3, …): the claimed sum by one integer pass.
 	point := make([]field.Element, n)
 	for k := range point {
@@ -118,8 +210,7 @@ func budgetChild(t *testing.T) {
 	t.Logf("claimed sum: %v", time.Since(start))
 	c := &Claim{NumVars: n, Sources: []field.Source{a, b}, Gate: Product(2),
 		Eq: []EqTerm{{Coeff: field.One(), Point: point}}, Sum: sum}
-	// The ledger gets the budget less what the runtime and binary take before any reservation.
-	opt := Options{Budget: spill.NewBudget(budget - spill.RuntimeOverhead), SpillDir: os.Getenv("SUMCHECK_SPILL_DIR")}
+	opt := Options{Budget: spill.NewBudget(proverBytes), SpillDir: os.Getenv("SUMCHECK_SPILL_DIR")}
 	start = time.Now()
 	proof, r, st, err := prove(field.NewTranscript("budget"), c, opt)
 	if err != nil {
@@ -155,8 +246,16 @@ func eqProductSum(a, b field.Source, p []field.Element) (field.Element, error) {
 	const c = 14
 	ce := field.NewChunkEq(p, c)
 	L := ce.ChunkLen()
-	sa, _ := a.Open()
-	sb, _ := b.Open()
+	sa, err := a.Open()
+	if err != nil {
+		return field.Element{}, err
+	}
+	defer sa.Close()
+	sb, err := b.Open()
+	if err != nil {
+		return field.Element{}, err
+	}
+	defer sb.Close()
 	ba, bb := make([]field.Element, L), make([]field.Element, L)
 	var sum field.Element
 	for j := int64(0); j*int64(L) < a.Len(); j++ {

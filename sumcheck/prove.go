@@ -25,6 +25,8 @@ var spillEvery = 3
 // stats counts a prove's I/O, for benchmarks and the scheduler's estimates.
 type stats struct {
 	SourceElems  int64 // elements read from the claim's sources
+	IntElems     int64 // integers read from the sources by the small-value pass
+	SmallRounds  int   // rounds served by the small-value pass
 	SpillRead    int64 // bytes read from spill files
 	SpillWritten int64 // bytes written to spill files
 	Passes       int   // streamed passes
@@ -114,6 +116,7 @@ type prover struct {
 	bufs    [2][][]field.Element
 	next    int
 
+	sv      *smallValue // the first rounds from integer sources (nil: field passes only)
 	base    []field.Source
 	b       int
 	pend    []field.Element
@@ -188,6 +191,7 @@ func newProver(c *Claim, opt Options) (*prover, error) {
 		pr.pool <- ws
 	}
 	if !pr.inRAM {
+		pr.sv = pr.newSmallValue()
 		pr.base = c.Sources
 		for i := range pr.batches {
 			pr.batches[i] = &batch{bufs: make([][][]field.Element, pr.workers)}
@@ -437,6 +441,19 @@ func (pr *prover) parallel(nb int, fn func(ws *workspace, s, e int)) {
 // round computes round t's message.
 func (pr *prover) round(t int) ([]field.Element, error) {
 	if !pr.inRAM {
+		if pr.sv != nil && t < pr.sv.w {
+			if !pr.sv.done {
+				ok, err := pr.smallPass()
+				if err != nil {
+					return nil, err
+				}
+				if !ok {
+					pr.sv = nil
+					return pr.pass(t)
+				}
+			}
+			return pr.smallRound(t)
+		}
 		return pr.pass(t)
 	}
 	if pr.ahead != nil && pr.aheadT == t {

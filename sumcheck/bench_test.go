@@ -83,3 +83,61 @@ func cpuSeconds() float64 {
 	}
 	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
 }
+
+// BenchmarkSmallValue compares the field path (smallRounds = 0) with the small-value rounds for
+// w = 2…4 on int8 sources that are not in RAM (generated), streaming under a budget of 1/16 of
+// the tables, and the in-memory prover on the same values loaded as field elements. Set
+// SUMCHECK_BENCH_LARGE=1 for n = 20, 22, 24.
+func BenchmarkSmallValue(b *testing.B) {
+	sizes := []int{16, 20}
+	if os.Getenv("SUMCHECK_BENCH_LARGE") != "" {
+		sizes = []int{20, 22, 24}
+	}
+	for _, n := range sizes {
+		for _, eq := range []bool{false, true} {
+			srcs := []field.Source{intGen{n: n, bits: 8, seed: 1}, intGen{n: n, bits: 8, seed: 2}}
+			tabs := [][]field.Element{loadSource(b, srcs[0]), loadSource(b, srcs[1])}
+			cl := &Claim{NumVars: n, Gate: Product(2), Sources: srcs}
+			if eq {
+				rng := rand.New(rand.NewPCG(uint64(n), 12))
+				cl.Eq = []EqTerm{{Coeff: field.One(), Point: randElems(rng, n)}}
+			}
+			cl.Sum = bruteSum(n, tabs, cl.Gate, cl.Eq)
+			mem := *cl
+			mem.Sources = []field.Source{field.SliceSource(tabs[0]), field.SliceSource(tabs[1])}
+			elems := float64(int64(2) << n)
+			for _, mode := range []string{"ram", "field", "small-w2", "small-w3", "small-w4"} {
+				b.Run(fmt.Sprintf("n=%d/eq=%v/%s", n, eq, mode), func(b *testing.B) {
+					opt := Options{SpillDir: b.TempDir(), Budget: spill.NewBudget(int64(2<<n) * 32 / 16)}
+					c := cl
+					old := smallRounds
+					defer func() { smallRounds = old }()
+					switch mode {
+					case "ram":
+						c, opt = &mem, Options{}
+					case "field":
+						smallRounds = 0
+					default:
+						fmt.Sscanf(mode, "small-w%d", &smallRounds)
+					}
+					var st stats
+					cpu0 := cpuSeconds()
+					for i := 0; i < b.N; i++ {
+						var err error
+						_, _, st, err = prove(field.NewTranscript("bench"), c, opt)
+						if err != nil {
+							b.Fatal(err)
+						}
+					}
+					b.ReportMetric((cpuSeconds()-cpu0)/float64(b.N), "cpu-s/op")
+					b.ReportMetric(float64(st.SourceElems)/elems, "src-reads/elem")
+					b.ReportMetric(float64(st.IntElems)/elems, "int-reads/elem")
+					b.ReportMetric(float64(st.SpillRead)/elems, "spill-B-read/elem")
+					b.ReportMetric(float64(st.SpillWritten)/elems, "spill-B-written/elem")
+					b.ReportMetric(float64(st.Passes), "passes")
+					b.ReportMetric(float64(st.SmallRounds), "small-rounds")
+				})
+			}
+		}
+	}
+}

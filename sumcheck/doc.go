@@ -21,5 +21,11 @@
 // are folded in RAM, each fold fused with the next round's evaluation. Otherwise every round is a
 // pass over the base tables (the sources, then spill files) that folds the pending challenges
 // inside each chunk; a folded level is written to a spill file every few rounds, and to RAM as soon
-// as it fits. Field sums are exact, so streaming and in-memory proving give byte-identical proofs.
+// as it fits. When every source is a field.IntSource (a quantized tensor) and the gate is a
+// product or a polynomial, the first rounds (3 by default) come from one pass over the raw
+// integers instead (the small-value optimisation of Bagad–Dao–Domb–Thaler): it accumulates the
+// round polynomials' values on the grid {0…deg G}^3 in native integers and one small×big
+// multiply-add per grid point and window, and the next pass folds those rounds' challenges on
+// the fly as usual. Field sums are exact, so streaming, small-value and in-memory proving give
+// byte-identical proofs.
 package sumcheck

@@ -7,7 +7,6 @@ import (
 
 	"github.com/streamprove/streamprove/field"
 	"github.com/streamprove/streamprove/pcs"
-	"github.com/streamprove/streamprove/spill"
 	"github.com/streamprove/streamprove/sumcheck"
 )
 
@@ -222,16 +221,21 @@ func begin(g *Graph, w Witness, pub Public, opt Options, pc *ProveCtx) (*Channel
 		if err != nil {
 			return nil, nil, nil, fmt.Errorf("output %q: %w", name, err)
 		}
-		padded, err := readPadded(ti, src, pc.Budget())
-		if err != nil {
+		if err := checkLen(ti, src); err != nil {
 			return nil, nil, nil, err
 		}
-		ch.Send("output/"+name, unpad(padded, ti.Shape)...)
-		c, err := outputClaim(tr, ti, padded)
-		if err != nil {
+		// The output streams twice from the witness: once into the proof (real elements, in
+		// chunks of outputChunk, each absorbed as it is sent), once to evaluate its MLE at the
+		// point drawn after it. It is never held whole in RAM besides the proof itself.
+		if err := sendOutput(ch, ti, src); err != nil {
 			return nil, nil, nil, err
 		}
-		ledger[name] = append(ledger[name], c)
+		r := tr.Challenges("output-point/"+name, ti.NumVars())
+		v, err := field.EvalStream(src, r, 14)
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("output %q: %w", name, err)
+		}
+		ledger[name] = append(ledger[name], Claim{Tensor: name, Point: r, Value: v})
 	}
 	return ch, ledger, advice, nil
 }
@@ -305,16 +309,18 @@ func Verify(g *Graph, pub Public, proof []byte) (map[string][]field.Element, err
 	outputs := map[string][]field.Element{}
 	for _, name := range g.Names(Output) {
 		ti := g.Tensors[name]
-		vals, err := ch.Recv("output/"+name, int(ti.Len()))
-		if err != nil {
-			return nil, err
+		vals := make([]field.Element, 0, min(ti.Len(), int64(len(proof)/field.Bytes)))
+		for n := ti.Len(); n > 0; {
+			c, err := ch.Recv("output/"+name, int(min(n, outputChunk)))
+			if err != nil {
+				return nil, err
+			}
+			vals = append(vals, c...)
+			n -= int64(len(c))
 		}
 		outputs[name] = vals
-		c, err := outputClaim(tr, ti, pad(vals, ti.Shape))
-		if err != nil {
-			return nil, err
-		}
-		ledger[name] = append(ledger[name], c)
+		r := tr.Challenges("output-point/"+name, ti.NumVars())
+		ledger[name] = append(ledger[name], Claim{Tensor: name, Point: r, Value: evalReal(vals, ti.Shape, r)})
 	}
 	for k := len(g.Kernels) - 1; k >= 0; k-- {
 		kn := g.Kernels[k]
@@ -451,81 +457,87 @@ func committedClaims(g *Graph, ledger map[string][]Claim, weights, advice map[st
 	return out, nil
 }
 
-func outputClaim(tr *field.Transcript, ti *TensorInfo, padded []field.Element) (Claim, error) {
-	r := tr.Challenges("output-point/"+ti.Name, ti.NumVars())
-	v, err := field.EvalSlice(padded, r, nil)
-	if err != nil {
-		return Claim{}, err
-	}
-	return Claim{Tensor: ti.Name, Point: r, Value: v}, nil
-}
+// outputChunk is how many real output elements are sent and absorbed at a time (both sides).
+const outputChunk = 1 << 12
 
-// readPadded loads a (public, hence small) output tensor, reserving its bytes from the budget.
-func readPadded(ti *TensorInfo, src field.Source, b *spill.Budget) ([]field.Element, error) {
-	if err := checkLen(ti, src); err != nil {
-		return nil, err
-	}
-	n := src.Len()
-	if b != nil {
-		if err := b.Reserve("public output "+ti.Name, n*32); err != nil {
-			return nil, err
-		}
-		defer b.Release(n * 32)
-	}
-	out := make([]field.Element, n)
-	st, err := src.Open()
-	if err != nil {
-		return nil, err
-	}
-	defer st.Close()
-	if err := field.ReadFull(st, out); err != nil {
-		return nil, fmt.Errorf("output %q: %w", ti.Name, err)
-	}
-	return out, nil
-}
-
-// unpad extracts the real elements (row-major over shape) from a padded MLE-order vector.
-func unpad(padded []field.Element, shape []int) []field.Element {
-	out := make([]field.Element, 0, Numel(shape))
-	forEachReal(shape, func(p int64) { out = append(out, padded[p]) })
-	return out
-}
-
-// pad places real elements into a zeroed padded vector.
-func pad(real []field.Element, shape []int) []field.Element {
-	out := make([]field.Element, Numel(PaddedShape(shape)))
-	i := 0
-	forEachReal(shape, func(p int64) { out[p] = real[i]; i++ })
-	return out
-}
-
-// forEachReal calls fn with the padded flat index of every real element, in row-major order.
-func forEachReal(shape []int, fn func(p int64)) {
-	ps := PaddedShape(shape)
-	if len(shape) == 0 {
-		fn(0)
-		return
-	}
-	idx := make([]int, len(shape))
-	for {
-		var p int64
-		for d := range shape {
-			p = p*int64(ps[d]) + int64(idx[d])
-		}
-		fn(p)
-		d := len(shape) - 1
-		for d >= 0 {
-			idx[d]++
-			if idx[d] < shape[d] {
-				break
+// sendOutput streams an output's padded source and sends its real elements, row-major.
+func sendOutput(ch *Channel, ti *TensorInfo, src field.Source) error {
+	it := newRealIndex(ti.Shape)
+	out := make([]field.Element, 0, outputChunk)
+	buf := make([]field.Element, 1<<12)
+	next := it.next()
+	err := field.ForEachChunk(src, buf, func(j int64, c []field.Element) error {
+		base := j * int64(len(buf))
+		for next >= 0 && next < base+int64(len(c)) {
+			out = append(out, c[next-base])
+			if len(out) == outputChunk {
+				ch.Send("output/"+ti.Name, out...)
+				out = out[:0]
 			}
-			idx[d] = 0
-			d--
+			next = it.next()
 		}
-		if d < 0 {
-			return
-		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("output %q: %w", ti.Name, err)
 	}
+	if len(out) > 0 {
+		ch.Send("output/"+ti.Name, out...)
+	}
+	return nil
+}
+
+// evalReal evaluates the MLE of a padded tensor given by its real elements (row-major) at r,
+// without building the padded vector: eq(r, p) = Hi(p>>c)·Lo[p mod 2^c] with one table of 2^c.
+func evalReal(vals []field.Element, shape []int, r []field.Element) field.Element {
+	ce := field.NewChunkEq(r, min(len(r), 12))
+	c := int64(ce.ChunkLen())
+	it := newRealIndex(shape)
+	var acc, hi field.Element
+	block := int64(-1)
+	for i := range vals {
+		p := it.next()
+		if p/c != block {
+			block = p / c
+			hi = ce.Hi(block)
+		}
+		var t field.Element
+		t.Mul(&vals[i], &ce.Lo[p%c])
+		t.Mul(&t, &hi)
+		acc.Add(&acc, &t)
+	}
+	return acc
+}
+
+// realIndex yields the padded flat index of every real element of a shape, in row-major order,
+// then −1.
+type realIndex struct {
+	shape, padded, idx []int
+	done               bool
+}
+
+func newRealIndex(shape []int) *realIndex {
+	return &realIndex{shape: shape, padded: PaddedShape(shape), idx: make([]int, len(shape))}
+}
+
+func (it *realIndex) next() int64 {
+	if it.done {
+		return -1
+	}
+	var p int64
+	for d := range it.shape {
+		p = p*int64(it.padded[d]) + int64(it.idx[d])
+	}
+	d := len(it.shape) - 1
+	for ; d >= 0; d-- {
+		it.idx[d]++
+		if it.idx[d] < it.shape[d] {
+			break
+		}
+		it.idx[d] = 0
+	}
+	it.done = d < 0
+	return p
 }
 
 func appendHeader(dst []byte, gd, cd [32]byte) []byte {

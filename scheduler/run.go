@@ -363,9 +363,14 @@ type VerifyReport struct {
 	Reason      string  `json:"reason,omitempty"`
 	WallSeconds float64 `json:"wall_seconds"`
 	ProofBytes  int64   `json:"proof_bytes"`
-	// Outputs are the verified public outputs (signed integers), by tensor name.
-	Outputs map[string][]string `json:"outputs,omitempty"`
+	// Outputs are the verified public outputs (signed integers), by tensor name: the first
+	// MaxReportedOutputs of each; OutputElements has their full counts.
+	Outputs        map[string][]string `json:"outputs,omitempty"`
+	OutputElements map[string]int      `json:"output_elements,omitempty"`
 }
+
+// MaxReportedOutputs bounds how many output values a verify report carries per tensor.
+const MaxReportedOutputs = 1024
 
 // ErrRejected wraps the reason a proof was rejected.
 var ErrRejected = errors.New("proof rejected")
@@ -424,8 +429,10 @@ func Verify(storeDir, proofPath, inputOverride string) (*VerifyReport, error) {
 		return nil, err
 	}
 	rep.Verified = true
-	rep.Outputs = map[string][]string{}
+	rep.Outputs, rep.OutputElements = map[string][]string{}, map[string]int{}
 	for name, vals := range outs {
+		rep.OutputElements[name] = len(vals)
+		vals = vals[:min(len(vals), MaxReportedOutputs)]
 		strs := make([]string, len(vals))
 		for i := range vals {
 			if v, ok := field.ToInt64(&vals[i]); ok {

@@ -44,7 +44,11 @@ func verifyCommand() *cli.Command {
 				return err
 			}
 			for name, vals := range rep.Outputs {
-				fmt.Fprintf(w, "output %s = %v\n", name, vals)
+				more := ""
+				if n := rep.OutputElements[name]; n > len(vals) {
+					more = fmt.Sprintf(" … (%d values; first %d shown)", n, len(vals))
+				}
+				fmt.Fprintf(w, "output %s = %v%s\n", name, vals, more)
 			}
 			fmt.Fprintf(w, "proof verified (%.3fs, %d bytes)\n", rep.WallSeconds, rep.ProofBytes)
 			return nil

@@ -60,23 +60,8 @@ type Report struct {
 	ResumedSteps   int     `json:"resumed_steps"`
 }
 
-// budget sets up the ledger and the GC limit for a run. The ledger gets the budget less what the
-// runtime takes before any reservation, so that the sum stays under the promise.
-func (c *Config) budget() (*spill.Budget, error) {
-	if c.MemBudget <= 0 {
-		spill.SetMemoryLimit(0)
-		return nil, nil
-	}
-	const floor = spill.RuntimeOverhead + 16<<20
-	if c.MemBudget < floor {
-		return nil, fmt.Errorf("--mem-budget %s is below the minimum of %s (the runtime alone takes ~%s): %w",
-			spill.FormatBytes(c.MemBudget), spill.FormatBytes(floor), spill.FormatBytes(spill.RuntimeOverhead), spill.ErrBudget)
-	}
-	spill.SetMemoryLimit(c.MemBudget)
-	// Half of what is left goes to the ledger: the rest covers Go heap slack between GCs,
-	// goroutine stacks, and the transient buffers of decoders that the ledger does not see.
-	return spill.NewBudget((c.MemBudget - spill.RuntimeOverhead) / 2), nil
-}
+// budget sets up the ledger and the GC limit for a run (spill.ForRun).
+func (c *Config) budget() (*spill.Budget, error) { return spill.ForRun(c.MemBudget) }
 
 func (c *Config) spillDir(s *tensorstore.Store) (string, error) {
 	d := c.SpillDir

@@ -106,3 +106,22 @@ func SetMemoryLimit(budget int64) int64 {
 	}
 	return debug.SetMemoryLimit(lim)
 }
+
+// ForRun sets a process up to keep its peak RSS under memBudget and returns the ledger it must
+// reserve from: the GC's soft limit goes a margin below the budget, and the ledger gets half of
+// what the Go runtime leaves, the other half covering heap slack between collections, goroutine
+// stacks and the transient buffers of decoders the ledger does not see. A zero memBudget means
+// unlimited (nil ledger); a budget too small to run at all is an ErrBudget naming the minimum.
+func ForRun(memBudget int64) (*Budget, error) {
+	if memBudget <= 0 {
+		SetMemoryLimit(0)
+		return nil, nil
+	}
+	const floor = RuntimeOverhead + 16<<20
+	if memBudget < floor {
+		return nil, fmt.Errorf("--mem-budget %s is below the minimum of %s (the runtime alone takes ~%s): %w",
+			FormatBytes(memBudget), FormatBytes(floor), FormatBytes(RuntimeOverhead), ErrBudget)
+	}
+	SetMemoryLimit(memBudget)
+	return NewBudget((memBudget - RuntimeOverhead) / 2), nil
+}

@@ -87,8 +87,11 @@ func main() {
 	if err != nil {
 		fail("mem-budget", err)
 	}
-	spill.SetMemoryLimit(budgetB)
-	budget := spill.NewBudget(budgetB)
+	// The same promise as `streamprove prove --mem-budget`: GC limit and ledger from spill.ForRun.
+	budget, err := spill.ForRun(budgetB)
+	if err != nil {
+		fail("mem-budget", err)
+	}
 	n := 1 << *logN
 
 	tmp, err := os.MkdirTemp(*dir, "streamprove-gkr-bench-")

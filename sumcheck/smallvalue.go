@@ -560,3 +560,95 @@ func (pr *prover) smallRound(t int) ([]field.Element, error) {
 	}
 	return pr.message(t, rc, acc), nil
 }
+
+// modLimbs is p as little-endian 64-bit limbs.
+var modLimbs = func() (q [4]uint64) {
+	var buf [32]byte
+	field.Modulus().FillBytes(buf[:])
+	for i := range q {
+		q[i] = binary.BigEndian.Uint64(buf[24-8*i:])
+	}
+	return
+}()
+
+// intFolder folds s pending challenges into raw integers: the level-s element of window z is
+// Σ_y eq(r_<s, y)·x_{z·2^s+y}, one small×big multiply-add per integer instead of converting
+// the integers to field elements and folding s times (2^s conversions and 2^s − 1 field
+// multiplications per window). The integers are biased by B = 2^(bits−1) to be non-negative;
+// since Σ_y eq(r, y) = 1 the bias comes back out as −B.
+type intFolder struct {
+	s    int
+	eq   []field.Element // eq(r_<s, ·), 2^s
+	bias uint64
+	tab  []field.Element // tab[h] = h/4 − B for the high part h of the unreduced sum
+	inv4 field.Element
+	negB field.Element
+}
+
+// newIntFolder prepares folding challenges r into integers of the given width, or returns nil
+// when the unreduced sums could pass 2^318 (the reduction keeps the high part below 2^64).
+func newIntFolder(r []field.Element, bits int) *intFolder {
+	s := len(r)
+	if bits+s > 63 {
+		return nil
+	}
+	f := &intFolder{s: s, eq: field.EqTable(make([]field.Element, 1<<s), r), bias: 1 << (bits - 1)}
+	var four field.Element
+	four.SetUint64(4)
+	f.inv4.Inverse(&four)
+	f.negB.SetUint64(f.bias)
+	f.negB.Neg(&f.negB)
+	// the sum is < 2^(254+bits+s), so h < 2^(bits+s); tabulate the common small range
+	f.tab = make([]field.Element, 1<<min(bits+s, 12))
+	for h := range f.tab {
+		f.tab[h] = f.high(uint64(h))
+	}
+	return f
+}
+
+func (f *intFolder) high(h uint64) field.Element {
+	var e field.Element
+	e.SetUint64(h)
+	e.Mul(&e, &f.inv4)
+	e.Add(&e, &f.negB)
+	return e
+}
+
+// fold writes dst[z] = Σ_y eq[y]·src[z·2^s+y] for len(dst) windows.
+func (f *intFolder) fold(dst []field.Element, src []int64) {
+	W := 1 << f.s
+	for z := range dst {
+		var a wide
+		win := src[z*W : (z+1)*W]
+		for y, x := range win {
+			a.macc(&f.eq[y], uint64(x)+f.bias)
+		}
+		// Montgomery limbs a ≡ low + h·2^254: the element is low's plus h·2^254/R = h/4.
+		e := field.Element{a[0], a[1], a[2], a[3] & (1<<62 - 1)}
+		h := a[3]>>62 | a[4]<<2
+		if !lessMod(&e) {
+			var b uint64
+			e[0], b = bits.Sub64(e[0], modLimbs[0], 0)
+			e[1], b = bits.Sub64(e[1], modLimbs[1], b)
+			e[2], b = bits.Sub64(e[2], modLimbs[2], b)
+			e[3], _ = bits.Sub64(e[3], modLimbs[3], b)
+		}
+		var t field.Element
+		if h < uint64(len(f.tab)) {
+			t = f.tab[h]
+		} else {
+			t = f.high(h)
+		}
+		dst[z].Add(&e, &t)
+	}
+}
+
+// lessMod reports whether the limbs e are below p.
+func lessMod(e *field.Element) bool {
+	for i := 3; i >= 0; i-- {
+		if e[i] != modLimbs[i] {
+			return e[i] < modLimbs[i]
+		}
+	}
+	return false
+}

@@ -75,21 +75,43 @@ func (pr *prover) pass(t int) ([]field.Element, error) {
 		}
 	}
 
+	// From integer sources, the pending challenges fold straight into the integers.
+	var ifold []*intFolder
+	if pr.b == 0 && shift > 0 && pr.sv != nil && pr.intBatches() {
+		for _, src := range pr.sv.srcs {
+			f := newIntFolder(pr.pend, src.Bits())
+			if f == nil {
+				ifold = nil
+				break
+			}
+			ifold = append(ifold, f)
+		}
+	}
 	streams := make([]field.Stream, pr.k)
+	istreams := make([]field.IntStream, pr.k)
 	closeAll := func() {
 		for _, s := range streams {
 			if s != nil {
 				s.Close()
 			}
 		}
+		for _, s := range istreams {
+			if s != nil {
+				s.Close()
+			}
+		}
 	}
 	for j, src := range pr.base {
-		s, err := src.Open()
+		var err error
+		if ifold != nil {
+			istreams[j], err = pr.sv.srcs[j].OpenInts()
+		} else {
+			streams[j], err = src.Open()
+		}
 		if err != nil {
 			closeAll()
 			return nil, fmt.Errorf("sumcheck: open source %d: %w", j, err)
 		}
-		streams[j] = s
 	}
 	defer closeAll()
 	fromSpill := pr.b > 0
@@ -126,7 +148,13 @@ func (pr *prover) pass(t int) ([]field.Element, error) {
 		read:
 			for c := int64(0); c < bt.nb; c++ {
 				for j := 0; j < pr.k; j++ {
-					if err := field.ReadFull(streams[j], bt.bufs[c][j][:C]); err != nil {
+					var err error
+					if ifold != nil {
+						err = readInts(istreams[j], bt.ints[c][j][:C], pr.sv.srcs[j].Bits())
+					} else {
+						err = field.ReadFull(streams[j], bt.bufs[c][j][:C])
+					}
+					if err != nil {
 						bt.err = fmt.Errorf("sumcheck: read source %d at %d of %d (level %d): %w", j, (start+c)*C, Nb, pr.b, err)
 						break read
 					}
@@ -178,19 +206,27 @@ func (pr *prover) pass(t int) ([]field.Element, error) {
 			return nil, bt.err
 		}
 		nb := bt.nb
-		if fromSpill {
+		switch {
+		case fromSpill:
 			pr.st.SpillRead += nb * C * int64(pr.k) * elemBytes
-		} else {
+		case ifold != nil:
+			pr.st.IntElems += nb * C * int64(pr.k)
+		default:
 			pr.st.SourceElems += nb * C * int64(pr.k)
 		}
 		var wg sync.WaitGroup
 		for c := int64(0); c < nb; c++ {
 			wg.Add(1)
-			go func(ws *workspace, chunks [][]field.Element, J int64) {
+			go func(ws *workspace, chunks [][]field.Element, ints [][]int64, J int64) {
 				defer wg.Done()
 				tabs := make([][]field.Element, pr.k)
 				sub := make([][]field.Element, pr.k)
 				for j := 0; j < pr.k; j++ {
+					if ifold != nil {
+						tabs[j] = chunks[j][:Ct]
+						ifold[j].fold(tabs[j], ints[j][:C])
+						continue
+					}
 					ch := chunks[j][:C]
 					for i := range pr.pend {
 						half := len(ch) / 2
@@ -212,7 +248,7 @@ func (pr *prover) pass(t int) ([]field.Element, error) {
 						rc.evalBlock(ws, ws.acc, sub, J*(pairs/int64(rc.P))+sb)
 					}
 				}
-			}(pr.wss[c], bt.bufs[c], bt.start+c)
+			}(pr.wss[c], bt.bufs[c], bt.intsOf(c), bt.start+c)
 		}
 		wg.Wait()
 		if target == none {
@@ -286,6 +322,7 @@ func (pr *prover) finals() ([]field.Element, error) {
 // batch is one read-ahead unit of a pass: a chunk per worker and source.
 type batch struct {
 	bufs      [][][]field.Element // worker × source × chunk
+	ints      [][][]int64         // worker × source × chunk: integers (intBatches), or nil
 	start, nb int64
 	err       error
 }
@@ -324,4 +361,31 @@ func (pr *prover) writeLevel(bt *batch, toSpill bool, B int, C, Ct int64) error 
 		}
 	}
 	return nil
+}
+
+func (bt *batch) intsOf(c int64) [][]int64 {
+	if bt.ints == nil {
+		return nil
+	}
+	return bt.ints[c]
+}
+
+// intBatches gives every batch integer buffers for a pass that folds from integers, reserving
+// them from the budget; it reports false (the pass reads field elements) if they do not fit.
+func (pr *prover) intBatches() bool {
+	if pr.batches[0].ints != nil {
+		return true
+	}
+	C := int64(1) << pr.chunkLog
+	need := int64(len(pr.batches)) * int64(pr.workers) * int64(pr.k) * C * 8
+	if pr.reserve("sumcheck integer chunks", need) != nil {
+		return false
+	}
+	for _, bt := range pr.batches {
+		bt.ints = make([][][]int64, pr.workers)
+		for w := range bt.ints {
+			bt.ints[w] = makeInts(pr.k, int(C))
+		}
+	}
+	return true
 }

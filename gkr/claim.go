@@ -19,7 +19,8 @@ type Claim struct {
 	Hint []field.Element
 }
 
-func samePoint(a, b []field.Element) bool {
+// SamePoint reports whether two points are equal coordinate by coordinate.
+func SamePoint(a, b []field.Element) bool {
 	if len(a) != len(b) {
 		return false
 	}
@@ -38,7 +39,7 @@ func dedupe(cs []Claim) ([]Claim, error) {
 next:
 	for _, c := range cs {
 		for _, o := range out {
-			if samePoint(o.Point, c.Point) {
+			if SamePoint(o.Point, c.Point) {
 				if !o.Value.Equal(&c.Value) {
 					return nil, fmt.Errorf("%w: tensor %q has two different values at one point", ErrBadProof, c.Tensor)
 				}
@@ -50,9 +51,10 @@ next:
 	return out, nil
 }
 
-// mergeClaim builds the merge sumcheck of DESIGN §8: with α from the transcript, prove
-// Σ_x (Σ_i α^i eq(r_i, x))·T(x) = Σ_i α^i v_i; the one claim left is T(r*).
-func mergeClaim(tr *field.Transcript, cs []Claim, nv int) *sumcheck.Claim {
+// MergeClaim builds the merge sumcheck of DESIGN §8 for several claims on one tensor: with α
+// from the transcript, prove Σ_x (Σ_i α^i eq(r_i, x))·T(x) = Σ_i α^i v_i; the one claim left is
+// T(r*) (the sumcheck's final value). Kernels that merge claims internally use it too.
+func MergeClaim(tr *field.Transcript, cs []Claim, nv int) *sumcheck.Claim {
 	alpha := tr.Challenge("merge/alpha")
 	c := &sumcheck.Claim{NumVars: nv, Gate: sumcheck.Identity()}
 	coef := field.One()
@@ -80,7 +82,7 @@ func proveMerge(pc *ProveCtx, cs []Claim) (Claim, error) {
 	if err != nil {
 		return Claim{}, fmt.Errorf("merge claims on %q: %w", name, err)
 	}
-	sc := mergeClaim(pc.ch.tr, cs, len(cs[0].Point))
+	sc := MergeClaim(pc.ch.tr, cs, len(cs[0].Point))
 	sc.Sources = []field.Source{src}
 	point, finals, err := pc.Sumcheck(sc)
 	if err != nil {
@@ -98,7 +100,7 @@ func verifyMerge(vc *VerifyCtx, cs []Claim) (Claim, error) {
 	if len(cs) == 1 {
 		return cs[0], nil
 	}
-	sc := mergeClaim(vc.ch.tr, cs, len(cs[0].Point))
+	sc := MergeClaim(vc.ch.tr, cs, len(cs[0].Point))
 	point, finals, err := vc.Sumcheck(sc)
 	if err != nil {
 		return Claim{}, fmt.Errorf("merge claims on %q: %w", cs[0].Tensor, err)

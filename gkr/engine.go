@@ -156,6 +156,16 @@ func Prove(g *Graph, w Witness, pub Public, opt Options) ([]byte, error) {
 			}
 		}
 	}
+	// Several claims on one public input become one, so the verifier reads each input once.
+	for _, name := range g.Names(Input) {
+		if len(ledger[name]) > 1 {
+			c, err := proveMerge(pc, ledger[name])
+			if err != nil {
+				return nil, fmt.Errorf("public input %q: %w", name, err)
+			}
+			ledger[name] = []Claim{c}
+		}
+	}
 	if opt.Progress != nil {
 		opt.Progress("opening", total-1, total)
 	}
@@ -351,11 +361,16 @@ func Verify(g *Graph, pub Public, proof []byte) (map[string][]field.Element, err
 			ledger[c.Tensor] = append(ledger[c.Tensor], c)
 		}
 	}
-	// Claims on public inputs: the verifier evaluates them itself, one pass per input.
+	// Claims on public inputs: merged into one per input (as the prover did), then evaluated by
+	// the verifier itself, one pass per input.
 	for _, name := range g.Names(Input) {
-		cs, err := dedupe(ledger[name])
-		if err != nil {
-			return nil, err
+		cs := ledger[name]
+		if len(cs) > 1 {
+			c, err := verifyMerge(vc, cs)
+			if err != nil {
+				return nil, fmt.Errorf("public input %q: %w", name, err)
+			}
+			cs = []Claim{c}
 		}
 		src, err := pub.Inputs.Source(name)
 		if err != nil {

@@ -178,18 +178,6 @@ type pclaim struct {
 	wclaim
 }
 
-func samePt(a, b []field.Element) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if !a[i].Equal(&b[i]) {
-			return false
-		}
-	}
-	return true
-}
-
 // gather collects layer l's claims in a fixed order (wires in layer order, claims in arrival
 // order), dropping repeats; two values at one point are a rejection.
 func (k *Parallel) gather(l int, claims map[int][]wclaim) ([]pclaim, error) {
@@ -199,7 +187,7 @@ func (k *Parallel) gather(l int, claims map[int][]wclaim) ([]pclaim, error) {
 	next:
 		for _, c := range claims[id] {
 			for _, o := range kept {
-				if samePt(o.point, c.point) {
+				if gkr.SamePoint(o.point, c.point) {
 					if !o.value.Equal(&c.value) {
 						return nil, fmt.Errorf("%w: node %s: wire %s has two values at one point", gkr.ErrBadProof, k.name, k.tensorOf(id))
 					}
@@ -224,7 +212,7 @@ func (k *Parallel) layerSumcheck(tr *field.Transcript, l, nv int, N int64, lc []
 	for j, c := range lc {
 		grp[j] = -1
 		for p, q := range pts {
-			if samePt(q, c.point) {
+			if gkr.SamePoint(q, c.point) {
 				grp[j] = p
 				break
 			}
@@ -390,7 +378,7 @@ next:
 			continue
 		}
 		for _, o := range groups[i] {
-			if samePt(o.Point, c.Point) {
+			if gkr.SamePoint(o.Point, c.Point) {
 				if !o.Value.Equal(&c.Value) {
 					return nil, fmt.Errorf("%w: input %q has two values at one point", gkr.ErrBadProof, c.Tensor)
 				}
@@ -408,17 +396,7 @@ next:
 // instead of one per layer (which a verifier of a public input would evaluate one by one).
 func mergeSumcheck(tr *field.Transcript, cs []gkr.Claim, nv int) *sumcheck.Claim {
 	tr.AppendBytes("parallel/merge", []byte(cs[0].Tensor))
-	alpha := tr.Challenge("parallel/alpha")
-	sc := &sumcheck.Claim{NumVars: nv, Gate: sumcheck.Identity()}
-	coef := field.One()
-	for _, c := range cs {
-		sc.Eq = append(sc.Eq, sumcheck.EqTerm{Coeff: coef, Point: c.Point})
-		var t field.Element
-		t.Mul(&coef, &c.Value)
-		sc.Sum.Add(&sc.Sum, &t)
-		coef.Mul(&coef, &alpha)
-	}
-	return sc
+	return gkr.MergeClaim(tr, cs, nv)
 }
 
 // Verify checks the layers' sumchecks, the virtual sources' final values, and returns the

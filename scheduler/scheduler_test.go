@@ -252,3 +252,63 @@ func TestReimportClearsRunState(t *testing.T) {
 	}
 	s.Close()
 }
+
+// A graph can launch a registered data-parallel circuit (the built-in "mimc") like any op.
+func TestCircuitOp(t *testing.T) {
+	dir := t.TempDir()
+	graph := `{
+  "format": "streamprove-graph/1",
+  "name": "mimc",
+  "tensors": {
+    "x":   {"role": "input", "shape": [1000], "dtype": "int32", "source": "input.safetensors"},
+    "key": {"role": "input", "shape": [1000], "dtype": "int32", "source": "input.safetensors"},
+    "w":   {"role": "weight", "shape": [3, 1000], "dtype": "int8", "source": "model.safetensors"},
+    "y":   {"role": "output"}
+  },
+  "nodes": [
+    {"op": "mimc", "name": "perm", "in": ["x", "key"], "out": "h"},
+    {"op": "linear", "name": "head", "in": ["h", "w"], "out": "y"}
+  ]
+}`
+	vals := make([]int64, 1000)
+	for i := range vals {
+		vals[i] = int64(i*7919) - 3000000
+	}
+	if err := tensorstore.WriteSafetensors(filepath.Join(dir, "input.safetensors"), []tensorstore.Array{
+		{Name: "x", DType: "I32", Shape: []int{1000}, Values: vals},
+		{Name: "key", DType: "I32", Shape: []int{1000}, Values: vals[:1000]},
+	}, nil); err != nil {
+		t.Fatal(err)
+	}
+	w := make([]int64, 3000)
+	for i := range w {
+		w[i] = int64(i%255) - 127
+	}
+	if err := tensorstore.WriteSafetensors(filepath.Join(dir, "model.safetensors"), []tensorstore.Array{{Name: "w", DType: "I8", Shape: []int{3, 1000}, Values: w}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "graph.json"), []byte(graph), 0o644)
+	store := filepath.Join(dir, "store")
+	if _, err := Import(store, filepath.Join(dir, "graph.json"), tensorstore.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Commit(store, Config{}); err != nil {
+		t.Fatal(err)
+	}
+	proof := filepath.Join(dir, "proof")
+	if _, err := Prove(store, proof, Config{MemBudget: 128 << 20}); err != nil {
+		t.Fatal(err)
+	}
+	if vr, err := Verify(store, proof, ""); err != nil || !vr.Verified {
+		t.Fatalf("mimc graph: %v", err)
+	}
+	if err := RegisterCircuit("mimc", nil, "y", nil); err == nil {
+		t.Fatal("registering a name twice was accepted")
+	}
+	bad := strings.Replace(graph, `"shape": [1000], "dtype": "int32", "source": "input.safetensors"},
+    "key"`, `"shape": [10, 100], "dtype": "int32", "source": "input.safetensors"},
+    "key"`, 1)
+	if _, err := ParseGraph([]byte(bad)); err == nil || !strings.Contains(err.Error(), "vectors [N]") {
+		t.Fatalf("mimc over a matrix: %v", err)
+	}
+}

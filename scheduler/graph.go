@@ -64,6 +64,13 @@ type Model struct {
 
 // LoadGraphFile reads and validates a graph file.
 func LoadGraphFile(path string) (*Model, error) {
+	// A graph describes tensors, it never holds them: refuse a file larger than any graph
+	// before reading it.
+	if st, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("graph %s: %w", path, err)
+	} else if st.Size() > maxGraphBytes {
+		return nil, fmt.Errorf("graph %s: %w: %d bytes is larger than any graph (limit %d)", path, ErrGraph, st.Size(), maxGraphBytes)
+	}
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("graph %s: %w", path, err)

@@ -119,7 +119,7 @@ func TestSmallValue(t *testing.T) {
 		for _, k := range []int{1, 2, 3} {
 			for _, deg := range []int{k, k + 1} {
 				for _, neq := range []int{0, 1, 2} {
-					for _, b := range []int{2, 8, 16} {
+					for _, b := range []int{2, 8, 16, 30} {
 						srcs := make([]field.Source, k)
 						fsrcs := make([]field.Source, k)
 						tabs := make([][]field.Element, k)
@@ -205,3 +205,43 @@ type failIntStream struct{}
 
 func (failIntStream) Next([]int64) (int, error) { return 0, errDisk }
 func (failIntStream) Close() error              { return nil }
+
+// TestIntFolder checks folding challenges into raw integers against folding field elements,
+// with the extreme values of each width, where the unreduced sums are largest.
+func TestIntFolder(t *testing.T) {
+	rng := rand.New(rand.NewPCG(31, 32))
+	for _, b := range []int{1, 2, 8, 16, 32, 40, 58} {
+		for s := 1; s <= 5 && b+s <= 63; s++ {
+			r := randElems(rng, s)
+			f := newIntFolder(r, b)
+			W := 1 << s
+			src := make([]int64, 64*W)
+			lo, hi := -(int64(1) << (b - 1)), int64(1)<<(b-1)-1
+			for i := range src {
+				switch i / W % 4 {
+				case 0:
+					src[i] = hi
+				case 1:
+					src[i] = lo
+				default:
+					src[i] = lo + rng.Int64N(hi-lo+1)
+				}
+			}
+			got := make([]field.Element, len(src)/W)
+			f.fold(got, src)
+			for z := range got {
+				v := make([]field.Element, W)
+				for y := range v {
+					v[y].SetInt64(src[z*W+y])
+				}
+				want, _ := field.EvalSlice(v, r, nil)
+				if !want.Equal(&got[z]) {
+					t.Fatalf("bits %d s %d window %d: fold from integers differs", b, s, z)
+				}
+			}
+		}
+	}
+	if newIntFolder(randElems(rng, 4), 60) != nil {
+		t.Fatal("folder accepted sums beyond its reduction")
+	}
+}

@@ -116,12 +116,13 @@ type prover struct {
 	bufs    [2][][]field.Element
 	next    int
 
-	sv      *smallValue // the first rounds from integer sources (nil: field passes only)
-	base    []field.Source
-	b       int
-	pend    []field.Element
-	spills  []*spill.Table
-	batches [3]*batch // a batch is read while one is processed and one is written
+	sv       *smallValue // the first rounds from integer sources (nil: field passes only)
+	intBytes int64       // reserved for the batches' integer buffers (intBatches)
+	base     []field.Source
+	b        int
+	pend     []field.Element
+	spills   []*spill.Table
+	batches  [3]*batch // a batch is read while one is processed and one is written
 }
 
 func newProver(c *Claim, opt Options) (*prover, error) {

@@ -161,6 +161,9 @@ func TestSmallValue(t *testing.T) {
 								if !bytes.Equal(got, want) {
 									t.Fatalf("%s: w %d tiny %v: small-value proof differs from in-memory proof (%v)", name, w, tiny, st.PassLog)
 								}
+								if tiny && opt.Budget.Used() != 0 {
+									t.Fatalf("%s: w %d: budget not released: %d", name, w, opt.Budget.Used())
+								}
 								if st.SmallRounds == 0 && !tiny && b <= 8 && deg <= 3 {
 									t.Fatalf("%s: w %d: small-value path not taken", name, w)
 								}

@@ -270,8 +270,11 @@ func (pr *prover) pass(t int) ([]field.Element, error) {
 	default:
 	}
 	pr.st.Passes++
-	pr.st.PassLog = append(pr.st.PassLog, fmt.Sprintf("round %d: base level %d, %d pending, target %d: %v (write %v)",
-		t, pr.b, shift, target, time.Since(t0), writeDur))
+	pr.st.PassLog = append(pr.st.PassLog, fmt.Sprintf("round %d: base level %d, %d pending, target %d, from integers %v: %v (write %v)",
+		t, pr.b, shift, target, ifold != nil, time.Since(t0), writeDur))
+	if target != none || !eval {
+		pr.freeIntBatches() // the base is no longer the integer sources
+	}
 
 	switch target {
 	case toRAM:
@@ -381,6 +384,7 @@ func (pr *prover) intBatches() bool {
 	if pr.reserve("sumcheck integer chunks", need) != nil {
 		return false
 	}
+	pr.intBytes = need
 	for _, bt := range pr.batches {
 		bt.ints = make([][][]int64, pr.workers)
 		for w := range bt.ints {
@@ -388,4 +392,17 @@ func (pr *prover) intBatches() bool {
 		}
 	}
 	return true
+}
+
+// freeIntBatches drops the batches' integer buffers and returns their bytes to the budget.
+func (pr *prover) freeIntBatches() {
+	if pr.intBytes == 0 {
+		return
+	}
+	for _, bt := range pr.batches {
+		bt.ints = nil
+	}
+	pr.budget.Release(pr.intBytes)
+	pr.reserved -= pr.intBytes
+	pr.intBytes = 0
 }

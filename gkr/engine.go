@@ -126,21 +126,12 @@ func Prove(g *Graph, w Witness, pub Public, opt Options) ([]byte, error) {
 		if opt.Progress != nil {
 			opt.Progress(kn.Name(), len(g.Kernels)-1-k, total)
 		}
-		outs, live, err := kernelClaims(g, kn, ledger)
+		outs, live, err := outputClaims(g, kn, ledger, func(cs []Claim) (Claim, error) { return proveMerge(pc, cs) })
 		if err != nil {
 			return nil, err
 		}
 		if !live {
 			continue
-		}
-		for i := range outs {
-			if g.Tensors[kn.Outputs()[i]].Role == Advice {
-				continue
-			}
-			outs[i], err = proveMerge(pc, ledger[kn.Outputs()[i]])
-			if err != nil {
-				return nil, fmt.Errorf("kernel %s: %w", kn.Name(), err)
-			}
 		}
 		ins, err := kn.Prove(pc, outs)
 		if err != nil {
@@ -334,21 +325,12 @@ func Verify(g *Graph, pub Public, proof []byte) (map[string][]field.Element, err
 	}
 	for k := len(g.Kernels) - 1; k >= 0; k-- {
 		kn := g.Kernels[k]
-		outs, live, err := kernelClaims(g, kn, ledger)
+		outs, live, err := outputClaims(g, kn, ledger, func(cs []Claim) (Claim, error) { return verifyMerge(vc, cs) })
 		if err != nil {
 			return nil, err
 		}
 		if !live {
 			continue
-		}
-		for i := range outs {
-			if g.Tensors[kn.Outputs()[i]].Role == Advice {
-				continue
-			}
-			outs[i], err = verifyMerge(vc, ledger[kn.Outputs()[i]])
-			if err != nil {
-				return nil, fmt.Errorf("kernel %s: %w", kn.Name(), err)
-			}
 		}
 		ins, err := kn.Verify(vc, outs)
 		if err != nil {
@@ -407,11 +389,12 @@ func Verify(g *Graph, pub Public, proof []byte) (map[string][]field.Element, err
 	return outputs, nil
 }
 
-// kernelClaims returns a slot per output and whether the kernel must run. Advice outputs need
-// no claims (their claims end in the opening; the slot stays empty) and make the kernel run: its
-// relation must be proven whatever consumes them. A kernel whose outputs nobody claims is dead
-// code for the proof and is skipped by both sides.
-func kernelClaims(g *Graph, kn Kernel, ledger map[string][]Claim) ([]Claim, bool, error) {
+// outputClaims returns the one claim per output a kernel starts from (claims on an output merged
+// by merge — proveMerge or verifyMerge, so both sides run the same sequence) and whether the
+// kernel must run. Advice outputs need no claims (their claims end in the opening; the slot
+// stays empty) and make the kernel run: its relation must be proven whatever consumes them. A
+// kernel whose outputs nobody claims is dead code for the proof and is skipped by both sides.
+func outputClaims(g *Graph, kn Kernel, ledger map[string][]Claim, merge func([]Claim) (Claim, error)) ([]Claim, bool, error) {
 	outs := make([]Claim, len(kn.Outputs()))
 	claimed, plain, advice := 0, 0, 0
 	for _, o := range kn.Outputs() {
@@ -427,7 +410,20 @@ func kernelClaims(g *Graph, kn Kernel, ledger map[string][]Claim) ([]Claim, bool
 	if claimed != 0 && claimed != plain || advice > 0 && claimed != plain {
 		return nil, false, fmt.Errorf("%w: kernel %s: some outputs are never used", ErrGraph, kn.Name())
 	}
-	return outs, advice > 0 || claimed > 0, nil
+	if advice == 0 && claimed == 0 {
+		return nil, false, nil
+	}
+	for i, o := range kn.Outputs() {
+		if g.Tensors[o].Role == Advice {
+			continue
+		}
+		c, err := merge(ledger[o])
+		if err != nil {
+			return nil, false, fmt.Errorf("kernel %s: %w", kn.Name(), err)
+		}
+		outs[i] = c
+	}
+	return outs, true, nil
 }
 
 func checkClaimShape(g *Graph, c Claim) error {

@@ -38,6 +38,7 @@ type Kernel interface {
 // Estimate is a kernel's resource forecast for the scheduler.
 type Estimate struct {
 	MinBytes    int64 // smallest RAM the step can run in (besides chunk buffers)
+	TableBytes  int64 // RAM its tables take when nothing spills (0: none beyond MinBytes)
 	StreamBytes int64 // bytes of tensors the step reads (as field elements)
 }
 

@@ -132,7 +132,11 @@ func (e *Elementwise) check(g *gkr.Graph) error {
 func (e *Elementwise) Estimate(g *gkr.Graph) gkr.Estimate {
 	ti := g.Tensors[e.y]
 	n := int64(1) << ti.NumVars()
-	return gkr.Estimate{MinBytes: 0, StreamBytes: int64(len(e.inputs)) * n * 32}
+	est := gkr.Estimate{StreamBytes: int64(len(e.inputs)) * n * 32}
+	if !e.linear {
+		est.TableBytes = int64(len(e.inputs)) * n / 2 * 32 // the sumcheck's tables after one fold
+	}
+	return est
 }
 
 func (e *Elementwise) gate() (sumcheck.Gate, error) {

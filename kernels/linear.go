@@ -96,7 +96,8 @@ func (l *Linear) Estimate(g *gkr.Graph) gkr.Estimate {
 		return gkr.Estimate{}
 	}
 	pi := field.NextPow2(int64(i))
-	return gkr.Estimate{MinBytes: 3 * min(pi, 1<<10) * field.Bytes, StreamBytes: (int64(b) + int64(o)) * pi * field.Bytes}
+	return gkr.Estimate{MinBytes: 3 * min(pi, 1<<10) * field.Bytes, TableBytes: 2 * pi * field.Bytes,
+		StreamBytes: (int64(b) + int64(o)) * pi * field.Bytes}
 }
 
 // Prove reduces the claim on Y to claims on X, W and the bias.

@@ -200,7 +200,7 @@ func (l *Lookup) Estimate(g *gkr.Graph) gkr.Estimate {
 	}
 	n := int64(1) << ti.NumVars()
 	nt, trees := int64(len(l.core.tensors)), int64(len(l.core.args))
-	return gkr.Estimate{MinBytes: (nt + 8) * 16 * 32, StreamBytes: (2*nt + 6*trees) * n * 32}
+	return gkr.Estimate{MinBytes: (nt + 8) * 16 * 32, TableBytes: 3 * trees * n * 32, StreamBytes: (2*nt + 6*trees) * n * 32}
 }
 
 // OutBound is the largest magnitude of y.

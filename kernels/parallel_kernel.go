@@ -159,11 +159,13 @@ func (k *Parallel) Estimate(g *gkr.Graph) gkr.Estimate {
 	if err != nil {
 		return gkr.Estimate{}
 	}
-	var s int64
+	var s, t int64
 	for l := 1; l < len(k.p.progs); l++ {
-		s += int64(len(k.p.progs[l].leaves)) << nv * 32
+		b := int64(len(k.p.progs[l].leaves)) << nv * 32
+		s += b
+		t = max(t, b/2) // a layer's sumcheck tables after one fold
 	}
-	return gkr.Estimate{StreamBytes: s}
+	return gkr.Estimate{TableBytes: t, StreamBytes: s}
 }
 
 // wclaim is a claim on a stored wire inside the kernel.

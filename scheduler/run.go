@@ -58,6 +58,8 @@ type Report struct {
 	BudgetBytes    int64   `json:"budget_bytes"`
 	Kernels        int     `json:"kernels"`
 	ResumedSteps   int     `json:"resumed_steps"`
+	// Plan is the per-kernel memory plan the run followed.
+	Plan []StepPlan `json:"plan,omitempty"`
 }
 
 // budget sets up the ledger and the GC limit for a run (spill.ForRun).
@@ -150,19 +152,42 @@ func bounds(m *Model) (map[string]*big.Int, error) {
 	return bs, nil
 }
 
-// plan refuses a run whose steps cannot fit the budget, before anything starts.
-func plan(m *Model, b *spill.Budget, cfg Config) error {
-	if b == nil {
-		return nil
+// StepPlan is what the scheduler expects of one kernel's proof under the budget.
+type StepPlan struct {
+	Kernel      string `json:"kernel"`
+	MinBytes    int64  `json:"min_bytes"`    // the least RAM the step can run in
+	TableBytes  int64  `json:"table_bytes"`  // RAM its tables take if nothing spills
+	StreamBytes int64  `json:"stream_bytes"` // tensor bytes it reads (as field elements)
+	Spills      bool   `json:"spills"`       // its tables do not fit the ledger: they go to spill files
+}
+
+// stepFloor is what any step needs besides its own estimate: a few chunk buffers and the
+// store's prefetch queue.
+const stepFloor = 4 * (1 << 14) * 32
+
+// Plan lays out every kernel's memory under a budget (0: unlimited) and refuses, before
+// anything starts, a run whose steps cannot fit: "kernel fc3 needs at least …". Within a step,
+// the kernels size their own pieces from what the ledger has free (row pieces of a matmul,
+// forward row blocks, prefetch depth), and tables that do not fit spill to files.
+func Plan(m *Model, memBudget int64) ([]StepPlan, error) {
+	ledger, err := spill.LedgerFor(memBudget)
+	if err != nil {
+		return nil, err
 	}
+	out := make([]StepPlan, 0, len(m.Kernels))
 	for _, k := range m.Kernels {
-		need := k.Estimate(m.Graph).MinBytes + 4*(1<<14)*32 // + the step's chunk buffers
-		if need > b.Limit() {
-			return fmt.Errorf("kernel %s needs at least %s; --mem-budget %s leaves %s for tables: %w",
-				k.Name(), spill.FormatBytes(need+2*spill.RuntimeOverhead), spill.FormatBytes(cfg.MemBudget), spill.FormatBytes(b.Limit()), spill.ErrBudget)
+		e := k.Estimate(m.Graph)
+		sp := StepPlan{Kernel: k.Name(), MinBytes: e.MinBytes + stepFloor, TableBytes: e.TableBytes, StreamBytes: e.StreamBytes}
+		if ledger >= 0 {
+			if sp.MinBytes > ledger {
+				return nil, fmt.Errorf("kernel %s needs at least %s; --mem-budget %s leaves %s for tables: %w",
+					k.Name(), spill.FormatBytes(sp.MinBytes+2*spill.RuntimeOverhead), spill.FormatBytes(memBudget), spill.FormatBytes(ledger), spill.ErrBudget)
+			}
+			sp.Spills = sp.MinBytes+sp.TableBytes > ledger
 		}
+		out = append(out, sp)
 	}
-	return nil
+	return out, nil
 }
 
 // Forward runs the forward pass, skipping steps a previous run finished when cfg.Resume.
@@ -230,7 +255,8 @@ func Prove(storeDir, out string, cfg Config) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := plan(m, b, cfg); err != nil {
+	steps, err := Plan(m, cfg.MemBudget)
+	if err != nil {
 		return nil, err
 	}
 	spillDir, err := cfg.spillDir(s)
@@ -242,7 +268,7 @@ func Prove(storeDir, out string, cfg Config) (*Report, error) {
 			return nil, err
 		}
 	}
-	rep := &Report{BudgetBytes: cfg.MemBudget, Kernels: len(m.Kernels)}
+	rep := &Report{BudgetBytes: cfg.MemBudget, Kernels: len(m.Kernels), Plan: steps}
 	rep.ResumedSteps, err = forward(s, m, b, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("forward: %w", err)
@@ -475,4 +501,19 @@ func writeAtomic(path string, data []byte) error {
 		return err
 	}
 	return os.Rename(f.Name(), path)
+}
+
+// PlanStore returns the memory plan of the model in a store under a budget.
+func PlanStore(storeDir string, memBudget int64) (*Model, []StepPlan, error) {
+	s, err := tensorstore.Open(storeDir)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer s.Close()
+	m, err := LoadModel(s)
+	if err != nil {
+		return nil, nil, err
+	}
+	steps, err := Plan(m, memBudget)
+	return m, steps, err
 }

@@ -113,15 +113,25 @@ func SetMemoryLimit(budget int64) int64 {
 // stacks and the transient buffers of decoders the ledger does not see. A zero memBudget means
 // unlimited (nil ledger); a budget too small to run at all is an ErrBudget naming the minimum.
 func ForRun(memBudget int64) (*Budget, error) {
-	if memBudget <= 0 {
+	ledger, err := LedgerFor(memBudget)
+	if err != nil || ledger < 0 {
 		SetMemoryLimit(0)
-		return nil, nil
+		return nil, err
+	}
+	SetMemoryLimit(memBudget)
+	return NewBudget(ledger), nil
+}
+
+// LedgerFor returns the ledger ForRun would give a budget (−1 for an unlimited one), or
+// ErrBudget for a budget too small to run at all.
+func LedgerFor(memBudget int64) (int64, error) {
+	if memBudget <= 0 {
+		return -1, nil
 	}
 	const floor = RuntimeOverhead + 16<<20
 	if memBudget < floor {
-		return nil, fmt.Errorf("--mem-budget %s is below the minimum of %s (the runtime alone takes ~%s): %w",
+		return 0, fmt.Errorf("--mem-budget %s is below the minimum of %s (the runtime alone takes ~%s): %w",
 			FormatBytes(memBudget), FormatBytes(floor), FormatBytes(RuntimeOverhead), ErrBudget)
 	}
-	SetMemoryLimit(memBudget)
-	return NewBudget((memBudget - RuntimeOverhead) / 2), nil
+	return (memBudget - RuntimeOverhead) / 2, nil
 }

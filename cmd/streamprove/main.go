@@ -21,6 +21,7 @@ var commands = []func() *cli.Command{
 	genCommand,
 	importCommand,
 	commitCommand,
+	planCommand,
 	proveCommand,
 	verifyCommand,
 	benchCommand,

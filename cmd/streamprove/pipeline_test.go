@@ -40,6 +40,8 @@ func TestPipelineCommands(t *testing.T) {
 		{[]string{"prove", "--store", store, "--out", proof}, exitFailure, "", "streamprove commit"},
 		{[]string{"commit", "--store", store, "--mem-budget", "64MiB"}, exitOK, "committed fc1.w", ""},
 		{[]string{"prove", "--store", store}, exitUsage, "", "--out is required"},
+		{[]string{"plan", "--store", store, "--mem-budget", "64MiB"}, exitOK, "TABLES LIVE IN", ""},
+		{[]string{"plan", "--store", store, "--mem-budget", "1MiB"}, exitFailure, "", "below the minimum"},
 		{[]string{"prove", "--store", store, "--out", proof, "--mem-budget", "lots"}, exitUsage, "", "--mem-budget"},
 		{[]string{"prove", "--store", store, "--out", proof, "--mem-budget", "1MiB"}, exitFailure, "", "below the minimum"},
 		{[]string{"prove", "--store", store, "--out", proof, "--mem-budget", "128MiB", "--json"}, exitOK, `"peak_rss_bytes"`, ""},

@@ -136,6 +136,11 @@ func BenchmarkSmallValue(b *testing.B) {
 					b.ReportMetric(float64(st.SpillWritten)/elems, "spill-B-written/elem")
 					b.ReportMetric(float64(st.Passes), "passes")
 					b.ReportMetric(float64(st.SmallRounds), "small-rounds")
+					if testing.Verbose() {
+						for _, l := range st.PassLog {
+							b.Log(l)
+						}
+					}
 				})
 			}
 		}

@@ -312,3 +312,26 @@ func TestCircuitOp(t *testing.T) {
 		t.Fatalf("mimc over a matrix: %v", err)
 	}
 }
+
+// A flipped bit in any stored chunk stops the prover with ErrCorrupt naming the tensor and the
+// chunk: never a proof built from corrupted data.
+func TestCorruptStoreStopsProver(t *testing.T) {
+	store, _ := setup(t, 9)
+	files, _ := filepath.Glob(filepath.Join(store, "tensors", "*.chk"))
+	if len(files) == 0 {
+		t.Fatal("no segment files")
+	}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data[len(data)-3] ^= 0x20 // inside the last chunk's payload
+		os.WriteFile(f, data, 0o644)
+	}
+	_, err := Prove(store, filepath.Join(t.TempDir(), "p"), Config{})
+	t.Log(err)
+	if !errors.Is(err, tensorstore.ErrCorrupt) || !strings.Contains(err.Error(), "chunk") || !strings.Contains(err.Error(), "tensor") {
+		t.Fatalf("prove over a corrupted store: %v, want ErrCorrupt naming tensor and chunk", err)
+	}
+}

@@ -123,12 +123,12 @@ func (l *Linear) Prove(pc *gkr.ProveCtx, out []gkr.Claim) ([]gkr.Claim, error) {
 	target := linearTarget(c.Value, rB, batch, bv)
 	pi := int64(1) << logI
 	b := pc.Budget()
-	xr, err := rowCombine(pc, l.x, rB, batch, pi, b)
+	xr, err := l.combine(pc, l.x, rB, batch, in, pi, b)
 	if err != nil {
 		return nil, err
 	}
 	defer xr.Release()
-	wr, err := rowCombine(pc, l.w, rO, o, pi, b)
+	wr, err := l.combine(pc, l.w, rO, o, in, pi, b)
 	if err != nil {
 		return nil, err
 	}
@@ -192,6 +192,77 @@ func (l *Linear) inClaims(ri, rO, rB, finals []field.Element, bv field.Element) 
 		cs = append(cs, gkr.Claim{Tensor: l.bias, Point: cat(rO, nil), Value: bv})
 	}
 	return cs
+}
+
+// combine returns Σ_j eq(r, j)·T[j, :] for the real rows of T, on its stored integers when it
+// can and on field elements otherwise; both give the same vector.
+func (l *Linear) combine(pc *gkr.ProveCtx, name string, r []field.Element, rows, in int, pi int64, b *spill.Budget) (*spill.Table, error) {
+	if t, ok, err := rowCombineInts(pc, name, r, rows, in, pi, b); err != nil || ok {
+		return t, err
+	}
+	return rowCombine(pc, name, r, rows, pi, b)
+}
+
+// rowCombineInts is rowCombine for a tensor stored as small integers (int8, or int16 with
+// rows long enough): for each row it builds the table T[v] = e·v of every value the dtype holds
+// (one addition per entry), after which each element costs one field addition, acc[i] += T[x],
+// instead of a multiplication and an addition. It reads the stored integers, never converting
+// them to field elements. ok is false when the witness cannot serve the tensor this way.
+func rowCombineInts(pc *gkr.ProveCtx, name string, r []field.Element, rows, in int, pi int64, b *spill.Budget) (*spill.Table, bool, error) {
+	iw, isInts := pc.Witness.(IntRows)
+	if !isInts {
+		return nil, false, nil
+	}
+	next, done, lo, hi, ok, err := iw.IntRows(name)
+	if err != nil || !ok {
+		return nil, false, err
+	}
+	defer done()
+	span := hi - lo + 1
+	if span > int64(in)/2 {
+		return nil, false, nil // the table would cost more than the row it saves
+	}
+	piece := min(int64(in), rowPiece)
+	bufBytes := piece*8 + span*field.Bytes
+	if b != nil {
+		if !b.TryReserve(bufBytes) {
+			return nil, false, nil // a tight budget takes the piecewise field path
+		}
+		defer b.Release(bufBytes)
+	}
+	acc, err := spill.NewTable(b, "linear row vector of "+name, pi, pc.Opt.SpillDir)
+	if err != nil {
+		return nil, false, err
+	}
+	if !acc.InRAM() {
+		acc.Release()
+		return nil, false, nil // a spilled vector takes the piecewise field path
+	}
+	a := acc.Slice()
+	row := make([]int64, piece)
+	table := make([]field.Element, span)
+	for j := 0; j < rows; j++ {
+		e := field.EqIndex(r, uint64(j))
+		table[0] = field.NewInt(lo)
+		table[0].Mul(&table[0], &e)
+		for v := int64(1); v < span; v++ {
+			table[v].Add(&table[v-1], &e)
+		}
+		for off := 0; off < in; off += int(piece) {
+			m := min(int(piece), in-off)
+			if err := readFull(next, row[:m]); err != nil {
+				acc.Release()
+				return nil, false, fmt.Errorf("tensor %q row %d: %w", name, j, err)
+			}
+			dst := a[off : off+m]
+			field.Parallel(m, workersFor(int64(m), pc.Opt.Workers), func(s, t int) {
+				for i := s; i < t; i++ {
+					dst[i].Add(&dst[i], &table[row[i]-lo])
+				}
+			})
+		}
+	}
+	return acc, true, nil
 }
 
 // rowCombine streams the real rows of a [rows, pi] tensor (padded row length pi) once and

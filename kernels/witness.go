@@ -59,3 +59,37 @@ func (w *StoreWitness) Close() error {
 	w.open = nil
 	return first
 }
+
+// IntRows is implemented by witnesses that can stream a tensor's stored small integers directly
+// (unpadded, row-major), so a kernel can work on the integers instead of field elements.
+type IntRows interface {
+	// IntRows opens the tensor's unpadded data as int64 when it is stored as int8 or int16, and
+	// reports the inclusive value range of that dtype; ok is false for other dtypes.
+	IntRows(name string) (next func([]int64) (int, error), done func(), lo, hi int64, ok bool, err error)
+}
+
+// IntRows streams an int8/int16 tensor's stored integers.
+func (w *StoreWitness) IntRows(name string) (func([]int64) (int, error), func(), int64, int64, bool, error) {
+	if w.Allow != nil && !w.Allow[name] {
+		return nil, nil, 0, 0, false, fmt.Errorf("tensor %q is not public", name)
+	}
+	t, err := w.Store.Tensor(name)
+	if err != nil {
+		return nil, nil, 0, 0, false, err
+	}
+	dt := t.Info().DType
+	if dt != tensorstore.Int8 && dt != tensorstore.Int16 {
+		t.Close()
+		return nil, nil, 0, 0, false, nil
+	}
+	if w.Budget != nil {
+		t.SetReadOptions(tensorstore.ReadOptions{Budget: w.Budget})
+	}
+	r, err := t.Ints()
+	if err != nil {
+		t.Close()
+		return nil, nil, 0, 0, false, err
+	}
+	lo, hi := dt.Bounds()
+	return r.Next, func() { r.Close(); t.Close() }, lo, hi, true, nil
+}

@@ -202,7 +202,16 @@ func (t *Tensor) RawSource() field.Source { return rawSource{t} }
 
 // Source returns the tensor's MLE order: the padded flat row-major vector, zeros in the
 // padding, Len = PaddedLen (a power of two). It is built on the fly from the unpadded chunks.
-func (t *Tensor) Source() field.Source { return paddedSource{t} }
+//
+// For an integer tensor the Source is also a field.IntSource: OpenInts streams the same padded
+// vector as stored integers, so a sumcheck can run its first rounds in native integer arithmetic
+// (the small-value optimisation, DESIGN §7.1) without converting a value to a field element.
+func (t *Tensor) Source() field.Source {
+	if t.info.DType.IsInt() {
+		return paddedIntSource{paddedSource{t}}
+	}
+	return paddedSource{t}
+}
 
 type paddedSource struct{ t *Tensor }
 
@@ -213,21 +222,40 @@ func (p paddedSource) Open() (field.Stream, error) {
 	if err != nil {
 		return nil, err
 	}
-	in := &p.t.info
-	ps := &paddedStream{raw: raw, total: in.PaddedLen, rowReal: true, rowLen: 1, realLen: 1}
+	return newPaddedStream(raw, &p.t.info), nil
+}
+
+// paddedIntSource is the Source of an integer tensor.
+type paddedIntSource struct{ paddedSource }
+
+// Bits is the width of the tensor's storage dtype.
+func (p paddedIntSource) Bits() int { return 8 * p.t.info.DType.Size() }
+
+// OpenInts streams the padded MLE-order vector as stored integers.
+func (p paddedIntSource) OpenInts() (field.IntStream, error) {
+	dt := p.t.info.DType
+	raw, err := openChunkStream(p.t, func(dst []int64, b []byte) error { return rawToInt64s(dt, dst, b) })
+	if err != nil {
+		return nil, err
+	}
+	return newPaddedStream(raw, &p.t.info), nil
+}
+
+func newPaddedStream[T any](raw *chunkStream[T], in *Info) *paddedStream[T] {
+	ps := &paddedStream[T]{raw: raw, total: in.PaddedLen, rowReal: true, rowLen: 1, realLen: 1}
 	if r := len(in.Shape); r > 0 {
 		ps.shape, ps.padded = in.Shape[:r-1], in.PaddedShape[:r-1]
 		ps.rowLen, ps.realLen = in.PaddedShape[r-1], in.Shape[r-1]
 		ps.outer = make([]int, r-1)
 	}
-	return ps, nil
+	return ps
 }
 
 // paddedStream walks the padded shape row by row (a row = the last dimension): a row whose
 // outer coordinates are all in range holds realLen elements from the raw stream then zeros; any
 // other row is all zeros.
-type paddedStream struct {
-	raw             *chunkStream[field.Element]
+type paddedStream[T any] struct {
+	raw             *chunkStream[T]
 	shape, padded   []int // outer dimensions
 	outer           []int // current padded outer coordinates
 	rowLen, realLen int
@@ -236,7 +264,7 @@ type paddedStream struct {
 	emitted, total  int64
 }
 
-func (ps *paddedStream) Next(buf []field.Element) (int, error) {
+func (ps *paddedStream[T]) Next(buf []T) (int, error) {
 	if ps.emitted >= ps.total {
 		return 0, io.EOF
 	}
@@ -271,7 +299,7 @@ func (ps *paddedStream) Next(buf []field.Element) (int, error) {
 	return filled, nil
 }
 
-func (ps *paddedStream) nextRow() {
+func (ps *paddedStream[T]) nextRow() {
 	ps.col = 0
 	for k := len(ps.outer) - 1; k >= 0; k-- {
 		ps.outer[k]++
@@ -289,7 +317,7 @@ func (ps *paddedStream) nextRow() {
 	}
 }
 
-func (ps *paddedStream) Close() error { return ps.raw.Close() }
+func (ps *paddedStream[T]) Close() error { return ps.raw.Close() }
 
 // IntReader reads an integer tensor's unpadded elements in order as int64.
 type IntReader struct{ cs *chunkStream[int64] }

@@ -195,9 +195,9 @@ func begin(g *Graph, w Witness, pub Public, opt Options, pc *ProveCtx) (*Channel
 	// Advice tensors are committed before any challenge is drawn, so no challenge can depend on
 	// a value the prover chooses afterwards.
 	advice := map[string]*pcs.Commitment{}
-	for _, name := range g.Names(Advice) {
+	for _, name := range g.InProofCommitted() {
 		if opt.Progress != nil {
-			opt.Progress("commit advice "+name, 0, len(g.Kernels)+1)
+			opt.Progress("commit "+name, 0, len(g.Kernels)+1)
 		}
 		src, err := w.Source(name)
 		if err != nil {
@@ -213,7 +213,7 @@ func begin(g *Graph, w Witness, pub Public, opt Options, pc *ProveCtx) (*Channel
 		advice[name] = c
 		ch.buf = c.AppendBinary(ch.buf)
 		d := c.Digest()
-		tr.AppendBytes("advice/"+name, d[:])
+		tr.AppendBytes(g.Tensors[name].Role.String()+"/"+name, d[:])
 	}
 
 	for _, name := range g.Names(Output) {
@@ -257,7 +257,7 @@ func resume(g *Graph, pub Public, cp *Checkpoint) (*Channel, map[string][]Claim,
 	}
 	advice := map[string]*pcs.Commitment{}
 	rest := cp.Proof[headerLen:]
-	for _, name := range g.Names(Advice) {
+	for _, name := range g.InProofCommitted() {
 		c, r, err := pcs.DecodeCommitment(rest)
 		if err != nil {
 			return nil, nil, nil, fmt.Errorf("checkpoint: advice commitment %q: %w", name, err)
@@ -294,7 +294,7 @@ func Verify(g *Graph, pub Public, proof []byte) (map[string][]field.Element, err
 	vc := &VerifyCtx{Graph: g, ch: ch}
 	ledger := map[string][]Claim{}
 	advice := map[string]*pcs.Commitment{}
-	for _, name := range g.Names(Advice) {
+	for _, name := range g.InProofCommitted() {
 		c, rest, err := pcs.DecodeCommitment(proof[ch.off:])
 		if err != nil {
 			return nil, fmt.Errorf("%w: advice commitment %q: %v", ErrBadProof, name, err)
@@ -305,7 +305,7 @@ func Verify(g *Graph, pub Public, proof []byte) (map[string][]field.Element, err
 		ch.off = len(proof) - len(rest)
 		advice[name] = c
 		d := c.Digest()
-		tr.AppendBytes("advice/"+name, d[:])
+		tr.AppendBytes(g.Tensors[name].Role.String()+"/"+name, d[:])
 	}
 	outputs := map[string][]field.Element{}
 	for _, name := range g.Names(Output) {
@@ -441,14 +441,14 @@ func checkClaimShape(g *Graph, c Claim) error {
 // in name order. w is the prover's witness (nil on the verifier's side).
 func committedClaims(g *Graph, ledger map[string][]Claim, weights, advice map[string]*pcs.Commitment, w Witness) ([]pcs.Claim, error) {
 	var out []pcs.Claim
-	names := append(g.Names(Weight), g.Names(Advice)...)
+	names := append(g.Names(Weight), g.InProofCommitted()...)
 	for _, name := range names {
 		cs, err := dedupe(ledger[name])
 		if err != nil {
 			return nil, err
 		}
 		com := weights[name]
-		if g.Tensors[name].Role == Advice {
+		if r := g.Tensors[name].Role; r == Advice || r == PrivateInput {
 			com = advice[name]
 		}
 		var src field.Source

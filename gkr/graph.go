@@ -25,7 +25,16 @@ const (
 	// the prover commits them at the start of the proof, and claims on them end in the final
 	// batched opening, like weights.
 	Advice
+	// PrivateInput tensors are inputs the verifier does not see: committed at the start of each
+	// proof (like advice, but produced by nobody), their claims opened at the end.
+	PrivateInput
 )
+
+// InProofCommitted returns the tensors the prover commits at the start of a proof, in the order
+// their commitments appear in it: advice, then private inputs, each by name.
+func (g *Graph) InProofCommitted() []string {
+	return append(g.Names(Advice), g.Names(PrivateInput)...)
+}
 
 func (r Role) String() string {
 	switch r {
@@ -37,6 +46,8 @@ func (r Role) String() string {
 		return "output"
 	case Advice:
 		return "advice"
+	case PrivateInput:
+		return "private_input"
 	}
 	return "intermediate"
 }
@@ -125,7 +136,7 @@ func (g *Graph) Validate() error {
 			if !ok {
 				return fmt.Errorf("%w: kernel %d (%s): output tensor %q is not declared", ErrGraph, k, kn.Name(), out)
 			}
-			if ti.Role == Input || ti.Role == Weight {
+			if ti.Role == Input || ti.Role == Weight || ti.Role == PrivateInput {
 				return fmt.Errorf("%w: kernel %d (%s) writes %s tensor %q", ErrGraph, k, kn.Name(), ti.Role, out)
 			}
 			if p, dup := produced[out]; dup {

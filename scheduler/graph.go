@@ -133,12 +133,12 @@ func ParseGraph(data []byte) (*Model, error) {
 			role = gkr.Output
 			outputs++
 		case "private_input":
-			return nil, fmt.Errorf("%w: tensor %q: field \"role\": private_input is not supported yet (use input or weight)", ErrGraph, name)
+			role = gkr.PrivateInput
 		default:
-			return nil, fmt.Errorf("%w: tensor %q: field \"role\" is %q, want input, weight or output", ErrGraph, name, ts.Role)
+			return nil, fmt.Errorf("%w: tensor %q: field \"role\" is %q, want input, private_input, weight or output", ErrGraph, name, ts.Role)
 		}
 		ti := &gkr.TensorInfo{Name: name, Role: role}
-		if role == gkr.Input || role == gkr.Weight {
+		if role == gkr.Input || role == gkr.Weight || role == gkr.PrivateInput {
 			if len(ts.Shape) == 0 {
 				return nil, fmt.Errorf("%w: tensor %q: field \"shape\" is missing", ErrGraph, name)
 			}

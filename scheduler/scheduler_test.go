@@ -335,3 +335,44 @@ func TestCorruptStoreStopsProver(t *testing.T) {
 		t.Fatalf("prove over a corrupted store: %v, want ErrCorrupt naming tensor and chunk", err)
 	}
 }
+
+// A private input is committed inside each proof: the verifier checks the proof without it, and
+// a proof whose private-input commitment is tampered with is rejected.
+func TestPrivateInput(t *testing.T) {
+	dir := t.TempDir()
+	graph := strings.Replace(residualGraph, `"x":     {"role": "input",`, `"x":     {"role": "private_input",`, 1)
+	g := writeModel(t, dir, graph, 11, residualArrays)
+	store := filepath.Join(dir, "store")
+	if _, err := Import(store, g, tensorstore.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Commit(store, Config{}); err != nil {
+		t.Fatal(err)
+	}
+	proof := filepath.Join(dir, "proof")
+	if _, err := Prove(store, proof, Config{MemBudget: 64 << 20}); err != nil {
+		t.Fatal(err)
+	}
+	// The verifier's view of the store does not serve x at all.
+	s, _ := tensorstore.Open(store)
+	m, _ := LoadModel(s)
+	cm, _ := LoadCommitments(s)
+	pub, err := public(s, m, cm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pub.Inputs.Source("x"); err == nil {
+		t.Fatal("the verifier's view serves the private input")
+	}
+	s.Close()
+	if vr, err := Verify(store, proof, ""); err != nil || !vr.Verified {
+		t.Fatalf("proof with a private input: %v", err)
+	}
+	data, _ := os.ReadFile(proof)
+	data[70+20] ^= 1 // inside the private input's commitment, right after the header
+	bad := filepath.Join(dir, "bad")
+	os.WriteFile(bad, data, 0o644)
+	if _, err := Verify(store, bad, ""); !errors.Is(err, ErrRejected) {
+		t.Fatalf("tampered private-input commitment: %v", err)
+	}
+}

@@ -44,7 +44,7 @@ func Import(storeDir, graphPath string, wo tensorstore.WriteOptions) (*Model, er
 	wo.Replace = true
 	for _, name := range sortedKeys(m.File.Tensors) {
 		ts := m.File.Tensors[name]
-		if ts.Role != "input" && ts.Role != "weight" {
+		if ts.Role != "input" && ts.Role != "weight" && ts.Role != "private_input" {
 			continue
 		}
 		if ts.Source == "" {

@@ -47,10 +47,11 @@ func Gen(storeDir string, spec GenSpec) (*Model, error) {
 		f.Nodes = append(f.Nodes, &NodeSpec{Op: "linear", Name: fmt.Sprintf("fc%d", l), In: []string{act, w, b}, Out: h})
 		act = h
 		if l < spec.Layers && lookups {
-			shift, bits := requantShift(spec.Width, hi), 8
+			bits := 8
 			if dt == tensorstore.Int16 {
 				bits = 16
 			}
+			shift := requantShift(spec.Width, hi, bits)
 			a := fmt.Sprintf("a%d", l)
 			f.Nodes = append(f.Nodes, &NodeSpec{Op: "requant_relu", Name: fmt.Sprintf("act%d", l), In: []string{h}, Out: a, Shift: &shift, Bits: &bits})
 			act = a
@@ -93,9 +94,9 @@ func Gen(storeDir string, spec GenSpec) (*Model, error) {
 	return m, nil
 }
 
-// requantShift picks the shift that brings a Width-term int8 dot product back near int8: the
-// sum of W products of ±2^7-sized values has a spread of about 2^14·√W.
-func requantShift(width int, hi int64) int {
+// requantShift picks the shift that brings a Width-term dot product of values up to hi back
+// near the signed bits range: the sum of W products of ±hi-sized values spreads about hi²·√W.
+func requantShift(width int, hi int64, bits int) int {
 	s := 0
 	for v := hi * hi; v > 1; v >>= 1 {
 		s++
@@ -103,7 +104,7 @@ func requantShift(width int, hi int64) int {
 	for w := width; w > 1; w >>= 2 {
 		s++
 	}
-	return max(1, s-7)
+	return max(1, s-(bits-1))
 }
 
 func genTensor(s *tensorstore.Store, name string, shape []int, dt tensorstore.DType, lim int64, rng *rand.Rand) error {

@@ -41,6 +41,9 @@ type NodeSpec struct {
 	Shift  *int     `json:"shift,omitempty"`
 	Bits   *int     `json:"bits,omitempty"`
 	Factor *int64   `json:"factor,omitempty"`
+	// QBits sizes a requant's quotient table (2^qbits rows): how far beyond the output range
+	// an input may reach before it saturates. Default max(16, bits+4).
+	QBits *int `json:"qbits,omitempty"`
 }
 
 // GraphFile is a model graph as written on disk.

@@ -51,17 +51,17 @@ var ops = map[string]opDef{
 	"sub":    elementwise(func(n *NodeSpec) kernels.Kernel { return kernels.Sub(n.Name, n.In[0], n.In[1], n.Out) }, 2, "Y = A − B"),
 	"mul":    elementwise(func(n *NodeSpec) kernels.Kernel { return kernels.Mul(n.Name, n.In[0], n.In[1], n.Out) }, 2, "Y = A ∘ B (elementwise)"),
 	"square": elementwise(func(n *NodeSpec) kernels.Kernel { return kernels.Square(n.Name, n.In[0], n.Out) }, 1, "Y = A ∘ A"),
-	"requant": lookup("y = round(x / 2^shift) saturated to signed bits (ONNX QuantizeLinear-style)", []string{"shift", "bits"}, nil,
+	"requant": lookup("y = round(x / 2^shift) saturated to signed bits (ONNX QuantizeLinear-style)", []string{"shift", "bits"}, []string{"qbits"},
 		func(n *NodeSpec) (*kernels.Lookup, error) {
-			return kernels.NewRequant(n.Name, n.In[0], n.Out, *n.Shift, *n.Bits)
+			return kernels.NewRequant(n.Name, n.In[0], n.Out, *n.Shift, *n.Bits, quotientBits(n))
 		}),
 	"relu": lookup("y = max(x, 0) for x in the signed bits range (bits default 8)", nil, []string{"bits"},
 		func(n *NodeSpec) (*kernels.Lookup, error) {
 			return kernels.NewReLU(n.Name, n.In[0], n.Out, intOr(n.Bits, 8))
 		}),
-	"requant_relu": lookup("y = max(requant(x), 0): the usual activation between linear layers", []string{"shift", "bits"}, nil,
+	"requant_relu": lookup("y = max(requant(x), 0): the usual activation between linear layers", []string{"shift", "bits"}, []string{"qbits"},
 		func(n *NodeSpec) (*kernels.Lookup, error) {
-			return kernels.NewRequantReLU(n.Name, n.In[0], n.Out, *n.Shift, *n.Bits)
+			return kernels.NewRequantReLU(n.Name, n.In[0], n.Out, *n.Shift, *n.Bits, quotientBits(n))
 		}),
 	"scale": {arity: [2]int{1, 1}, attrs: []string{"factor"}, summary: "Y = factor · A (factor a non-zero integer)",
 		build: func(n *NodeSpec, ins []*gkr.TensorInfo) (kernels.Kernel, []int, []gkr.TensorInfo, error) {
@@ -89,6 +89,12 @@ func lookup(summary string, attrs, optional []string, mk func(n *NodeSpec) (*ker
 			}
 			return k, slices.Clone(ins[0].Shape), k.OutputInfos(ins[0].Shape), nil
 		}}
+}
+
+// quotientBits is a requant's quotient table size: "qbits" when given, else 4 bits of
+// headroom over the output range (at least 16 bits).
+func quotientBits(n *NodeSpec) kernels.LookupOption {
+	return kernels.QuotientBits(intOr(n.QBits, max(16, *n.Bits+4)))
 }
 
 func intOr(p *int, def int) int {
@@ -121,7 +127,7 @@ func opNames() string {
 
 // checkAttrs rejects missing and unexpected attributes.
 func (d opDef) checkAttrs(n *NodeSpec) error {
-	has := map[string]bool{"shift": n.Shift != nil, "bits": n.Bits != nil, "factor": n.Factor != nil}
+	has := map[string]bool{"shift": n.Shift != nil, "bits": n.Bits != nil, "factor": n.Factor != nil, "qbits": n.QBits != nil}
 	for _, a := range d.attrs {
 		if !has[a] {
 			return fmt.Errorf("field %q is missing", a)

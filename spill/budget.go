@@ -70,6 +70,16 @@ func (b *Budget) Available() int64 {
 	return b.limit - b.used
 }
 
+// Spare returns what may be taken for something that could live on disk instead (a table that
+// can spill): what is free less an eighth of the limit, kept for the buffers that cannot spill
+// (stream readers, chunk buffers) of the steps that come after. Unlimited: math.MaxInt64.
+func (b *Budget) Spare() int64 {
+	if b.limit <= 0 {
+		return math.MaxInt64
+	}
+	return b.Available() - b.limit/8
+}
+
 // Used returns the bytes reserved now; Peak the most ever reserved at once.
 func (b *Budget) Used() int64 { b.mu.Lock(); defer b.mu.Unlock(); return b.used }
 

@@ -26,15 +26,17 @@ type Table struct {
 
 const elemBytes = int64(unsafe.Sizeof(field.Element{}))
 
-// NewTable makes a zeroed table of n elements. It lives in RAM if n·32 bytes can be reserved
-// from b for who; otherwise in a new spill file under dir (os.TempDir() when empty). A nil b
-// means unlimited.
+// NewTable makes a zeroed table of n elements. It lives in RAM if n·32 bytes fit what b has
+// spare (Budget.Spare) and are reserved for who; otherwise in a new spill file under dir
+// (os.TempDir() when empty). A nil b means unlimited.
 func NewTable(b *Budget, who string, n int64, dir string) (*Table, error) {
 	if n < 0 {
 		return nil, fmt.Errorf("spill: table %s of %d elements", who, n)
 	}
 	bytes := n * elemBytes
-	if b == nil || b.Reserve(who, bytes) == nil {
+	// Only spare bytes go to a table in RAM: a table can spill, the readers that come after it
+	// cannot, so filling the ledger with tables would starve them.
+	if b == nil || bytes <= b.Spare() && b.Reserve(who, bytes) == nil {
 		return &Table{n: n, ram: make([]field.Element, n), budget: b, reserved: bytes}, nil
 	}
 	return NewSpilledTable(who, n, dir)

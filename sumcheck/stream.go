@@ -331,12 +331,12 @@ type batch struct {
 }
 
 // fits reports whether RAM tables of level length n (blocked, or natural with the half-size
-// fold buffer) would fit what the budget has left.
+// fold buffer) would fit what the budget has spare (tables can spill; readers cannot).
 func (pr *prover) fits(n int64) bool {
 	if pr.blockSizeFor(n) > 0 {
-		return int64(pr.k)*n*elemBytes <= pr.budget.Available()
+		return int64(pr.k)*n*elemBytes <= pr.budget.Spare()
 	}
-	return int64(pr.k)*(n+n/2)*elemBytes <= pr.budget.Available()
+	return int64(pr.k)*(n+n/2)*elemBytes <= pr.budget.Spare()
 }
 
 // writeLevel stores the level-t chunks of one batch: into the spill tables, or into the RAM

@@ -161,9 +161,9 @@ type StepPlan struct {
 	Spills      bool   `json:"spills"`       // its tables do not fit the ledger: they go to spill files
 }
 
-// stepFloor is what any step needs besides its own estimate: a few chunk buffers and the
-// store's prefetch queue.
-const stepFloor = 4 * (1 << 14) * 32
+// stepFloor is what any step needs besides its own estimate: chunk buffers and a few store
+// readers with their prefetch queues (~2.2 MiB each at the default chunk size).
+const stepFloor = 6 << 20
 
 // Plan lays out every kernel's memory under a budget (0: unlimited) and refuses, before
 // anything starts, a run whose steps cannot fit: "kernel fc3 needs at least …". Within a step,

@@ -35,8 +35,11 @@ type Config struct {
 type Event struct {
 	Phase string // "commit", "forward", "prove"
 	Step  string // tensor or kernel name
-	Done  int
-	Total int
+	Done  int    // steps finished
+	Total int    // steps in the phase
+	// BytesDone and BytesTotal, in the prove phase, count the tensor bytes (as field elements)
+	// the finished steps streamed, from the plan: a better clock than steps of unequal size.
+	BytesDone, BytesTotal int64
 }
 
 func (c *Config) emit(phase, step string, done, total int) {
@@ -285,7 +288,7 @@ func Prove(storeDir, out string, cfg Config) (*Report, error) {
 	opt := gkr.Options{
 		Sumcheck: sumcheck.Options{Budget: b, SpillDir: spillDir, Workers: cfg.Workers},
 		PCS:      pcs.Options{Budget: b, Workers: cfg.Workers},
-		Progress: func(step string, done, total int) { cfg.emit("prove", step, done, total) },
+		Progress: proveProgress(cfg, steps),
 		// Each finished kernel is recorded in the catalog (one bbolt transaction, fsynced), so a
 		// killed prover resumes after the last kernel it finished.
 		Checkpoint: func(cp *gkr.Checkpoint) error {
@@ -325,6 +328,25 @@ func Prove(storeDir, out string, cfg Config) (*Report, error) {
 	rep.BytesRead, rep.BytesWritten = io1.read-io0.read, io1.written-io0.written
 	rep.PeakRSSBytes, _ = spill.PeakRSS()
 	return rep, nil
+}
+
+// proveProgress turns the engine's per-kernel progress (kernels run last to first, then the
+// opening) into events that also count the planned bytes streamed so far.
+func proveProgress(cfg Config, steps []StepPlan) func(step string, done, total int) {
+	if cfg.Progress == nil {
+		return nil
+	}
+	var all int64
+	for _, sp := range steps {
+		all += sp.StreamBytes
+	}
+	return func(step string, done, total int) {
+		var bytes int64
+		for i := 0; i < done && i < len(steps); i++ {
+			bytes += steps[len(steps)-1-i].StreamBytes
+		}
+		cfg.Progress(Event{Phase: "prove", Step: step, Done: done, Total: total, BytesDone: bytes, BytesTotal: all})
+	}
 }
 
 // openCommitted opens a store that holds a committed model: what prove and verify start from.

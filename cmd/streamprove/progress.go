@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"io"
 	"os"
 
@@ -8,6 +9,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/streamprove/streamprove/scheduler"
+	"github.com/streamprove/streamprove/spill"
 )
 
 // progress returns a scheduler progress callback that draws one bar per phase on stderr when it
@@ -35,7 +37,11 @@ func progress(stderr io.Writer, quiet bool) func(scheduler.Event) {
 				progressbar.OptionOnCompletion(func() { f.WriteString("\n") }),
 			)
 		}
-		bar.Describe(e.Phase + " " + e.Step)
+		desc := e.Phase + " " + e.Step
+		if e.BytesTotal > 0 {
+			desc += fmt.Sprintf(" (%s of %s of witness)", spill.FormatBytes(e.BytesDone), spill.FormatBytes(e.BytesTotal))
+		}
+		bar.Describe(desc)
 		bar.Set(e.Done)
 	}
 }

@@ -12,6 +12,8 @@ import (
 	"strings"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/streamprove/streamprove/gkr"
 )
 
 // commands lists the CLI's commands in help order. Adding a command is one line here plus its
@@ -52,12 +54,14 @@ func onUsageError(c *cli.Context, err error, _ bool) error {
 
 func newApp(stdout, stderr io.Writer) *cli.App {
 	app := &cli.App{
-		Name:  "streamprove",
-		Usage: "prove ML inference whose witness is larger than RAM",
+		Name:    "streamprove",
+		Version: fmt.Sprintf("0.1 (proof format %d)", gkr.ProofVersion),
+		Usage:   "prove ML inference whose witness is larger than RAM",
 		Description: "streamprove keeps the model's weights and the whole proving witness on disk, in a tensor\n" +
 			"store of compressed, checksummed chunks, and streams it through the prover so that peak\n" +
-			"memory stays under --mem-budget whatever the model's size. Start with `import` to load\n" +
-			"quantized (integer) weights from safetensors or .npy files, and `inspect` to see a store.",
+			"memory stays under --mem-budget whatever the model's size. Try `demo`; for your own model\n" +
+			"write a graph file (see the README), then `import --graph`, `commit`, `prove`, `verify`.\n" +
+			"Weights must be quantized (integer) safetensors or .npy.",
 		Writer:          stdout,
 		ErrWriter:       stderr,
 		HideHelpCommand: true,

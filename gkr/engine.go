@@ -11,10 +11,12 @@ import (
 )
 
 // Proof format constants. A proof is: magic, version, graph digest, weight-commitments digest,
-// the advice commitments (name order), then the channel (public outputs, every kernel's messages
-// in reverse topological order with the claim merges before each kernel), then the batched pcs
-// opening of every claim on weights and advice. Every length in it is implied by the graph and
-// the commitments; nothing in it is trusted before it is checked.
+// the commitments made inside the proof (advice, then private inputs, each by name), then the
+// channel (the public outputs in chunks of outputChunk; every kernel's messages in reverse
+// topological order, each preceded by the merges of claims on its outputs; the merges of claims
+// on public inputs), then the batched pcs opening of every claim on weights, advice and private
+// inputs. Every length in it is implied by the graph and the commitments; nothing in it is
+// trusted before it is checked.
 const (
 	proofMagic   = "SPRF"
 	ProofVersion = 1

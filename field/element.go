@@ -127,24 +127,60 @@ func PutLE(dst []byte, src []Element) {
 }
 
 // FromLE decodes len(dst) canonical little-endian elements from src; it rejects values ≥ p.
+// The limbs are read as they are, checked against p, and brought into Montgomery form with one
+// vectorised multiplication by R² for the whole slice (gnark-crypto's assembly), instead of a
+// byte reversal and a scalar multiplication per element: this is the decoder of every
+// field-typed chunk in the store.
 func FromLE(dst []Element, src []byte) error {
 	if len(src) != len(dst)*Bytes {
 		return fmt.Errorf("field: %d bytes for %d elements", len(src), len(dst))
 	}
 	for i := range dst {
-		var b [Bytes]byte
 		o := src[i*Bytes:]
-		// reverse into big-endian for the canonical check
-		for k := 0; k < Bytes; k++ {
-			b[k] = o[Bytes-1-k]
-		}
-		v, err := fr.BigEndian.Element(&b)
-		if err != nil {
+		z := &dst[i]
+		z[0] = binary.LittleEndian.Uint64(o[0:])
+		z[1] = binary.LittleEndian.Uint64(o[8:])
+		z[2] = binary.LittleEndian.Uint64(o[16:])
+		z[3] = binary.LittleEndian.Uint64(o[24:])
+		if !belowModulus(z) {
 			return fmt.Errorf("element %d: %w", i, ErrNonCanonical)
 		}
-		dst[i] = v
 	}
+	v := fr.Vector(dst)
+	v.ScalarMul(v, &rSquare)
 	return nil
+}
+
+// modulusLimbs are p's 64-bit limbs, least significant first.
+var modulusLimbs = func() [4]uint64 {
+	var l [4]uint64
+	m := fr.Modulus()
+	for i := range l {
+		l[i] = new(big.Int).Rsh(m, uint(64*i)).Uint64()
+	}
+	return l
+}()
+
+// rSquare holds R² mod p in its raw limbs, so that a Montgomery multiplication by it turns a
+// plain value x into its Montgomery form x·R.
+var rSquare = func() Element {
+	r := new(big.Int).Lsh(big.NewInt(1), 512)
+	r.Mod(r, fr.Modulus())
+	var e Element
+	for i := range e {
+		e[i] = new(big.Int).Rsh(r, uint(64*i)).Uint64()
+	}
+	return e
+}()
+
+// belowModulus reports whether the plain limbs of z are < p.
+func belowModulus(z *Element) bool {
+	for i := 3; i >= 0; i-- {
+		if z[i] != modulusLimbs[i] {
+			return z[i] < modulusLimbs[i]
+		}
+	}
+	return false
 }
 
 // PutBE writes the canonical 32-byte big-endian encoding of e (the wire format of proofs).

@@ -295,3 +295,47 @@ func TestEqPrefixSum(t *testing.T) {
 		}
 	}
 }
+
+// FromLE agrees with gnark-crypto's own little-endian decoder on random, small and edge values.
+func TestFromLEMatchesGnark(t *testing.T) {
+	rng := rand.New(rand.NewPCG(21, 22))
+	v := append(randElems(rng, 1000), NewInt(0), NewInt(1), NewInt(-1), NewInt(-128))
+	buf := make([]byte, len(v)*Bytes)
+	PutLE(buf, v)
+	got := make([]Element, len(v))
+	if err := FromLE(got, buf); err != nil {
+		t.Fatal(err)
+	}
+	for i := range v {
+		want, err := fr.LittleEndian.Element((*[Bytes]byte)(buf[i*Bytes:]))
+		if err != nil || !want.Equal(&got[i]) || !want.Equal(&v[i]) {
+			t.Fatalf("element %d differs from gnark's decoder", i)
+		}
+	}
+	// p − 1 is canonical, p and p + 1 are not
+	pm1 := NewInt(-1)
+	one := make([]byte, Bytes)
+	PutLE(one, []Element{pm1})
+	one[0]++ // p
+	if err := FromLE(got[:1], one); err == nil {
+		t.Fatal("p accepted")
+	}
+	one[0]++ // p + 1
+	if err := FromLE(got[:1], one); err == nil {
+		t.Fatal("p+1 accepted")
+	}
+}
+
+func BenchmarkFromLE(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 1))
+	v := randElems(rng, 1<<14)
+	buf := make([]byte, len(v)*Bytes)
+	PutLE(buf, v)
+	out := make([]Element, len(v))
+	b.SetBytes(int64(len(buf)))
+	for b.Loop() {
+		if err := FromLE(out, buf); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -78,6 +78,7 @@ func main() {
 	dir := flag.String("dir", "", "directory for the store and spill files (default: the temp dir)")
 	debugMem := flag.Bool("debug-mem", false, "print RSS at each prove step on stderr")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the prove step to this file")
+	vprofile := flag.String("verify-cpuprofile", "", "write a CPU profile of the verify step to this file")
 	flag.Parse()
 	if *logN < 0 || *logN > 30 {
 		fmt.Fprintln(os.Stderr, "gkr: -n must be in 0..30")
@@ -162,9 +163,19 @@ func main() {
 	wit.Close()
 	provePeak := phasePeak()
 
+	if *vprofile != "" {
+		f, err := os.Create(*vprofile)
+		if err != nil {
+			fail("verify-cpuprofile", err)
+		}
+		pprof.StartCPUProfile(f)
+	}
 	start = time.Now()
 	outs, err := gkr.Verify(g, pub, proof)
 	verifyS := time.Since(start).Seconds()
+	if *vprofile != "" {
+		pprof.StopCPUProfile()
+	}
 	verifyPeak := phasePeak()
 	verified := err == nil
 	if err != nil {

@@ -215,6 +215,7 @@ func (k *Parallel) Forward(fc *ForwardCtx) error {
 	for i, id := range fp.store {
 		dt := DTypeForBound(bnd[id])
 		opt := fc.Write
+		opt.Budget = nil // the writers' buffers are already in need, reserved above
 		w, err := fc.Store.Create(k.tensorOf(id), []int{int(N)}, dt, opt)
 		if err != nil {
 			return fmt.Errorf("node %s: %w", k.name, err)

@@ -200,7 +200,7 @@ func forward(s *tensorstore.Store, m *Model, b *spill.Budget, cfg Config) (resum
 		return 0, err
 	}
 	fc := &kernels.ForwardCtx{Store: s, Graph: m.Graph, Budget: b, Bounds: bs, Workers: cfg.Workers,
-		Write: tensorstore.WriteOptions{Replace: true}}
+		Write: tensorstore.WriteOptions{Replace: true, Budget: b}}
 	for i, k := range m.Kernels {
 		cfg.emit("forward", k.Name(), i, len(m.Kernels))
 		if cfg.Resume && stepDone(s, forwardPrefix+k.Name()) && outputsExist(s, k) {

@@ -12,6 +12,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/streamprove/streamprove/field"
+	"github.com/streamprove/streamprove/spill"
 )
 
 // WriteOptions choose how a tensor is stored.
@@ -19,6 +20,9 @@ type WriteOptions struct {
 	Codec      Codec // CodecDefault means DefaultCodec
 	ChunkElems int   // elements per chunk, a power of two ≤ 2^24; 0 means 2^16
 	Replace    bool  // replace a committed tensor of the same name instead of failing with ErrExists
+	// Budget, if set, is charged for the writer's chunk buffers (raw and compressed) from
+	// Create until Commit or Abort; Create fails with spill.ErrBudget when they do not fit.
+	Budget *spill.Budget
 }
 
 // Writer writes one tensor's elements in unpadded row-major order, one chunk buffered at a
@@ -40,6 +44,9 @@ type Writer struct {
 	refs    []ChunkRef
 	err     error // sticky: after a failed write the writer only aborts
 	done    bool
+
+	budget   *spill.Budget
+	reserved int64
 }
 
 // Create starts a new tensor. The name must not be committed already unless opt.Replace.
@@ -77,14 +84,28 @@ func (s *Store) Create(name string, shape []int, dt DType, opt WriteOptions) (*W
 			return nil, fmt.Errorf("tensor %q: %w", name, ErrExists)
 		}
 	}
+	// The raw chunk, and its compressed form (which can exceed it slightly).
+	reserved := int64(2*ce*dt.Size()) + 1<<10
+	if opt.Budget != nil {
+		if err := opt.Budget.Reserve(fmt.Sprintf("writer of tensor %q", name), reserved); err != nil {
+			return nil, err
+		}
+	}
+	release := func() {
+		if opt.Budget != nil {
+			opt.Budget.Release(reserved)
+		}
+	}
 	var rb [8]byte
 	if _, err := rand.Read(rb[:]); err != nil {
+		release()
 		return nil, err
 	}
 	id := hex.EncodeToString(rb[:])
 	tmp := s.segPath(id) + tmpExt
 	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
 	if err != nil {
+		release()
 		return nil, fmt.Errorf("tensor %q: %w", name, err)
 	}
 	var h [segHeaderLen]byte
@@ -92,6 +113,7 @@ func (s *Store) Create(name string, shape []int, dt DType, opt WriteOptions) (*W
 	if _, err := f.Write(h[:]); err != nil {
 		f.Close()
 		os.Remove(tmp)
+		release()
 		return nil, fmt.Errorf("tensor %q: %s: %w", name, tmp, err)
 	}
 	nc := int((n + int64(ce) - 1) / int64(ce))
@@ -102,6 +124,8 @@ func (s *Store) Create(name string, shape []int, dt DType, opt WriteOptions) (*W
 		raw:  make([]byte, ce*dt.Size()),
 		off:  segHeaderLen,
 		refs: make([]ChunkRef, 0, nc),
+
+		budget: opt.Budget, reserved: reserved,
 	}, nil
 }
 
@@ -284,6 +308,7 @@ func (w *Writer) Commit() (Info, error) {
 		return Info{}, err
 	}
 	w.done = true
+	w.releaseBuffers()
 	name := w.info.Name
 	fail := func(err error) (Info, error) {
 		w.f.Close()
@@ -346,8 +371,18 @@ func (w *Writer) Abort() {
 		return
 	}
 	w.done = true
+	w.releaseBuffers()
 	w.f.Close()
 	os.Remove(w.tmp)
+}
+
+// releaseBuffers drops the chunk buffers and returns their reservation.
+func (w *Writer) releaseBuffers() {
+	w.raw, w.comp = nil, nil
+	if w.budget != nil {
+		w.budget.Release(w.reserved)
+		w.budget = nil
+	}
 }
 
 func syncDir(dir string) error {

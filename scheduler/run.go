@@ -94,7 +94,7 @@ func Commit(storeDir string, cfg Config) (map[string]*pcs.Commitment, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &kernels.StoreWitness{Store: s}
+	w := &kernels.StoreWitness{Store: s, Budget: b}
 	defer w.Close()
 	weights := m.Graph.Names(gkr.Weight)
 	cm := map[string]*pcs.Commitment{}

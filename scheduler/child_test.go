@@ -39,6 +39,15 @@ func childMain(mode string) int {
 			}
 		}
 	}
+	if mode == "commit" {
+		if _, err := Commit(store, cfg); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		peak, _ := spill.PeakRSS()
+		json.NewEncoder(os.Stdout).Encode(&Report{PeakRSSBytes: peak, BudgetBytes: budget})
+		return 0
+	}
 	rep, err := Prove(store, out, cfg)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -129,7 +138,19 @@ func TestBudgetEndToEnd(t *testing.T) {
 		{"int16-lookups", GenSpec{Layers: 3, Width: 300, Batch: 5, DType: "int16", Seed: 8}, 80 << 20, -1},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			store := genModel(t, c.spec)
+			// gen, then commit in a child under the same budget: commit streams too.
+			store := filepath.Join(t.TempDir(), "store")
+			if _, err := Gen(store, c.spec); err != nil {
+				t.Fatal(err)
+			}
+			crep, err := runChild(t, "STREAMPROVE_CHILD=commit", "CHILD_STORE="+store, "CHILD_BUDGET="+strconv.FormatInt(c.budget, 10))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("commit: peak RSS %s (budget %s)", spill.FormatBytes(crep.PeakRSSBytes), spill.FormatBytes(c.budget))
+			if crep.PeakRSSBytes >= c.budget {
+				t.Fatalf("commit: peak RSS %s ≥ budget %s", spill.FormatBytes(crep.PeakRSSBytes), spill.FormatBytes(c.budget))
+			}
 			out := filepath.Join(t.TempDir(), "proof.bin")
 			rep, err := runChild(t, "STREAMPROVE_CHILD=prove", "CHILD_STORE="+store, "CHILD_OUT="+out,
 				"CHILD_BUDGET="+strconv.FormatInt(c.budget, 10))

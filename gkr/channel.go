@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/streamprove/streamprove/field"
+	"github.com/streamprove/streamprove/spill"
 )
 
 // Channel couples the proof bytes with the transcript: a prover's Send appends elements and
@@ -13,6 +14,13 @@ type Channel struct {
 	tr  *field.Transcript
 	buf []byte
 	off int
+
+	// On the prover's side the proof grows in RAM (public outputs can make it large): its
+	// capacity is charged to budget as it grows, and the first reservation that fails is kept
+	// in err and reported at the next check.
+	budget   *spill.Budget
+	reserved int64
+	err      error
 }
 
 // Send appends elements (canonical 32-byte big-endian) and absorbs them under label.
@@ -23,6 +31,29 @@ func (c *Channel) Send(label string, es ...field.Element) {
 		c.buf = append(c.buf, b[:]...)
 	}
 	c.tr.AppendElements(label, es...)
+	c.charge()
+}
+
+// charge reserves the proof buffer's growth from the budget.
+func (c *Channel) charge() {
+	if c.budget == nil || c.err != nil {
+		return
+	}
+	if n := int64(cap(c.buf)); n > c.reserved {
+		if err := c.budget.Reserve("proof (public outputs and messages)", n-c.reserved); err != nil {
+			c.err = err
+			return
+		}
+		c.reserved = n
+	}
+}
+
+// release gives the proof buffer's reservation back (the caller owns the bytes from now on).
+func (c *Channel) release() {
+	if c.budget != nil {
+		c.budget.Release(c.reserved)
+		c.reserved = 0
+	}
 }
 
 // Recv reads n elements and absorbs them under label.

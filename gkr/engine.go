@@ -113,9 +113,16 @@ func Prove(g *Graph, w Witness, pub Public, opt Options) ([]byte, error) {
 	pc := &ProveCtx{Graph: g, Witness: w, Opt: opt.Sumcheck}
 	if opt.Resume != nil {
 		ch, ledger, advice, err = resume(g, pub, opt.Resume)
+		if ch != nil {
+			ch.budget = pc.Budget()
+			ch.charge()
+		}
 		first = opt.Resume.Next
 	} else {
 		ch, ledger, advice, err = begin(g, w, pub, opt, pc)
+	}
+	if ch != nil {
+		defer ch.release()
 	}
 	if err != nil {
 		return nil, err
@@ -125,6 +132,9 @@ func Prove(g *Graph, w Witness, pub Public, opt Options) ([]byte, error) {
 	total := len(g.Kernels) + 1
 	for k := first; k >= 0; k-- {
 		kn := g.Kernels[k]
+		if ch.err != nil {
+			return nil, ch.err
+		}
 		if opt.Progress != nil {
 			opt.Progress(kn.Name(), len(g.Kernels)-1-k, total)
 		}
@@ -172,9 +182,13 @@ func Prove(g *Graph, w Witness, pub Public, opt Options) ([]byte, error) {
 			return nil, fmt.Errorf("opening weights: %w", err)
 		}
 		ch.buf = op.AppendBinary(ch.buf)
+		ch.charge()
 	}
 	if b := pc.Budget(); b != nil {
 		b.Release(pc.hintBytes)
+	}
+	if ch.err != nil {
+		return nil, ch.err
 	}
 	if opt.Progress != nil {
 		opt.Progress("done", total, total)
@@ -184,13 +198,19 @@ func Prove(g *Graph, w Witness, pub Public, opt Options) ([]byte, error) {
 
 // begin absorbs the public statement, commits the advice tensors and sends the public outputs:
 // everything before the first kernel.
-func begin(g *Graph, w Witness, pub Public, opt Options, pc *ProveCtx) (*Channel, map[string][]Claim, map[string]*pcs.Commitment, error) {
+func begin(g *Graph, w Witness, pub Public, opt Options, pc *ProveCtx) (_ *Channel, _ map[string][]Claim, _ map[string]*pcs.Commitment, err error) {
 	tr, gd, cd, err := start(g, pub)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	ch := &Channel{tr: tr}
+	ch := &Channel{tr: tr, budget: pc.Budget()}
+	defer func() {
+		if err != nil {
+			ch.release()
+		}
+	}()
 	ch.buf = appendHeader(nil, gd, cd)
+	ch.charge()
 	pc.ch = ch
 	ledger := map[string][]Claim{}
 
@@ -214,6 +234,7 @@ func begin(g *Graph, w Witness, pub Public, opt Options, pc *ProveCtx) (*Channel
 		}
 		advice[name] = c
 		ch.buf = c.AppendBinary(ch.buf)
+		ch.charge()
 		d := c.Digest()
 		tr.AppendBytes(g.Tensors[name].Role.String()+"/"+name, d[:])
 	}

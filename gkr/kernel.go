@@ -79,6 +79,7 @@ func (pc *ProveCtx) Sumcheck(c *sumcheck.Claim) ([]field.Element, []field.Elemen
 		return nil, nil, err
 	}
 	pc.ch.buf = p.AppendBinary(pc.ch.buf)
+	pc.ch.charge()
 	return point, p.Finals, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math/big"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/streamprove/streamprove/field"
@@ -425,5 +426,38 @@ func TestLinearSpilledRowVectors(t *testing.T) {
 	}
 	if string(proof) != string(m.prove(pub, 0)) {
 		t.Fatal("spilled and in-RAM row vectors give different proofs")
+	}
+}
+
+// The proof buffer (here mostly public outputs) is charged to the budget: a proof that cannot
+// fit is refused with ErrBudget naming it, never built past the promise.
+func TestProofBufferCharged(t *testing.T) {
+	m := newModel(t, 31)
+	m.chunk = 1 << 12
+	shape := []int{1 << 17}
+	m.data("a", gkr.Input, shape, tensorstore.Int8)
+	m.data("b", gkr.Input, shape, tensorstore.Int8)
+	m.node(Add("sum", "a", "b", "y"), shape, true)
+	m.forward()
+	pub := m.public()
+	w := &StoreWitness{Store: m.store}
+	defer w.Close()
+	_, err := gkr.Prove(m.graph, w, pub, gkr.Options{Sumcheck: sumcheck.Options{Budget: spill.NewBudget(2 << 20)}})
+	if !errors.Is(err, spill.ErrBudget) || !strings.Contains(err.Error(), "proof") {
+		t.Fatalf("4 MiB of outputs under a 2 MiB ledger: %v", err)
+	}
+	b := spill.NewBudget(16 << 20)
+	proof, err := gkr.Prove(m.graph, w, pub, gkr.Options{Sumcheck: sumcheck.Options{Budget: b}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Used() != 0 {
+		t.Fatalf("%d bytes still reserved after the proof", b.Used())
+	}
+	if b.Peak() < int64(len(proof)) {
+		t.Fatalf("ledger peak %d is below the proof's %d bytes", b.Peak(), len(proof))
+	}
+	if _, err := gkr.Verify(m.graph, pub, proof); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -29,10 +31,7 @@ func benchClaim(b *testing.B, n int, eq bool) *Claim {
 // tables, spill every spillEvery rounds) on the same claim. Metrics: source elements read,
 // spill bytes read and written per element of the claim (k·2^n), and the process's peak RSS.
 func BenchmarkProve(b *testing.B) {
-	sizes := []int{16, 20}
-	if os.Getenv("SUMCHECK_BENCH_LARGE") != "" {
-		sizes = []int{20, 22, 24}
-	}
+	sizes := benchSizes()
 	for _, n := range sizes {
 		for _, eq := range []bool{false, true} {
 			if n > 22 && eq {
@@ -89,10 +88,7 @@ func cpuSeconds() float64 {
 // the tables, and the in-memory prover on the same values loaded as field elements. Set
 // SUMCHECK_BENCH_LARGE=1 for n = 20, 22, 24.
 func BenchmarkSmallValue(b *testing.B) {
-	sizes := []int{16, 20}
-	if os.Getenv("SUMCHECK_BENCH_LARGE") != "" {
-		sizes = []int{20, 22, 24}
-	}
+	sizes := benchSizes()
 	for _, n := range sizes {
 		for _, eq := range []bool{false, true} {
 			srcs := []field.Source{intGen{n: n, bits: 8, seed: 1}, intGen{n: n, bits: 8, seed: 2}}
@@ -145,4 +141,22 @@ func BenchmarkSmallValue(b *testing.B) {
 			}
 		}
 	}
+}
+
+// benchSizes is 16 and 20 by default, 20, 22 and 24 with SUMCHECK_BENCH_LARGE=1, or the list in
+// SUMCHECK_BENCH_SIZES (e.g. "26").
+func benchSizes() []int {
+	if v := os.Getenv("SUMCHECK_BENCH_SIZES"); v != "" {
+		var out []int
+		for _, f := range strings.Split(v, ",") {
+			if n, err := strconv.Atoi(strings.TrimSpace(f)); err == nil {
+				out = append(out, n)
+			}
+		}
+		return out
+	}
+	if os.Getenv("SUMCHECK_BENCH_LARGE") != "" {
+		return []int{20, 22, 24}
+	}
+	return []int{16, 20}
 }

@@ -7,7 +7,11 @@
 // each kernel, in reverse topological order, to reduce the (merged) claim on its output to claims
 // on its inputs. Intermediate tensors are never committed: their claims are consumed by their
 // producer. Claims that stop are resolved at the end: public inputs by the verifier's own
-// evaluation, weights by one batched opening of the polynomial commitment.
+// evaluation (after one merge per input), and claims on committed tensors — weights (committed
+// once per model), advice of lookup kernels and private inputs (both committed at the start of
+// each proof, before any challenge) — by one batched opening of the polynomial commitment.
+// Every message goes through a channel that writes it to the proof and absorbs it into the
+// Fiat–Shamir transcript in one step; the prover can checkpoint after each kernel and resume.
 //
 // The package does not read files or run forward passes: kernels get their data through the
 // Witness interface, and package kernels implements the layer kinds.

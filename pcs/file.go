@@ -84,9 +84,19 @@ func WriteCommitmentFile(path string, coms map[string]*Commitment) error {
 	return nil
 }
 
+// maxCommitmentFile bounds what ReadCommitmentFile reads.
+const maxCommitmentFile = 1 << 30
+
 // ReadCommitmentFile reads a file written by WriteCommitmentFile. A bad checksum, magic or
 // version, a truncated entry, a duplicate name or trailing bytes are ErrFormat.
 func ReadCommitmentFile(path string) (map[string]*Commitment, error) {
+	// A commitment is 32·√N bytes per tensor: even a model of 2^40 elements per tensor commits
+	// to a few MiB. Refuse a file larger than any commitment file before reading it.
+	if st, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("pcs: read commitments: %w", err)
+	} else if st.Size() > maxCommitmentFile {
+		return nil, fmt.Errorf("pcs: commitments %s: %d bytes is larger than any commitment file: %w", path, st.Size(), ErrFormat)
+	}
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("pcs: read commitments: %w", err)

@@ -129,23 +129,10 @@ func (m *model) prove(pub gkr.Public, budget int64) []byte {
 	return proof
 }
 
-// expected computes the graph's outputs in RAM with big integers from the stored inputs.
+// values returns a stored tensor's real elements as signed integers.
 func (m *model) values(name string) []int64 {
 	m.t.Helper()
-	tn, err := m.store.Tensor(name)
-	if err != nil {
-		m.t.Fatal(err)
-	}
-	defer tn.Close()
-	st, err := tn.RawSource().Open()
-	if err != nil {
-		m.t.Fatal(err)
-	}
-	defer st.Close()
-	e := make([]field.Element, tn.Info().Len)
-	if err := field.ReadFull(st, e); err != nil {
-		m.t.Fatal(err)
-	}
+	e := m.readElems(name)
 	v := make([]int64, len(e))
 	if err := field.ToInt64s(v, e, -1<<63, 1<<63-1); err != nil {
 		m.t.Fatal(err)

@@ -314,19 +314,11 @@ func fracGateOf(c []field.Element) sumcheck.Gate { return newFracGate(c) }
 // called with the point ρ and the final values (the witness side sends the tensors' values
 // there). It returns the leaf point (λ, ρ) and the last sumcheck's final values.
 func proveTrees(pc *gkr.ProveCtx, trees []*fracTree, n int, unit bool, last func(rho, finals []field.Element) error) ([]field.Element, []field.Element, error) {
-	tr := pc.Transcript()
-	vals := make([][2]field.Element, len(trees))
+	roots := make([][2]field.Element, len(trees))
 	for A, t := range trees {
-		vals[A] = t.root
+		roots[A] = t.root
 	}
-	var z []field.Element
-	for k := 0; k < n; k++ {
-		alpha := tr.Challenge("lookup/alpha")
-		gate := fracGateOf
-		if k == n-1 && unit {
-			gate = unitGateOf
-		}
-		sc := layerClaim(k, z, vals, alpha, gate)
+	return walkTrees(pc.Transcript(), roots, n, unit, last, func(k int, sc *sumcheck.Claim) ([]field.Element, []field.Element, error) {
 		for _, t := range trees {
 			for _, tb := range t.layers[k+1] {
 				if tb != nil {
@@ -334,32 +326,23 @@ func proveTrees(pc *gkr.ProveCtx, trees []*fracTree, n int, unit bool, last func
 				}
 			}
 		}
-		rho, finals, err := pc.Sumcheck(sc)
-		if err != nil {
-			return nil, nil, err
-		}
-		if k == n-1 && last != nil {
-			if err := last(rho, finals); err != nil {
-				return nil, nil, err
-			}
-		}
-		lambda := tr.Challenge("lookup/lambda")
-		z = append([]field.Element{lambda}, rho...)
-		if k == n-1 {
-			return z, finals, nil
-		}
-		for A := range trees {
-			f := finals[4*A : 4*A+4]
-			vals[A] = [2]field.Element{foldLambda(&f[0], &f[1], &lambda), foldLambda(&f[2], &f[3], &lambda)}
-		}
-	}
-	return z, nil, nil
+		return pc.Sumcheck(sc)
+	})
 }
 
 // verifyTrees mirrors proveTrees for trees whose roots are roots; last checks the final values
 // (and reads what the prover sent there) before λ is drawn.
 func verifyTrees(vc *gkr.VerifyCtx, roots [][2]field.Element, n int, unit bool, last func(rho, finals []field.Element) error) ([]field.Element, []field.Element, error) {
-	tr := vc.Transcript()
+	return walkTrees(vc.Transcript(), roots, n, unit, last, func(_ int, sc *sumcheck.Claim) ([]field.Element, []field.Element, error) {
+		return vc.Sumcheck(sc)
+	})
+}
+
+// walkTrees is the one transcript order of the layer sumchecks, shared by prover and verifier:
+// per layer k, draw α, run the layer's sumcheck (run proves or verifies it), call last after
+// the final layer, draw λ and fold the children's values into the next layer's claims.
+func walkTrees(tr *field.Transcript, roots [][2]field.Element, n int, unit bool, last func(rho, finals []field.Element) error,
+	run func(k int, sc *sumcheck.Claim) ([]field.Element, []field.Element, error)) ([]field.Element, []field.Element, error) {
 	vals := append([][2]field.Element(nil), roots...)
 	var z []field.Element
 	for k := 0; k < n; k++ {
@@ -368,8 +351,7 @@ func verifyTrees(vc *gkr.VerifyCtx, roots [][2]field.Element, n int, unit bool, 
 		if k == n-1 && unit {
 			gate = unitGateOf
 		}
-		sc := layerClaim(k, z, vals, alpha, gate)
-		rho, finals, err := vc.Sumcheck(sc)
+		rho, finals, err := run(k, layerClaim(k, z, vals, alpha, gate))
 		if err != nil {
 			return nil, nil, err
 		}

@@ -18,10 +18,11 @@ import (
 // inputs. Every length in it is implied by the graph and the commitments; nothing in it is
 // trusted before it is checked.
 const (
-	proofMagic   = "SPRF"
-	ProofVersion = 1
+	proofMagic = "SPRF"
+	// ProofVersion 2: advice and private inputs prove their padding zero in the final opening.
+	ProofVersion = 2
 	headerLen    = 4 + 2 + 32 + 32
-	domain       = "streamprove/proof/v1"
+	domain       = "streamprove/proof/v2"
 	// inputChunk is the chunk length with which public inputs are absorbed (both sides).
 	inputChunk = 1 << 12
 )
@@ -31,6 +32,9 @@ const (
 type Public struct {
 	Inputs      Witness
 	Commitments map[string]*pcs.Commitment
+	// WeightPadding is the proof, made once at commit time by ProveWeightPadding, that every
+	// weight is zero in its padding (padding.go). Verify checks it; Prove does not read it.
+	WeightPadding []byte
 }
 
 // Options tune the prover.
@@ -310,6 +314,9 @@ func Verify(g *Graph, pub Public, proof []byte) (map[string][]field.Element, err
 	if err != nil {
 		return nil, err
 	}
+	if err := verifyWeightPadding(g, pub); err != nil {
+		return nil, err
+	}
 	if err := checkHeader(proof, gd, cd); err != nil {
 		return nil, err
 	}
@@ -488,7 +495,17 @@ func committedClaims(g *Graph, ledger map[string][]Claim, weights, advice map[st
 			out = append(out, pc)
 		}
 	}
-	return out, nil
+	// Tensors committed inside the proof also prove their padding zero, in the same batch (and
+	// the same pass over each tensor) as their claims.
+	var src func(string) (field.Source, error)
+	if w != nil {
+		src = w.Source
+	}
+	pads, err := paddingClaims(g, g.InProofCommitted(), advice, src)
+	if err != nil {
+		return nil, err
+	}
+	return append(out, pads...), nil
 }
 
 // outputChunk is how many real output elements are sent and absorbed at a time (both sides).

@@ -6,6 +6,17 @@
 // tensor store) and how to reduce a claim on its output to claims on its inputs (Prove/Verify,
 // the gkr.Kernel interface).
 //
+// Zero padding (DESIGN §4): every tensor is an MLE over its padded shape, and each kind keeps
+// the padding of what it writes zero given zero padding in what it reads — which the proof relies
+// on, since an identity over padded tensors says nothing about a model whose padding carries data.
+// Committed tensors get theirs proven (gkr/padding.go: weights at commit, advice and private
+// inputs in each proof); public inputs and outputs are laid out by the verifier. Linear adds its
+// bias under the mask of the real batch rows, and the bias's own padding is a proven zero;
+// elementwise gates are polynomials without a constant term (G(0,…,0) = 0); the data-parallel
+// builder masks its constants; every lookup table holds (0, f(0)) with f(0) = 0, and the lookup
+// runs over the padded domain, so the padding of its inputs forces that of its outputs. A new
+// kernel must say how it keeps this, and test a padded shape.
+//
 // It does not walk graphs or choose memory plans (package scheduler does), and it owns no
 // protocol state beyond one kernel's messages.
 package kernels

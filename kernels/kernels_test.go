@@ -114,7 +114,11 @@ func (m *model) public() gkr.Public {
 	for _, name := range m.graph.Names(gkr.Input) {
 		allow[name] = true
 	}
-	return gkr.Public{Inputs: &StoreWitness{Store: m.store, Allow: allow}, Commitments: cm}
+	padding, err := gkr.ProveWeightPadding(m.graph, cm, w, pcs.Options{})
+	if err != nil {
+		m.t.Fatal(err)
+	}
+	return gkr.Public{Inputs: &StoreWitness{Store: m.store, Allow: allow}, Commitments: cm, WeightPadding: padding}
 }
 
 func (m *model) prove(pub gkr.Public, budget int64) []byte {

@@ -7,7 +7,9 @@
 // (no trusted setup; G_j does not depend on b, so every commitment shares one generator list), and
 // the opening of a claim at (r_col, r_row) is u = Σ_i eq(r_row, i)·row_i, 2^b elements. Commit and
 // Open each stream the source once with O(2^b) memory reserved from the caller's budget; the
-// verifier folds a whole batch into one MSM. Commitments bind but do not hide.
+// verifier folds a whole batch into one MSM. Commitments bind but do not hide. Besides point
+// claims, a batch takes padding claims (padding.go): that a committed tensor is zero at every
+// padded position of its shape, proven with up to three more opening vectors in the same pass.
 //
 // It does not own the sources (tensorstore, spill tables, RAM slices), the protocol around the
 // transcript (gkr decides what is committed and which claims reach the pcs), or generic field

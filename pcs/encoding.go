@@ -15,7 +15,8 @@ import (
 //
 //	version (1 byte) ‖ n (1 byte) ‖ b (1 byte) ‖ 2^(n−b) row commitments (32-byte compressed G1)
 //
-// and an opening for K claims is
+// and an opening of K vectors (one per point claim, one per sending row class of a padding
+// claim) is
 //
 //	version (1 byte) ‖ K (uint32 BE) ‖ K × [ b_k (1 byte) ‖ 2^b_k elements (32-byte canonical BE) ].
 const encodingVersion = 1
@@ -120,7 +121,8 @@ func (o *Opening) AppendBinary(dst []byte) []byte {
 }
 
 // DecodeOpening reads an opening for claims from the front of data and returns the rest. The
-// number of vectors and each vector's length must be what the claims' commitments imply.
+// number of vectors and each vector's length must be what the claims' commitments (and the
+// shapes of padding claims) imply.
 func DecodeOpening(data []byte, claims []Claim) (*Opening, []byte, error) {
 	if len(data) < 5 {
 		return nil, data, fmt.Errorf("opening header of %d bytes: %w", len(data), ErrFormat)
@@ -128,17 +130,31 @@ func DecodeOpening(data []byte, claims []Claim) (*Opening, []byte, error) {
 	if data[0] != encodingVersion {
 		return nil, data, fmt.Errorf("opening version %d: %w", data[0], ErrFormat)
 	}
-	k := binary.BigEndian.Uint32(data[1:5])
-	if uint64(k) != uint64(len(claims)) {
-		return nil, data, fmt.Errorf("opening of %d vectors for %d claims: %w", k, len(claims), ErrFormat)
-	}
-	rest := data[5:]
-	o := &Opening{U: make([][]field.Element, len(claims))}
+	var logs []int // 2^logs[k] elements in vector k
 	for i := range claims {
-		if err := claims[i].Commitment.check(); err != nil {
+		c := &claims[i]
+		if err := c.Commitment.check(); err != nil {
 			return nil, data, fmt.Errorf("opening claim %d: %w", i, err)
 		}
-		want := claims[i].Commitment.ColumnLog
+		n := 1
+		if c.ZeroOutside != nil {
+			p, err := newPadLayout(c.ZeroOutside, c.Commitment.NumVars, c.Commitment.ColumnLog)
+			if err != nil {
+				return nil, data, fmt.Errorf("opening claim %d: %w", i, err)
+			}
+			n = len(p.vecs)
+		}
+		for ; n > 0; n-- {
+			logs = append(logs, c.Commitment.ColumnLog)
+		}
+	}
+	k := binary.BigEndian.Uint32(data[1:5])
+	if uint64(k) != uint64(len(logs)) {
+		return nil, data, fmt.Errorf("opening of %d vectors for claims that need %d: %w", k, len(logs), ErrFormat)
+	}
+	rest := data[5:]
+	o := &Opening{U: make([][]field.Element, len(logs))}
+	for i, want := range logs {
 		if len(rest) < 1 || int(rest[0]) != want {
 			return nil, data, fmt.Errorf("opening vector %d: want 2^%d elements: %w", i, want, ErrFormat)
 		}

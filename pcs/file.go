@@ -10,25 +10,35 @@ import (
 	"sort"
 )
 
-// Commitment file format (a model's weight commitments by tensor name):
+// Commitment file format (a model's weight commitments by tensor name, and the proof that the
+// weights are zero in their padding):
 //
 //	magic "SPCOMMIT" ‖ version (uint32 BE) ‖ count (uint32 BE)
 //	count × [ name length (uint16 BE) ‖ name ‖ encoding length (uint32 BE) ‖ commitment encoding ]
+//	padding length (uint32 BE) ‖ padding proof (an Opening's encoding; empty when nothing is padded)
 //	CRC-32C (Castagnoli) of everything before it (uint32 BE)
 //
 // Entries are sorted by name, so equal maps make equal files. The checksum is verified before
-// any byte is trusted (STYLE §6).
+// any byte is trusted (STYLE §6). Version 1 had no padding proof; its files are refused, since
+// they prove nothing about the weights' padding.
 const (
 	fileMagic   = "SPCOMMIT"
-	fileVersion = 1
+	fileVersion = 2
 )
+
+// CommitmentFile is the content of a commitment file.
+type CommitmentFile struct {
+	Commitments map[string]*Commitment
+	// Padding is the encoded opening of the weights' padding claims (gkr.ProveWeightPadding).
+	Padding []byte
+}
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // WriteCommitmentFile writes the commitments to path atomically: a temporary file in the same
 // directory is written, fsynced and renamed over path, and the directory is fsynced, so a crash
 // leaves either the old file or the new one.
-func WriteCommitmentFile(path string, coms map[string]*Commitment) error {
+func WriteCommitmentFile(path string, coms map[string]*Commitment, padding []byte) error {
 	names := make([]string, 0, len(coms))
 	for name, c := range coms {
 		if len(name) == 0 || len(name) > 0xffff {
@@ -50,6 +60,8 @@ func WriteCommitmentFile(path string, coms map[string]*Commitment) error {
 		buf = binary.BigEndian.AppendUint32(buf, uint32(len(enc)))
 		buf = append(buf, enc...)
 	}
+	buf = binary.BigEndian.AppendUint32(buf, uint32(len(padding)))
+	buf = append(buf, padding...)
 	buf = binary.BigEndian.AppendUint32(buf, crc32.Checksum(buf, castagnoli))
 
 	dir := filepath.Dir(path)
@@ -89,7 +101,7 @@ const maxCommitmentFile = 1 << 30
 
 // ReadCommitmentFile reads a file written by WriteCommitmentFile. A bad checksum, magic or
 // version, a truncated entry, a duplicate name or trailing bytes are ErrFormat.
-func ReadCommitmentFile(path string) (map[string]*Commitment, error) {
+func ReadCommitmentFile(path string) (*CommitmentFile, error) {
 	// A commitment is 32·√N bytes per tensor: even a model of 2^40 elements per tensor commits
 	// to a few MiB. Refuse a file larger than any commitment file before reading it.
 	if st, err := os.Stat(path); err != nil {
@@ -101,14 +113,16 @@ func ReadCommitmentFile(path string) (map[string]*Commitment, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pcs: read commitments: %w", err)
 	}
-	coms, err := parseCommitmentFile(data)
+	cf, err := ParseCommitmentFile(data)
 	if err != nil {
 		return nil, fmt.Errorf("pcs: commitments %s: %w", path, err)
 	}
-	return coms, nil
+	return cf, nil
 }
 
-func parseCommitmentFile(data []byte) (map[string]*Commitment, error) {
+// ParseCommitmentFile decodes the bytes of a commitment file (untrusted: every length is
+// checked against what the input holds before anything is allocated).
+func ParseCommitmentFile(data []byte) (*CommitmentFile, error) {
 	if len(data) < len(fileMagic)+12 {
 		return nil, fmt.Errorf("file of %d bytes: %w", len(data), ErrFormat)
 	}
@@ -158,8 +172,17 @@ func parseCommitmentFile(data []byte) (map[string]*Commitment, error) {
 		coms[name] = c
 		body = body[el:]
 	}
-	if len(body) != 0 {
-		return nil, fmt.Errorf("%d trailing bytes: %w", len(body), ErrFormat)
+	if len(body) < 4 {
+		return nil, fmt.Errorf("truncated padding proof: %w", ErrFormat)
 	}
-	return coms, nil
+	pl := binary.BigEndian.Uint32(body)
+	body = body[4:]
+	if uint64(pl) != uint64(len(body)) {
+		return nil, fmt.Errorf("padding proof of %d bytes with %d left: %w", pl, len(body), ErrFormat)
+	}
+	cf := &CommitmentFile{Commitments: coms}
+	if pl > 0 {
+		cf.Padding = bytes.Clone(body)
+	}
+	return cf, nil
 }

@@ -67,13 +67,13 @@ func FuzzParseCommitmentFile(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Add(data)
-	f.Add([]byte("SPCOMMIT\x00\x00\x00\x01\xff\xff\xff\xff\x00\x00\x00\x00"))
+	f.Add([]byte("SPCOMMIT\x00\x00\x00\x02\xff\xff\xff\xff\x00\x00\x00\x00"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		coms, err := parseCommitmentFile(data)
+		cf, err := ParseCommitmentFile(data)
 		if err != nil {
 			return
 		}
-		for name, c := range coms {
+		for name, c := range cf.Commitments {
 			if err := c.check(); err != nil {
 				t.Fatalf("entry %q decoded but is inconsistent: %v", name, err)
 			}

@@ -13,7 +13,7 @@ import (
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 // TestGolden pins the formats and the generators: a commitment file and an opening of fixed data
-// must be byte-for-byte what version 1 produced. A change here breaks every stored commitment
+// must be byte-for-byte what the current versions produce. A change here breaks every stored commitment
 // and proof; if it is intended, bump the version and regenerate with -update.
 func TestGolden(t *testing.T) {
 	src := make(field.SliceSource, 1<<7)
@@ -35,7 +35,7 @@ func TestGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	if err := WriteCommitmentFile(filepath.Join(dir, "c"), map[string]*Commitment{"fc1.weight": c1, "fc1.bias": c2}); err != nil {
+	if err := WriteCommitmentFile(filepath.Join(dir, "c"), map[string]*Commitment{"fc1.weight": c1, "fc1.bias": c2}, []byte{1, 2, 3}); err != nil {
 		t.Fatal(err)
 	}
 	file, err := os.ReadFile(filepath.Join(dir, "c"))
@@ -77,10 +77,11 @@ func TestGolden(t *testing.T) {
 			t.Errorf("%s: encoding changed (%d bytes, golden %d)", name, len(got), len(want))
 		}
 	}
-	coms, err := ReadCommitmentFile(filepath.Join("testdata", "commitments.golden"))
+	cf, err := ReadCommitmentFile(filepath.Join("testdata", "commitments.golden"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	coms := cf.Commitments
 	vc := verifierClaims(claims)
 	vc[0].Commitment, vc[1].Commitment = coms["fc1.weight"], coms["fc1.bias"]
 	dec, _, err := DecodeOpening(opening, vc)

@@ -29,12 +29,18 @@ const (
 // and no pass is made for the claim (Source may then be nil). That is the case of a matmul weight
 // W[out, in] committed with Options.ColumnLog = log2(in): for a claim W̃(r_in, r_out), u is the
 // kernel's own w_r (DESIGN §9). Open uses U as given (it is the proof); a wrong U fails Verify.
+//
+// A claim with ZeroOutside set is a padding claim instead (padding.go): it states that the
+// committed evaluations are zero at every padded position of a tensor of that shape laid out
+// row-major over its padded shape (each dimension rounded up to a power of two). It takes no
+// Point, Value or U; the prover supplies Source.
 type Claim struct {
-	Commitment *Commitment
-	Source     field.Source    // prover only
-	U          []field.Element // prover only, optional
-	Point      []field.Element
-	Value      field.Element
+	Commitment  *Commitment
+	Source      field.Source    // prover only
+	U           []field.Element // prover only, optional
+	Point       []field.Element
+	Value       field.Element
+	ZeroOutside []int
 }
 
 // Options tunes Commit and Open. The zero value is valid: unlimited budget, GOMAXPROCS workers,
@@ -48,6 +54,10 @@ type Options struct {
 	// DefaultMaxColumnLog). A matmul weight [out, in] committed with ColumnLog = log2(in) has
 	// rows = out and columns = in, so its opening vector is the kernel's own w_r (DESIGN §9).
 	ColumnLog int
+	// SkipProverChecks makes Open build its vectors without checking that the claims hold (a
+	// value that is not the source's evaluation, a non-zero padding). Soundness tests set it to
+	// play a cheating prover whose opening the verifier must reject; a real prover never does.
+	SkipProverChecks bool
 }
 
 // Commitment is a Hyrax commitment: one Pedersen commitment per row of the 2^(n−b) × 2^b matrix
@@ -80,8 +90,9 @@ func (c *Commitment) check() error {
 	return nil
 }
 
-// Opening is a batch opening: one vector u per claim, in claim order, each of length
-// 2^ColumnLog of the claim's commitment.
+// Opening is a batch opening: one vector u per point claim and one per sending row class of a
+// padding claim (padding.go), in claim order, each of length 2^ColumnLog of the claim's
+// commitment.
 type Opening struct {
 	U [][]field.Element
 }

@@ -378,13 +378,18 @@ func TestCommitmentFile(t *testing.T) {
 		coms[fmt.Sprintf("layer%d.weight", i)] = c
 	}
 	path := t.TempDir() + "/model.commit"
-	if err := WriteCommitmentFile(path, coms); err != nil {
+	padding := []byte("an opening's bytes")
+	if err := WriteCommitmentFile(path, coms, padding); err != nil {
 		t.Fatal(err)
 	}
-	got, err := ReadCommitmentFile(path)
+	cf, err := ReadCommitmentFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
+	if !bytes.Equal(cf.Padding, padding) {
+		t.Fatalf("padding proof %q, want %q", cf.Padding, padding)
+	}
+	got := cf.Commitments
 	if len(got) != len(coms) {
 		t.Fatalf("%d entries", len(got))
 	}
@@ -400,11 +405,11 @@ func TestCommitmentFile(t *testing.T) {
 	for i := 0; i < len(data); i += 3 {
 		bad := append([]byte(nil), data...)
 		bad[i] ^= 0x10
-		if _, err := parseCommitmentFile(bad); !errors.Is(err, ErrFormat) {
+		if _, err := ParseCommitmentFile(bad); !errors.Is(err, ErrFormat) {
 			t.Fatalf("byte %d flipped: %v", i, err)
 		}
 	}
-	if _, err := parseCommitmentFile(data[:len(data)-1]); !errors.Is(err, ErrFormat) {
+	if _, err := ParseCommitmentFile(data[:len(data)-1]); !errors.Is(err, ErrFormat) {
 		t.Fatal("truncated file accepted")
 	}
 }

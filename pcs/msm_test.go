@@ -220,3 +220,11 @@ func TestWideMSMEqualsMultiExp(t *testing.T) {
 		}
 	}
 }
+
+// transcribe runs a batch's whole Fiat–Shamir order and returns ρ.
+func transcribe(tr *field.Transcript, claims []Claim, us [][]field.Element) field.Element {
+	if _, err := transcribeClaims(tr, claims); err != nil {
+		panic(err)
+	}
+	return transcribeVectors(tr, us)
+}

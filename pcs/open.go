@@ -10,20 +10,51 @@ import (
 	"github.com/streamprove/streamprove/field"
 )
 
-// Transcript labels. The order is written once, in transcribe, which Open and Verify share.
+// Transcript labels. The order is written once, in transcribeClaims and transcribeVectors, which
+// Open and Verify share.
 const (
 	labelCount      = "pcs/hyrax/claims"
 	labelCommitment = "pcs/hyrax/commitment"
 	labelPoint      = "pcs/hyrax/point"
 	labelValue      = "pcs/hyrax/value"
+	labelZero       = "pcs/hyrax/zero-outside"
+	labelTau        = "pcs/hyrax/tau"
 	labelU          = "pcs/hyrax/u"
 	labelRho        = "pcs/hyrax/rho"
 )
 
-// transcribe is the batch opening's Fiat–Shamir order: the number of claims; for each claim in
-// order its commitment's digest, its point and its value; then every opening vector u in claim
-// order; then the batching challenge ρ is squeezed.
-func transcribe(tr *field.Transcript, claims []Claim, us [][]field.Element) field.Element {
+// vector is one opening vector of a batch: u = Σ_i w(i)·row_i over the rows of a claim's
+// commitment. A point claim has one, with w(i) = eq(r_row, i); a padding claim has one per row
+// class that sends a vector, with w(i) = eq(τ_row, i) on the class's rows and 0 elsewhere.
+type vector struct {
+	claim int
+	class int // padding claims: the row class; -1 for a point claim
+	row   []field.Element
+	pad   *padLayout
+}
+
+// weight returns the vector's row weight for row i.
+func (v *vector) weight(i uint64) field.Element {
+	if v.pad != nil && v.pad.rowClass(i) != v.class {
+		return field.Element{}
+	}
+	return field.EqIndex(v.row, i)
+}
+
+// openBatch is a batch opening's claims expanded into vectors: the Fiat–Shamir order of claims, then
+// the τ of every padding claim, then the vectors in claim order.
+type openBatch struct {
+	claims []Claim
+	pads   []*padLayout      // per claim; nil for point claims
+	taus   [][]field.Element // per claim; nil for point claims
+	vecs   []vector
+}
+
+// transcribeClaims absorbs the number of claims and, for each claim in order, its commitment's
+// digest and its point and value (a padding claim: its shape); then it draws τ for every padding
+// claim in order and lays out the openBatch's vectors.
+func transcribeClaims(tr *field.Transcript, claims []Claim) (*openBatch, error) {
+	bt := &openBatch{claims: claims, pads: make([]*padLayout, len(claims)), taus: make([][]field.Element, len(claims))}
 	tr.AppendUint64(labelCount, uint64(len(claims)))
 	digests := make(map[*Commitment][32]byte)
 	for i := range claims {
@@ -34,13 +65,73 @@ func transcribe(tr *field.Transcript, claims []Claim, us [][]field.Element) fiel
 			digests[c] = d
 		}
 		tr.AppendBytes(labelCommitment, d[:])
-		tr.AppendElements(labelPoint, claims[i].Point...)
-		tr.AppendElements(labelValue, claims[i].Value)
+		if claims[i].ZeroOutside == nil {
+			tr.AppendElements(labelPoint, claims[i].Point...)
+			tr.AppendElements(labelValue, claims[i].Value)
+			continue
+		}
+		p, err := newPadLayout(claims[i].ZeroOutside, c.NumVars, c.ColumnLog)
+		if err != nil {
+			return nil, fmt.Errorf("pcs: claim %d: %w", i, err)
+		}
+		bt.pads[i] = p
+		tr.AppendUint64(labelZero, uint64(len(p.shape)))
+		for _, d := range p.shape {
+			tr.AppendUint64(labelZero, uint64(d))
+		}
 	}
+	for i := range claims {
+		if bt.pads[i] != nil {
+			bt.taus[i] = tr.Challenges(labelTau, claims[i].Commitment.NumVars)
+		}
+	}
+	for i := range claims {
+		b := claims[i].Commitment.ColumnLog
+		if p := bt.pads[i]; p != nil {
+			for _, c := range p.vecs {
+				bt.vecs = append(bt.vecs, vector{claim: i, class: c, row: bt.taus[i][b:], pad: p})
+			}
+			continue
+		}
+		bt.vecs = append(bt.vecs, vector{claim: i, class: -1, row: claims[i].Point[b:]})
+	}
+	return bt, nil
+}
+
+// transcribeVectors absorbs every opening vector in order and draws the batching challenge ρ.
+func transcribeVectors(tr *field.Transcript, us [][]field.Element) field.Element {
 	for _, u := range us {
 		tr.AppendElements(labelU, u...)
 	}
 	return tr.Challenge(labelRho)
+}
+
+// check verifies what the vectors say about the claims' values: ũ(r_col) = v for a point claim,
+// Σ_c ⟨u_c, R_c⟩ = 0 for a padding claim. It names the first claim that fails.
+func (bt *openBatch) check(us [][]field.Element) (int, error) {
+	sums := make([]field.Element, len(bt.claims))
+	for k, v := range bt.vecs {
+		c := &bt.claims[v.claim]
+		b := c.Commitment.ColumnLog
+		if v.pad == nil {
+			e, err := field.EvalSlice(us[k], c.Point[:b], nil)
+			if err != nil {
+				return v.claim, err
+			}
+			if !e.Equal(&c.Value) {
+				return v.claim, fmt.Errorf("opening vector does not evaluate to the claimed value")
+			}
+			continue
+		}
+		s := field.InnerProduct(us[k], v.pad.padCols(v.class, bt.taus[v.claim][:b]))
+		sums[v.claim].Add(&sums[v.claim], &s)
+	}
+	for i := range bt.claims {
+		if bt.pads[i] != nil && !sums[i].IsZero() {
+			return i, fmt.Errorf("the committed tensor of shape %v is not zero in its padding", bt.claims[i].ZeroOutside)
+		}
+	}
+	return -1, nil
 }
 
 // checkClaims validates the shape of every claim (and its source, for the prover).
@@ -53,7 +144,11 @@ func checkClaims(claims []Claim, prover bool) error {
 		if err := c.Commitment.check(); err != nil {
 			return fmt.Errorf("pcs: claim %d: %w", i, err)
 		}
-		if len(c.Point) != c.Commitment.NumVars {
+		if c.ZeroOutside != nil {
+			if c.Point != nil || c.U != nil {
+				return fmt.Errorf("pcs: claim %d: a padding claim takes no point and no opening vector: %w", i, ErrClaim)
+			}
+		} else if len(c.Point) != c.Commitment.NumVars {
 			return fmt.Errorf("pcs: claim %d: point of %d variables for a %d-variable commitment: %w",
 				i, len(c.Point), c.Commitment.NumVars, ErrClaim)
 		}
@@ -71,35 +166,40 @@ func checkClaims(claims []Claim, prover bool) error {
 	return nil
 }
 
-// groups lists the claims of each distinct commitment (by pointer), in first-seen order.
-func groups(claims []Claim) [][]int {
+// groups lists the vectors of each distinct commitment (by pointer), in first-seen order.
+func (bt *openBatch) groups() [][]int {
 	idx := make(map[*Commitment]int)
 	var gs [][]int
-	for i := range claims {
-		g, ok := idx[claims[i].Commitment]
+	for k, v := range bt.vecs {
+		com := bt.claims[v.claim].Commitment
+		g, ok := idx[com]
 		if !ok {
 			g = len(gs)
-			idx[claims[i].Commitment] = g
+			idx[com] = g
 			gs = append(gs, nil)
 		}
-		gs[g] = append(gs[g], i)
+		gs[g] = append(gs[g], k)
 	}
 	return gs
 }
 
 // Open proves every claim. Claims on the same *Commitment share one streaming pass over the first
 // such claim's Source (so they must name the same data); each distinct commitment is streamed
-// once, and not at all if every claim on it supplies U. Open checks each claim's value against the source and fails with ErrClaim on a
-// mismatch, so a prover bug surfaces here and not as a rejected proof. It then absorbs the batch
-// into tr exactly as Verify does.
+// once, and not at all if every claim on it supplies U. Open checks each claim against the
+// source and fails with ErrClaim on a mismatch (a wrong value, non-zero padding), so a prover bug
+// surfaces here and not as a rejected proof. It absorbs the openBatch into tr exactly as Verify does.
 func Open(tr *field.Transcript, claims []Claim, opt Options) (*Opening, error) {
 	if err := checkClaims(claims, true); err != nil {
 		return nil, err
 	}
+	bt, err := transcribeClaims(tr, claims)
+	if err != nil {
+		return nil, err
+	}
 	var need int64
-	for i := range claims {
-		if claims[i].U == nil {
-			need += elemBytes << claims[i].Commitment.ColumnLog
+	for _, v := range bt.vecs {
+		if claims[v.claim].U == nil {
+			need += elemBytes << claims[v.claim].Commitment.ColumnLog
 		}
 	}
 	release, err := reserve(opt.Budget, "pcs opening vectors", need)
@@ -107,47 +207,41 @@ func Open(tr *field.Transcript, claims []Claim, opt Options) (*Opening, error) {
 		return nil, err
 	}
 	defer release()
-	us := make([][]field.Element, len(claims))
-	for i := range claims {
-		if claims[i].U != nil {
-			us[i] = claims[i].U
+	us := make([][]field.Element, len(bt.vecs))
+	for k, v := range bt.vecs {
+		if claims[v.claim].U != nil {
+			us[k] = claims[v.claim].U
 		} else {
-			us[i] = make([]field.Element, 1<<claims[i].Commitment.ColumnLog)
+			us[k] = make([]field.Element, 1<<claims[v.claim].Commitment.ColumnLog)
 		}
 	}
-	for _, g := range groups(claims) {
-		var todo []int // the group's claims without a supplied U
+	for _, g := range bt.groups() {
+		var todo []int // the group's vectors not supplied by the caller
 		for _, k := range g {
-			if claims[k].U == nil {
+			if claims[bt.vecs[k].claim].U == nil {
 				todo = append(todo, k)
 			}
 		}
 		if len(todo) == 0 {
 			continue
 		}
-		if err := openPass(claims, todo, us, opt); err != nil {
+		if err := bt.openPass(todo, us, opt); err != nil {
 			return nil, err
 		}
 	}
-	for i := range claims {
-		c := &claims[i]
-		v, err := field.EvalSlice(us[i], c.Point[:c.Commitment.ColumnLog], nil)
-		if err != nil {
-			return nil, fmt.Errorf("pcs: claim %d: %w", i, err)
-		}
-		if !v.Equal(&c.Value) {
-			return nil, fmt.Errorf("pcs: claim %d: value is not the source's evaluation at the point: %w", i, ErrClaim)
-		}
+	if i, err := bt.check(us); err != nil && !opt.SkipProverChecks {
+		return nil, fmt.Errorf("pcs: claim %d: %v: %w", i, err, ErrClaim)
 	}
-	transcribe(tr, claims, us)
+	transcribeVectors(tr, us)
 	return &Opening{U: us}, nil
 }
 
-// openPass streams the source of the claims in g once, accumulating u_k += eq(r_row_k, i)·row_i
-// for every claim k of the group. The work is split by columns, so each worker owns a slice of
-// every u and the sums come out the same for any worker count.
-func openPass(claims []Claim, g []int, us [][]field.Element, opt Options) error {
-	com := claims[g[0]].Commitment
+// openPass streams the source of the vectors in g (all on one commitment) once, accumulating
+// u_k += w_k(i)·row_i for every vector k. The work is split by columns, so each worker owns a
+// slice of every u and the sums come out the same for any worker count.
+func (bt *openBatch) openPass(g []int, us [][]field.Element, opt Options) error {
+	first := &bt.claims[bt.vecs[g[0]].claim]
+	com := first.Commitment
 	b, a := com.ColumnLog, com.RowLog()
 	m := 1 << b
 	workers := workerCount(opt.Workers)
@@ -160,13 +254,13 @@ func openPass(claims []Claim, g []int, us [][]field.Element, opt Options) error 
 	defer release()
 	buf := make([]field.Element, rpc*m)
 	scratch := make([]field.Element, m)
-	eqs := make([]field.Element, rpc*len(g)) // eqs[r*len(g)+q] = eq(r_row_q, row r of the chunk)
-	err = field.ForEachChunk(claims[g[0]].Source, buf, func(j int64, chunk []field.Element) error {
+	eqs := make([]field.Element, rpc*len(g)) // eqs[r*len(g)+q] = w_q(row r of the chunk)
+	err = field.ForEachChunk(first.Source, buf, func(j int64, chunk []field.Element) error {
 		r0 := j * int64(rpc)
 		nr := len(chunk) / m
 		for r := 0; r < nr; r++ {
 			for q, k := range g {
-				eqs[r*len(g)+q] = field.EqIndex(claims[k].Point[b:], uint64(r0+int64(r)))
+				eqs[r*len(g)+q] = bt.vecs[k].weight(uint64(r0 + int64(r)))
 			}
 		}
 		w := workers
@@ -180,6 +274,9 @@ func openPass(claims []Claim, g []int, us [][]field.Element, opt Options) error 
 			for r := 0; r < nr; r++ {
 				row := fr.Vector(chunk[r*m+start : r*m+end])
 				for q, k := range g {
+					if eqs[r*len(g)+q].IsZero() {
+						continue // a padding class the row is not in
+					}
 					tmp.ScalarMul(row, &eqs[r*len(g)+q])
 					u := fr.Vector(us[k][start:end])
 					u.Add(u, tmp)
@@ -194,10 +291,11 @@ func openPass(claims []Claim, g []int, us [][]field.Element, opt Options) error 
 	return nil
 }
 
-// Verify checks a batch opening against its claims, drawing ρ from tr after absorbing the batch
-// as Open did. With eq_k,i = eq(r_row_k, i) it checks each ũ_k(r_col_k) = v_k, then the one MSM
+// Verify checks a batch opening against its claims, drawing τ and ρ from tr as Open did. With
+// w_k,i the row weights of vector k (eq(r_row, i) for a point claim) it checks each point claim's
+// ũ_k(r_col) = v_k and each padding claim's Σ_c ⟨u_c, R_c⟩ = 0, then the one MSM
 //
-//	Σ_k ρ^k (Σ_i eq_k,i·C_k,i − Σ_j u_k,j·G_j) = 0,
+//	Σ_k ρ^k (Σ_i w_k,i·C_k,i − Σ_j u_k,j·G_j) = 0,
 //
 // whose scalars are combined per row of each distinct commitment and per generator, so its size
 // is (rows of the distinct commitments) + 2^(max b). Commitments of different b mix freely: a
@@ -206,46 +304,47 @@ func Verify(tr *field.Transcript, claims []Claim, op *Opening) error {
 	if err := checkClaims(claims, false); err != nil {
 		return fmt.Errorf("%w: %w", ErrBadProof, err)
 	}
-	if op == nil || len(op.U) != len(claims) {
-		return fmt.Errorf("pcs: opening does not match the %d claims: %w", len(claims), ErrBadProof)
+	bt, err := transcribeClaims(tr, claims)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrBadProof, err)
+	}
+	if op == nil || len(op.U) != len(bt.vecs) {
+		return fmt.Errorf("pcs: opening does not have the %d vectors of its claims: %w", len(bt.vecs), ErrBadProof)
 	}
 	maxB := 0
-	for i := range claims {
-		b := claims[i].Commitment.ColumnLog
-		if len(op.U[i]) != 1<<b {
-			return fmt.Errorf("pcs: opening vector %d has %d elements, want %d: %w", i, len(op.U[i]), 1<<b, ErrBadProof)
+	for k, v := range bt.vecs {
+		b := claims[v.claim].Commitment.ColumnLog
+		if len(op.U[k]) != 1<<b {
+			return fmt.Errorf("pcs: opening vector %d has %d elements, want %d: %w", k, len(op.U[k]), 1<<b, ErrBadProof)
 		}
-		if b > maxB {
-			maxB = b
-		}
+		maxB = max(maxB, b)
 	}
-	rho := transcribe(tr, claims, op.U)
-	for i := range claims {
-		c := &claims[i]
-		v, err := field.EvalSlice(op.U[i], c.Point[:c.Commitment.ColumnLog], nil)
-		if err != nil || !v.Equal(&c.Value) {
-			return fmt.Errorf("pcs: claim %d: opening vector does not evaluate to the claimed value: %w", i, ErrBadProof)
-		}
+	rho := transcribeVectors(tr, op.U)
+	if i, err := bt.check(op.U); err != nil {
+		return fmt.Errorf("pcs: claim %d: %v: %w", i, err, ErrBadProof)
+	}
+	if len(bt.vecs) == 0 {
+		return nil // only padding claims on tensors with nothing padded
 	}
 	gens, err := generators(maxB)
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrBadProof, err)
 	}
-	gs := groups(claims)
+	gs := bt.groups()
 	total := len(gens)
 	for _, g := range gs {
-		total += len(claims[g[0]].Commitment.Rows)
+		total += len(claims[bt.vecs[g[0]].claim].Commitment.Rows)
 	}
 	points := make([]bn254.G1Affine, 0, total)
 	scalars := make([]field.Element, total)
 	// Generator scalars first: −Σ_k ρ^k u_k,j.
 	points = append(points, gens...)
-	coef := make([]field.Element, len(claims)) // ρ^k
+	coef := make([]field.Element, len(bt.vecs)) // ρ^k
 	coef[0].SetOne()
-	for k := 1; k < len(claims); k++ {
+	for k := 1; k < len(coef); k++ {
 		coef[k].Mul(&coef[k-1], &rho)
 	}
-	for k := range claims {
+	for k := range op.U {
 		for j := range op.U[k] {
 			var t field.Element
 			t.Mul(&op.U[k][j], &coef[k])
@@ -254,13 +353,17 @@ func Verify(tr *field.Transcript, claims []Claim, op *Opening) error {
 	}
 	off := len(gens)
 	for _, g := range gs {
-		com := claims[g[0]].Commitment
+		com := claims[bt.vecs[g[0]].claim].Commitment
 		points = append(points, com.Rows...)
 		rows := scalars[off : off+len(com.Rows)]
 		eq := make([]field.Element, len(com.Rows))
 		for _, k := range g {
-			field.EqTable(eq, claims[k].Point[com.ColumnLog:])
+			v := &bt.vecs[k]
+			field.EqTable(eq, v.row)
 			for i := range rows {
+				if v.pad != nil && v.pad.rowClass(uint64(i)) != v.class {
+					continue
+				}
 				var t field.Element
 				t.Mul(&eq[i], &coef[k])
 				rows[i].Add(&rows[i], &t)

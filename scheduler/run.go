@@ -110,8 +110,14 @@ func Commit(storeDir string, cfg Config) (map[string]*pcs.Commitment, error) {
 		}
 		cm[name] = c
 	}
+	// The padding proof streams each padded weight once more: the commitment must be fixed
+	// before τ is drawn from it.
+	padding, err := gkr.ProveWeightPadding(m.Graph, cm, w, pcs.Options{Budget: b, Workers: cfg.Workers})
+	if err != nil {
+		return nil, err
+	}
 	cfg.emit("commit", "", len(weights), len(weights))
-	if err := pcs.WriteCommitmentFile(filepath.Join(s.Dir(), commitFile), cm); err != nil {
+	if err := pcs.WriteCommitmentFile(filepath.Join(s.Dir(), commitFile), cm, padding); err != nil {
 		return nil, err
 	}
 	return cm, nil
@@ -350,16 +356,16 @@ func proveProgress(cfg Config, steps []StepPlan) func(step string, done, total i
 }
 
 // openCommitted opens a store that holds a committed model: what prove and verify start from.
-func openCommitted(storeDir string) (*tensorstore.Store, *Model, map[string]*pcs.Commitment, error) {
+func openCommitted(storeDir string) (*tensorstore.Store, *Model, *pcs.CommitmentFile, error) {
 	s, err := tensorstore.Open(storeDir)
 	if err != nil {
 		return nil, nil, nil, err
 	}
 	m, err := LoadModel(s)
 	if err == nil {
-		var cm map[string]*pcs.Commitment
-		if cm, err = LoadCommitments(s); err == nil {
-			return s, m, cm, nil
+		var cf *pcs.CommitmentFile
+		if cf, err = LoadCommitments(s); err == nil {
+			return s, m, cf, nil
 		}
 	}
 	s.Close()
@@ -367,7 +373,8 @@ func openCommitted(storeDir string) (*tensorstore.Store, *Model, map[string]*pcs
 }
 
 // public is the verifier's view of a store: the public inputs and the weight commitments.
-func public(s *tensorstore.Store, m *Model, cm map[string]*pcs.Commitment) (gkr.Public, error) {
+func public(s *tensorstore.Store, m *Model, cf *pcs.CommitmentFile) (gkr.Public, error) {
+	cm := cf.Commitments
 	allow := map[string]bool{}
 	for _, name := range m.Graph.Names(gkr.Input) {
 		allow[name] = true
@@ -377,7 +384,7 @@ func public(s *tensorstore.Store, m *Model, cm map[string]*pcs.Commitment) (gkr.
 			return gkr.Public{}, fmt.Errorf("store %s: weight %q has no commitment (run `streamprove commit` again)", s.Dir(), name)
 		}
 	}
-	return gkr.Public{Inputs: &kernels.StoreWitness{Store: s, Allow: allow}, Commitments: cm}, nil
+	return gkr.Public{Inputs: &kernels.StoreWitness{Store: s, Allow: allow}, Commitments: cm, WeightPadding: cf.Padding}, nil
 }
 
 // witnessBytes is what an in-memory prover would hold: every tensor's elements as 32-byte field

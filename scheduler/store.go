@@ -127,13 +127,13 @@ func LoadModel(s *tensorstore.Store) (*Model, error) {
 	return m, nil
 }
 
-// LoadCommitments reads the store's weight commitments.
-func LoadCommitments(s *tensorstore.Store) (map[string]*pcs.Commitment, error) {
-	cm, err := pcs.ReadCommitmentFile(filepath.Join(s.Dir(), commitFile))
+// LoadCommitments reads the store's weight commitments and their padding proof.
+func LoadCommitments(s *tensorstore.Store) (*pcs.CommitmentFile, error) {
+	cf, err := pcs.ReadCommitmentFile(filepath.Join(s.Dir(), commitFile))
 	if err != nil {
 		return nil, fmt.Errorf("store %s: no weight commitments (run `streamprove commit`): %w", s.Dir(), err)
 	}
-	return cm, nil
+	return cf, nil
 }
 
 func sortedKeys[V any](m map[string]V) []string {

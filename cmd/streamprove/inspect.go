@@ -79,7 +79,8 @@ func runInspect(c *cli.Context) error {
 			float64(fb) / float64(max(in.StoredBytes, 1))}
 	}
 	var coms []commitJSON
-	if cm, err := scheduler.LoadCommitments(s); err == nil {
+	if cf, err := scheduler.LoadCommitments(s); err == nil {
+		cm := cf.Commitments
 		for _, name := range sortedNames(cm) {
 			d := cm[name].Digest()
 			coms = append(coms, commitJSON{name, len(cm[name].Rows), 1 << cm[name].ColumnLog, hex.EncodeToString(d[:])})

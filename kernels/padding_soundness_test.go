@@ -11,9 +11,9 @@ import (
 	"github.com/streamprove/streamprove/tensorstore"
 )
 
-// The attacks of issue 10 (F1): data hidden in the padding of committed tensors. Each test
-// plays a cheating prover (pcs.Options.SkipProverChecks lets it open claims that do not hold)
-// and asserts that the verifier rejects.
+// The attacks of issue 10 (F1): data hidden in the padding of committed tensors. Each one plays
+// a cheating prover (pcs.Options.SkipProverChecks lets it open claims that do not hold) and
+// asserts that the verifier rejects; TestMutationSuite runs them.
 
 // commitAll commits every weight of g from w as the scheduler does (a matmul weight [out, in]
 // has rows of in).
@@ -49,12 +49,12 @@ func hiddenMLP(t *testing.T, m *model, width int) {
 	m.node(NewLinear("fc2", "a1", "w2", "", "y"), []int{3, 4}, true)
 }
 
-// TestHiddenNeurons is the attack as reported: the verifier's graph and commitments say width
+// hiddenNeurons is the attack as reported: the verifier's graph and commitments say width
 // 10; the prover's store holds width 16, whose 6 extra neurons sit exactly in the padding of the
 // width-10 tensors (rows 10–15 of w1 and entries of b1, columns 10–15 of w2) and change the
 // outputs. In the second variant w1's hidden rows are zero, so its commitment is byte-identical
 // to the honest one, and the neurons live in b1's padding alone.
-func TestHiddenNeurons(t *testing.T) {
+func hiddenNeurons(t *testing.T) {
 	for _, biasOnly := range []bool{false, true} {
 		name := map[bool]string{false: "weight rows", true: "bias only"}[biasOnly]
 		t.Run(name, func(t *testing.T) {
@@ -186,10 +186,10 @@ func (p *padWith) Source(name string) (field.Source, error) {
 	return all, nil
 }
 
-// TestPaddedPrivateInput: a private input with values in its padding. The next layer's weight
+// paddedPrivateInput: a private input with values in its padding. The next layer's weight
 // is zero there, so every kernel identity still holds — only the padding claim inside the
 // proof can catch it.
-func TestPaddedPrivateInput(t *testing.T) {
+func paddedPrivateInput(t *testing.T) {
 	m := newModel(t, 79)
 	m.data("x", gkr.PrivateInput, []int{3, 12}, tensorstore.Int8)
 	m.data("w", gkr.Weight, []int{4, 12}, tensorstore.Int8)
@@ -217,10 +217,10 @@ func TestPaddedPrivateInput(t *testing.T) {
 	}
 }
 
-// TestPaddedAdvice: a lookup's committed output with values in its padding is rejected. The
+// paddedAdvice: a lookup's committed output with values in its padding is rejected. The
 // lookup runs over the padded domain, so LogUp alone already catches this one (its padded
 // input is 0 and f(0) = 0); the padding claim is the second line of defence.
-func TestPaddedAdvice(t *testing.T) {
+func paddedAdvice(t *testing.T) {
 	m := newModel(t, 80)
 	m.data("x", gkr.Input, []int{3, 12}, tensorstore.Int8)
 	m.data("w1", gkr.Weight, []int{10, 12}, tensorstore.Int8)

@@ -28,7 +28,7 @@ func benchClaim(b *testing.B, n int, eq bool) *Claim {
 }
 
 // BenchmarkProve compares the in-memory prover with the streaming one (a budget of 1/16 of the
-// tables, spill every spillEvery rounds) on the same claim. Metrics: source elements read,
+// tables, spill every SpillEvery rounds) on the same claim. Metrics: source elements read,
 // spill bytes read and written per element of the claim (k·2^n), and the process's peak RSS.
 func BenchmarkProve(b *testing.B) {
 	sizes := benchSizes()
@@ -43,11 +43,7 @@ func BenchmarkProve(b *testing.B) {
 				b.Run(fmt.Sprintf("n=%d/eq=%v/%s", n, eq, mode), func(b *testing.B) {
 					opt := Options{SpillDir: b.TempDir()}
 					if mode != "ram" {
-						var every int
-						fmt.Sscanf(mode, "stream-every%d", &every)
-						old := spillEvery
-						spillEvery = every
-						defer func() { spillEvery = old }()
+						fmt.Sscanf(mode, "stream-every%d", &opt.SpillEvery)
 						opt.Budget = spill.NewBudget(int64(2<<n) * 32 / 16)
 					}
 					var st stats
@@ -83,7 +79,7 @@ func cpuSeconds() float64 {
 	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
 }
 
-// BenchmarkSmallValue compares the field path (smallRounds = 0) with the small-value rounds for
+// BenchmarkSmallValue compares the field path (SmallRounds < 0) with the small-value rounds for
 // w = 2…4 on int8 sources that are not in RAM (generated), streaming under a budget of 1/16 of
 // the tables, and the in-memory prover on the same values loaded as field elements. Set
 // SUMCHECK_BENCH_LARGE=1 for n = 20, 22, 24.
@@ -106,15 +102,13 @@ func BenchmarkSmallValue(b *testing.B) {
 				b.Run(fmt.Sprintf("n=%d/eq=%v/%s", n, eq, mode), func(b *testing.B) {
 					opt := Options{SpillDir: b.TempDir(), Budget: spill.NewBudget(int64(2<<n) * 32 / 16)}
 					c := cl
-					old := smallRounds
-					defer func() { smallRounds = old }()
 					switch mode {
 					case "ram":
 						c, opt = &mem, Options{}
 					case "field":
-						smallRounds = 0
+						opt.SmallRounds = -1
 					default:
-						fmt.Sscanf(mode, "small-w%d", &smallRounds)
+						fmt.Sscanf(mode, "small-w%d", &opt.SmallRounds)
 					}
 					var st stats
 					cpu0 := cpuSeconds()

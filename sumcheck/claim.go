@@ -32,6 +32,15 @@ type Options struct {
 	SpillDir string        // where spill files go ("" : os.TempDir())
 	Workers  int           // 0: GOMAXPROCS
 	ChunkLog int           // log2 of the elements read per source and chunk; 0: 16 (2..22; shrunk to fit the budget)
+	// SpillEvery is how many pending challenges a streamed pass folds on the fly before it
+	// writes the folded table out as the new base (a table 2^SpillEvery times smaller); 0: 3.
+	// It changes the I/O schedule, never the proof.
+	SpillEvery int
+	// SmallRounds is how many first rounds the prover serves from one pass over integer
+	// sources (DESIGN §7.1–2, the small-value optimisation of Bagad–Dao–Domb–Thaler, ePrint
+	// 2025/1117): the pass costs (d+1)^w integer products per 2^w elements, so w stays small.
+	// 0: 3; negative: the field path only. It never changes the proof.
+	SmallRounds int
 }
 
 // RoundDegree is the degree of the claim's round polynomials, which is also the number of

@@ -17,10 +17,11 @@ const defaultChunkLog = 16
 // maxChunkLog caps Options.ChunkLog: beyond 2^22 elements a chunk buys nothing but memory.
 const maxChunkLog = 22
 
-// spillEvery is how many pending challenges a streamed pass folds on the fly before it writes
-// the folded table out as the new base (a table 2^spillEvery times smaller than its base). Tests
-// and benchmarks change it to compare schedules; it never changes the proof.
-var spillEvery = 3
+// Defaults of Options.SpillEvery and Options.SmallRounds.
+const (
+	defaultSpillEvery  = 3
+	defaultSmallRounds = 3
+)
 
 // stats counts a prove's I/O, for benchmarks and the scheduler's estimates.
 type stats struct {
@@ -89,23 +90,35 @@ func prove(tr *field.Transcript, c *Claim, opt Options) (*Proof, []field.Element
 	return proof, point, pr.st, nil
 }
 
-// prover holds one prove's state. It is in RAM mode (cur holds the tables of the current level)
-// or in stream mode (base holds the tables of level b, and pend the challenges r_b … r_{t−1}
-// still to fold on the fly).
+// prover holds one prove's state: the claim, its settings and the round state, then the tables
+// of whichever mode it is in — RAM mode (ramState: cur holds the tables of the current level) or
+// stream mode (streamState: base holds the tables of level b, and pend the challenges
+// r_b … r_{t−1} still to fold on the fly).
 type prover struct {
-	c        *Claim
-	n, k, d  int
-	workers  int
-	chunkLog int
-	dir      string
-	budget   *spill.Budget
-	reserved int64
-	wss      []*workspace
-	pool     chan *workspace
-	eqC      []field.Element // c_i·Π_{k<t} eq(p_i[k], r_k)
-	v        field.Element   // the running claim
-	st       stats
+	c       *Claim
+	n, k, d int
+	settings
+	wss  []*workspace
+	pool chan *workspace
+	eqC  []field.Element // c_i·Π_{k<t} eq(p_i[k], r_k)
+	v    field.Element   // the running claim
+	st   stats
 
+	ramState
+	streamState
+}
+
+// settings are the prove's Options with defaults applied, and the budget it holds.
+type settings struct {
+	workers, chunkLog       int
+	spillEvery, smallRounds int
+	dir                     string
+	budget                  *spill.Budget
+	reserved                int64 // bytes this prove holds from budget
+}
+
+// ramState is the prover's tables once they fit in RAM.
+type ramState struct {
 	inRAM bool
 	blk   *blocked // RAM tables of level ≥ 1 in the blocked layout (nil: natural layout in cur)
 	// ahead is round aheadT's accumulators, computed by the fold that produced its tables
@@ -115,7 +128,10 @@ type prover struct {
 	cur     [][]field.Element
 	bufs    [2][][]field.Element
 	next    int
+}
 
+// streamState is the prover's base tables and pending challenges while it streams.
+type streamState struct {
 	sv       *smallValue // the first rounds from integer sources (nil: field passes only)
 	intBytes int64       // reserved for the batches' integer buffers (intBatches)
 	base     []field.Source
@@ -126,8 +142,8 @@ type prover struct {
 }
 
 func newProver(c *Claim, opt Options) (*prover, error) {
-	pr := &prover{c: c, n: c.NumVars, k: c.Gate.Arity(), d: c.Gate.Degree(), dir: opt.SpillDir,
-		budget: opt.Budget, workers: opt.Workers, chunkLog: opt.ChunkLog}
+	pr := &prover{c: c, n: c.NumVars, k: c.Gate.Arity(), d: c.Gate.Degree(),
+		settings: settings{dir: opt.SpillDir, budget: opt.Budget, workers: opt.Workers, chunkLog: opt.ChunkLog}}
 	if pr.budget == nil {
 		pr.budget = spill.NewBudget(0)
 	}
@@ -136,6 +152,13 @@ func newProver(c *Claim, opt Options) (*prover, error) {
 	}
 	if pr.chunkLog <= 0 {
 		pr.chunkLog = defaultChunkLog
+	}
+	pr.spillEvery, pr.smallRounds = opt.SpillEvery, opt.SmallRounds
+	if pr.spillEvery <= 0 {
+		pr.spillEvery = defaultSpillEvery
+	}
+	if pr.smallRounds == 0 {
+		pr.smallRounds = defaultSmallRounds
 	}
 	pr.chunkLog = min(max(pr.chunkLog, 2), maxChunkLog)
 	if pr.chunkLog > pr.n {

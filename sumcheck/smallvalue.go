@@ -14,12 +14,6 @@ import (
 	"github.com/streamprove/streamprove/field"
 )
 
-// smallRounds is how many first rounds the prover serves from one pass over integer sources
-// (DESIGN §7.1–2, the small-value optimisation of Bagad–Dao–Domb–Thaler, ePrint 2025/1117): the
-// pass costs (d+1)^w integer products per 2^w elements, so w stays small. 0 disables the path.
-// Tests and benchmarks change it; it never changes the proof.
-var smallRounds = 3
-
 // smallValue is the state of the small-value rounds 0 … w−1. The pass accumulates, for every
 // point u of the grid {0,…,d}^w over the w low variables and every eq term i,
 //
@@ -55,7 +49,7 @@ type monomial struct {
 // newSmallValue returns the small-value state when every source is an IntSource, the gate is a
 // product or a polynomial, and the integers of w ≥ 1 rounds fit 63 bits; nil otherwise.
 func (pr *prover) newSmallValue() *smallValue {
-	if smallRounds <= 0 || pr.n == 0 || pr.d < 1 {
+	if pr.smallRounds <= 0 || pr.n == 0 || pr.d < 1 {
 		return nil
 	}
 	sv := &smallValue{d: pr.d}
@@ -90,7 +84,7 @@ func (pr *prover) newSmallValue() *smallValue {
 	// |f_j(u, z)| ≤ 2^(b_j−1)·(2d−1)^w (a coordinate u ∈ {2…d} weighs the pair by |1−u|+|u|),
 	// and a monomial's product must stay below 2^62.
 	// The first field pass (round w) needs a pair left in each chunk after folding w challenges.
-	sv.w = min(smallRounds, pr.n)
+	sv.w = min(pr.smallRounds, pr.n)
 	if sv.w < pr.n {
 		sv.w = min(sv.w, pr.chunkLog-1)
 	}

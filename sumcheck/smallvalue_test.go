@@ -113,8 +113,6 @@ func (f fieldOnly) Open() (field.Stream, error) { return f.g.openField(), nil }
 // window length, under a tiny budget (streaming and spilling) and an unlimited one.
 func TestSmallValue(t *testing.T) {
 	rng := rand.New(rand.NewPCG(21, 22))
-	old := smallRounds
-	defer func() { smallRounds = old }()
 	for _, n := range []int{1, 2, 3, 5, 9, 12} {
 		for _, k := range []int{1, 2, 3} {
 			for _, deg := range []int{k, k + 1} {
@@ -151,9 +149,8 @@ func TestSmallValue(t *testing.T) {
 						ints := *c
 						ints.Sources = srcs
 						for _, w := range []int{1, 2, 3, 4, 5} {
-							smallRounds = w
 							for _, tiny := range []bool{false, true} {
-								opt := Options{SpillDir: t.TempDir()}
+								opt := Options{SpillDir: t.TempDir(), SmallRounds: w}
 								if tiny {
 									opt.Budget, opt.ChunkLog = spill.NewBudget(int64(48+k*8)<<10), 5
 								}
@@ -169,8 +166,7 @@ func TestSmallValue(t *testing.T) {
 								}
 							}
 							if w == 3 {
-								smallRounds = 0
-								got, _, _, st := proveBytes(t, &ints, Options{Budget: spill.NewBudget(int64(48+k*8) << 10), ChunkLog: 5})
+								got, _, _, st := proveBytes(t, &ints, Options{Budget: spill.NewBudget(int64(48+k*8) << 10), ChunkLog: 5, SmallRounds: -1})
 								if !bytes.Equal(got, want) || st.SmallRounds != 0 {
 									t.Fatalf("%s: field path differs or used small values", name)
 								}

@@ -9,6 +9,34 @@ import (
 	"github.com/streamprove/streamprove/spill"
 )
 
+// Where a pass writes the folded level.
+const (
+	toNone = iota
+	toRAM
+	toSpill
+)
+
+// passRun is one streamed pass: its geometry, where the folded level goes, its round context
+// and accumulators, and the open streams. pass builds it (plan, openStreams), runs it (run:
+// reader, workers, writer) and applies its result (finish).
+type passRun struct {
+	pr            *prover
+	t             int
+	eval          bool
+	shift         int
+	Nb, Nt, C, Ct int64
+	nch           int64
+	target        int
+	B             int // block length of the blocked RAM layout (0: natural)
+	rc            *roundCtx
+	acc           []field.Element
+	ifold         []*intFolder // pending challenges folded straight from integer sources
+	streams       []field.Stream
+	istreams      []field.IntStream
+	fromSpill     bool
+	writeDur      time.Duration
+}
+
 // pass streams the base tables once for round t (t = NumVars: only to produce the finals). Each
 // worker takes a chunk of 2^c base elements per source (sources read in lockstep), folds the
 // pending challenges into it in place (LSB-first folding is local to the chunk), and accumulates
@@ -17,46 +45,59 @@ import (
 // spill tables once spillEvery challenges are pending (the spill file then is the new base,
 // overwritten in place: the write position never passes the read position).
 func (pr *prover) pass(t int) ([]field.Element, error) {
-	eval := t < pr.n
-	shift := t - pr.b
-	Nb := pr.base[0].Len()
-	Nt := Nb >> shift
-	C := min(int64(1)<<pr.chunkLog, Nb)
-	Ct := C >> shift
-	nch := Nb / C
+	ps, err := pr.plan(t)
+	if err != nil {
+		return nil, err
+	}
+	if err := ps.openStreams(); err != nil {
+		return nil, err
+	}
+	t0 := time.Now()
+	err = ps.run()
+	ps.closeStreams()
+	if err != nil {
+		return nil, err
+	}
+	pr.st.Passes++
+	pr.st.PassLog = append(pr.st.PassLog, fmt.Sprintf("round %d: base level %d, %d pending, target %d, from integers %v: %v (write %v)",
+		t, pr.b, ps.shift, ps.target, ps.ifold != nil, time.Since(t0), ps.writeDur))
+	return ps.finish()
+}
 
-	// Where does level t go?
-	const (
-		none = iota
-		toRAM
-		toSpill
-	)
-	target := none
+// plan fixes a pass's geometry and decides where level t goes: RAM tables when they fit (the
+// prover then finishes in RAM), the spill tables when enough challenges are pending and the
+// next level would not fit anyway, or nowhere.
+func (pr *prover) plan(t int) (*passRun, error) {
+	ps := &passRun{pr: pr, t: t, eval: t < pr.n, shift: t - pr.b, Nb: pr.base[0].Len(), fromSpill: pr.b > 0}
+	ps.Nt = ps.Nb >> ps.shift
+	ps.C = min(int64(1)<<pr.chunkLog, ps.Nb)
+	ps.Ct = ps.C >> ps.shift
+	ps.nch = ps.Nb / ps.C
+
 	// Past level 0 the RAM tables take the blocked layout (folded in place: Nt per source);
 	// the natural layout needs a second, half-size buffer.
-	B := 0
-	if eval && t > 0 {
-		B = pr.blockSizeFor(Nt)
+	if ps.eval && t > 0 {
+		ps.B = pr.blockSizeFor(ps.Nt)
 	}
-	need := int64(pr.k) * (Nt + Nt/2) * elemBytes
-	if B > 0 {
-		need = int64(pr.k) * Nt * elemBytes
+	need := int64(pr.k) * (ps.Nt + ps.Nt/2) * elemBytes
+	if ps.B > 0 {
+		need = int64(pr.k) * ps.Nt * elemBytes
 	}
-	if !eval || pr.reserve("sumcheck folded tables", need) == nil {
-		target = toRAM
-		if B > 0 {
-			pr.blk = newBlocked(pr.k, Nt, B)
+	if !ps.eval || pr.reserve("sumcheck folded tables", need) == nil {
+		ps.target = toRAM
+		if ps.B > 0 {
+			pr.blk = newBlocked(pr.k, ps.Nt, ps.B)
 		} else {
-			pr.bufs[0] = makeTables(pr.k, Nt)
-			pr.bufs[1] = makeTables(pr.k, Nt/2)
+			pr.bufs[0] = makeTables(pr.k, ps.Nt)
+			pr.bufs[1] = makeTables(pr.k, ps.Nt/2)
 		}
-	} else if shift > 0 && shift >= min(spillEvery, pr.chunkLog-1) && !(shift+1 <= pr.chunkLog-1 && pr.fits(Nt/2)) {
+	} else if ps.shift > 0 && ps.shift >= min(pr.spillEvery, pr.chunkLog-1) && !(ps.shift+1 <= pr.chunkLog-1 && pr.fits(ps.Nt/2)) {
 		// Spill, unless the next level fits in RAM: then one more pass over the base is
 		// cheaper than writing this level and reading it back.
-		target = toSpill
+		ps.target = toSpill
 		if pr.spills == nil {
 			for j := 0; j < pr.k; j++ {
-				tb, err := spill.NewSpilledTable(fmt.Sprintf("sumcheck source %d", j), Nt, pr.dir)
+				tb, err := spill.NewSpilledTable(fmt.Sprintf("sumcheck source %d", j), ps.Nt, pr.dir)
 				if err != nil {
 					return nil, err
 				}
@@ -64,201 +105,114 @@ func (pr *prover) pass(t int) ([]field.Element, error) {
 			}
 		}
 	}
-
-	var rc *roundCtx
-	var acc []field.Element
-	if eval {
-		rc = pr.roundCtx(t, min(int(Ct/2), pr.maxPairs()))
-		acc = make([]field.Element, rc.nTerms*len(rc.pts))
+	if ps.eval {
+		ps.rc = pr.roundCtx(t, min(int(ps.Ct/2), pr.maxPairs()))
+		ps.acc = make([]field.Element, ps.rc.nTerms*len(ps.rc.pts))
 		for _, ws := range pr.wss {
-			ws.acc = make([]field.Element, len(acc))
+			ws.acc = make([]field.Element, len(ps.acc))
 		}
 	}
-
 	// From integer sources, the pending challenges fold straight into the integers.
-	var ifold []*intFolder
-	if pr.b == 0 && shift > 0 && pr.sv != nil && pr.intBatches() {
+	if pr.b == 0 && ps.shift > 0 && pr.sv != nil && pr.intBatches() {
 		for _, src := range pr.sv.srcs {
 			f := newIntFolder(pr.pend, src.Bits())
 			if f == nil {
-				ifold = nil
+				ps.ifold = nil
 				break
 			}
-			ifold = append(ifold, f)
+			ps.ifold = append(ps.ifold, f)
 		}
 	}
-	streams := make([]field.Stream, pr.k)
-	istreams := make([]field.IntStream, pr.k)
-	closeAll := func() {
-		for _, s := range streams {
-			if s != nil {
-				s.Close()
-			}
-		}
-		for _, s := range istreams {
-			if s != nil {
-				s.Close()
-			}
-		}
-	}
+	return ps, nil
+}
+
+// openStreams opens every base source: as integers when the pass folds from them.
+func (ps *passRun) openStreams() error {
+	pr := ps.pr
+	ps.streams = make([]field.Stream, pr.k)
+	ps.istreams = make([]field.IntStream, pr.k)
 	for j, src := range pr.base {
 		var err error
-		if ifold != nil {
-			istreams[j], err = pr.sv.srcs[j].OpenInts()
+		if ps.ifold != nil {
+			ps.istreams[j], err = pr.sv.srcs[j].OpenInts()
 		} else {
-			streams[j], err = src.Open()
+			ps.streams[j], err = src.Open()
 		}
 		if err != nil {
-			closeAll()
-			return nil, fmt.Errorf("sumcheck: open source %d: %w", j, err)
+			ps.closeStreams()
+			return fmt.Errorf("sumcheck: open source %d: %w", j, err)
 		}
 	}
-	defer closeAll()
-	fromSpill := pr.b > 0
+	return nil
+}
 
-	// A reader goroutine fills one batch (a chunk per worker and source) while the workers
-	// fold and evaluate the other. With in-place spilling this stays safe: batch i writes below
-	// (i+1)·W·Ct ≤ (i+1)·W·C, where batch i+1 starts reading.
-	t0 := time.Now()
-	var writeDur time.Duration
+func (ps *passRun) closeStreams() {
+	for _, s := range ps.streams {
+		if s != nil {
+			s.Close()
+		}
+	}
+	for _, s := range ps.istreams {
+		if s != nil {
+			s.Close()
+		}
+	}
+}
+
+// run pipelines the pass: a reader goroutine fills one batch (a chunk per worker and source)
+// while the workers fold and evaluate another and a writer goroutine stores the folded level of
+// a third. With in-place spilling this stays safe: batch i writes below (i+1)·W·Ct ≤ (i+1)·W·C,
+// where batch i+1 starts reading. Every goroutine is gone when run returns.
+func (ps *passRun) run() error {
+	pr := ps.pr
 	W := int64(len(pr.wss))
 	free := make(chan *batch, len(pr.batches))
 	full := make(chan *batch, 2)
 	done := make(chan struct{})
+	for _, bt := range pr.batches {
+		free <- bt
+	}
 	var reader sync.WaitGroup
-	// Runs before closeAll: the reader must be gone before its streams are closed.
+	reader.Add(1)
+	go func() {
+		defer reader.Done()
+		ps.readLoop(W, free, full, done)
+	}()
 	defer func() {
 		close(done)
 		reader.Wait()
 	}()
-	for _, bt := range pr.batches {
-		free <- bt
-	}
-	reader.Add(1)
-	go func() {
-		defer reader.Done()
-		for start := int64(0); start < nch; start += W {
-			var bt *batch
-			select {
-			case bt = <-free:
-			case <-done:
-				return
-			}
-			bt.start, bt.nb, bt.err = start, min(W, nch-start), nil
-		read:
-			for c := int64(0); c < bt.nb; c++ {
-				for j := 0; j < pr.k; j++ {
-					var err error
-					if ifold != nil {
-						err = readInts(istreams[j], bt.ints[c][j][:C], pr.sv.srcs[j].Bits())
-					} else {
-						err = field.ReadFull(streams[j], bt.bufs[c][j][:C])
-					}
-					if err != nil {
-						bt.err = fmt.Errorf("sumcheck: read source %d at %d of %d (level %d): %w", j, (start+c)*C, Nb, pr.b, err)
-						break read
-					}
-				}
-			}
-			select {
-			case full <- bt:
-			case <-done:
-				return
-			}
-			if bt.err != nil {
-				return
-			}
-		}
-	}()
 
-	// A writer goroutine stores the folded level while the workers process the next batch; it
-	// hands each batch back to the reader. Writes trail reads, so in-place spilling stays safe.
 	toWrite := make(chan *batch, 3)
 	writeErr := make(chan error, 1)
 	var writer sync.WaitGroup
 	writer.Add(1)
 	go func() {
 		defer writer.Done()
-		failed := false
-		for bt := range toWrite {
-			if !failed {
-				tw := time.Now()
-				if err := pr.writeLevel(bt, target == toSpill, B, C, Ct); err != nil {
-					writeErr <- err
-					failed = true
-				}
-				writeDur += time.Since(tw)
-			}
-			free <- bt
-		}
+		ps.writeLoop(toWrite, free, writeErr)
 	}()
 	writerOpen := true
-	defer func() { // on an early return, stop the writer before the reader and the streams
+	defer func() { // on an early return, stop the writer before the reader
 		if writerOpen {
 			close(toWrite)
 			writer.Wait()
 		}
 	}()
 
-	for start := int64(0); start < nch; start += W {
+	for start := int64(0); start < ps.nch; start += W {
 		bt := <-full
 		if bt.err != nil {
-			return nil, bt.err
+			return bt.err
 		}
-		nb := bt.nb
-		switch {
-		case fromSpill:
-			pr.st.SpillRead += nb * C * int64(pr.k) * elemBytes
-		case ifold != nil:
-			pr.st.IntElems += nb * C * int64(pr.k)
-		default:
-			pr.st.SourceElems += nb * C * int64(pr.k)
-		}
-		var wg sync.WaitGroup
-		for c := int64(0); c < nb; c++ {
-			wg.Add(1)
-			go func(ws *workspace, chunks [][]field.Element, ints [][]int64, J int64) {
-				defer wg.Done()
-				tabs := make([][]field.Element, pr.k)
-				sub := make([][]field.Element, pr.k)
-				for j := 0; j < pr.k; j++ {
-					if ifold != nil {
-						tabs[j] = chunks[j][:Ct]
-						ifold[j].fold(tabs[j], ints[j][:C])
-						continue
-					}
-					ch := chunks[j][:C]
-					for i := range pr.pend {
-						half := len(ch) / 2
-						for off := 0; off < half; off += len(ws.ev[j]) {
-							end := min(off+len(ws.ev[j]), half)
-							foldBlock(ws.ev[j], ws.od[j], ch[off:end], ch[2*off:2*end], &pr.pend[i])
-						}
-						ch = ch[:half]
-					}
-					tabs[j] = ch
-				}
-				if eval {
-					// blocks of rc.P pairs, numbered across the whole level
-					pairs := int64(Ct / 2)
-					for sb := int64(0); sb < pairs/int64(rc.P); sb++ {
-						for j := range sub {
-							sub[j] = tabs[j][2*sb*int64(rc.P) : 2*(sb+1)*int64(rc.P)]
-						}
-						rc.evalBlock(ws, ws.acc, sub, J*(pairs/int64(rc.P))+sb)
-					}
-				}
-			}(pr.wss[c], bt.bufs[c], bt.intsOf(c), bt.start+c)
-		}
-		wg.Wait()
-		if target == none {
+		ps.process(bt)
+		if ps.target == toNone {
 			free <- bt
 			continue
 		}
 		select {
 		case toWrite <- bt:
 		case err := <-writeErr:
-			return nil, err
+			return err
 		}
 	}
 	close(toWrite)
@@ -266,17 +220,134 @@ func (pr *prover) pass(t int) ([]field.Element, error) {
 	writerOpen = false
 	select {
 	case err := <-writeErr:
-		return nil, err
+		return err
 	default:
 	}
-	pr.st.Passes++
-	pr.st.PassLog = append(pr.st.PassLog, fmt.Sprintf("round %d: base level %d, %d pending, target %d, from integers %v: %v (write %v)",
-		t, pr.b, shift, target, ifold != nil, time.Since(t0), writeDur))
-	if target != none || !eval {
+	return nil
+}
+
+// readLoop reads the base chunk by chunk into free batches and hands them to the workers.
+func (ps *passRun) readLoop(W int64, free, full chan *batch, done chan struct{}) {
+	pr := ps.pr
+	for start := int64(0); start < ps.nch; start += W {
+		var bt *batch
+		select {
+		case bt = <-free:
+		case <-done:
+			return
+		}
+		bt.start, bt.nb, bt.err = start, min(W, ps.nch-start), nil
+	read:
+		for c := int64(0); c < bt.nb; c++ {
+			for j := 0; j < pr.k; j++ {
+				var err error
+				if ps.ifold != nil {
+					err = readInts(ps.istreams[j], bt.ints[c][j][:ps.C], pr.sv.srcs[j].Bits())
+				} else {
+					err = field.ReadFull(ps.streams[j], bt.bufs[c][j][:ps.C])
+				}
+				if err != nil {
+					bt.err = fmt.Errorf("sumcheck: read source %d at %d of %d (level %d): %w", j, (start+c)*ps.C, ps.Nb, pr.b, err)
+					break read
+				}
+			}
+		}
+		select {
+		case full <- bt:
+		case <-done:
+			return
+		}
+		if bt.err != nil {
+			return
+		}
+	}
+}
+
+// writeLoop stores the folded level of each batch and hands the batch back to the reader.
+// Writes trail reads, so in-place spilling stays safe.
+func (ps *passRun) writeLoop(toWrite <-chan *batch, free chan<- *batch, writeErr chan<- error) {
+	failed := false
+	for bt := range toWrite {
+		if !failed {
+			tw := time.Now()
+			if err := ps.pr.writeLevel(bt, ps.target == toSpill, ps.B, ps.C, ps.Ct); err != nil {
+				writeErr <- err
+				failed = true
+			}
+			ps.writeDur += time.Since(tw)
+		}
+		free <- bt
+	}
+}
+
+// process folds the pending challenges into each chunk of the batch (one worker per chunk) and
+// accumulates round t over the level-t pairs.
+func (ps *passRun) process(bt *batch) {
+	pr := ps.pr
+	switch {
+	case ps.fromSpill:
+		pr.st.SpillRead += bt.nb * ps.C * int64(pr.k) * elemBytes
+	case ps.ifold != nil:
+		pr.st.IntElems += bt.nb * ps.C * int64(pr.k)
+	default:
+		pr.st.SourceElems += bt.nb * ps.C * int64(pr.k)
+	}
+	var wg sync.WaitGroup
+	for c := int64(0); c < bt.nb; c++ {
+		wg.Add(1)
+		go func(ws *workspace, chunks [][]field.Element, ints [][]int64, J int64) {
+			defer wg.Done()
+			ps.processChunk(ws, chunks, ints, J)
+		}(pr.wss[c], bt.bufs[c], bt.intsOf(c), bt.start+c)
+	}
+	wg.Wait()
+}
+
+// processChunk folds one chunk J (of every source) to level t in place and evaluates round t
+// over its pairs into the worker's accumulators.
+func (ps *passRun) processChunk(ws *workspace, chunks [][]field.Element, ints [][]int64, J int64) {
+	pr := ps.pr
+	tabs := make([][]field.Element, pr.k)
+	for j := 0; j < pr.k; j++ {
+		if ps.ifold != nil {
+			tabs[j] = chunks[j][:ps.Ct]
+			ps.ifold[j].fold(tabs[j], ints[j][:ps.C])
+			continue
+		}
+		ch := chunks[j][:ps.C]
+		for i := range pr.pend {
+			half := len(ch) / 2
+			for off := 0; off < half; off += len(ws.ev[j]) {
+				end := min(off+len(ws.ev[j]), half)
+				foldBlock(ws.ev[j], ws.od[j], ch[off:end], ch[2*off:2*end], &pr.pend[i])
+			}
+			ch = ch[:half]
+		}
+		tabs[j] = ch
+	}
+	if !ps.eval {
+		return
+	}
+	// blocks of rc.P pairs, numbered across the whole level
+	sub := make([][]field.Element, pr.k)
+	P := int64(ps.rc.P)
+	pairs := ps.Ct / 2
+	for sb := int64(0); sb < pairs/P; sb++ {
+		for j := range sub {
+			sub[j] = tabs[j][2*sb*P : 2*(sb+1)*P]
+		}
+		ps.rc.evalBlock(ws, ws.acc, sub, J*(pairs/P)+sb)
+	}
+}
+
+// finish makes the written level the prover's new state (RAM tables, or the spill tables as
+// the new base) and returns round t's message.
+func (ps *passRun) finish() ([]field.Element, error) {
+	pr := ps.pr
+	if ps.target != toNone || !ps.eval {
 		pr.freeIntBatches() // the base is no longer the integer sources
 	}
-
-	switch target {
+	switch ps.target {
 	case toRAM:
 		for _, tb := range pr.spills {
 			tb.Release()
@@ -286,26 +357,26 @@ func (pr *prover) pass(t int) ([]field.Element, error) {
 		if pr.blk != nil {
 			pr.cur = nil
 		}
-		pr.st.RAMFrom = t
+		pr.st.RAMFrom = ps.t
 	case toSpill:
 		pr.base = make([]field.Source, pr.k)
 		for j, tb := range pr.spills {
-			if err := tb.Shrink(Nt); err != nil {
+			if err := tb.Shrink(ps.Nt); err != nil {
 				return nil, err
 			}
 			pr.base[j] = tb
 		}
-		pr.b, pr.pend = t, nil
+		pr.b, pr.pend = ps.t, nil
 	}
-	if !eval {
+	if !ps.eval {
 		return nil, nil
 	}
 	for _, ws := range pr.wss {
-		for i := range acc {
-			acc[i].Add(&acc[i], &ws.acc[i])
+		for i := range ps.acc {
+			ps.acc[i].Add(&ps.acc[i], &ws.acc[i])
 		}
 	}
-	return pr.message(t, rc, acc), nil
+	return pr.message(ps.t, ps.rc, ps.acc), nil
 }
 
 // finals returns every source's MLE at the bound point: the level-NumVars tables.

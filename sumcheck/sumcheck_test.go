@@ -206,11 +206,8 @@ func TestStreamingSchedules(t *testing.T) {
 		ram, _, _, _ := proveBytes(t, tc.claim, Options{})
 		for _, every := range []int{1, 2, 3, 5} {
 			for _, workers := range []int{1, 2, 3} {
-				old := spillEvery
-				spillEvery = every
 				b := spill.NewBudget(96 << 10)
-				str, _, _, st := proveBytes(t, tc.claim, Options{Budget: b, ChunkLog: 6, Workers: workers, SpillDir: t.TempDir()})
-				spillEvery = old
+				str, _, _, st := proveBytes(t, tc.claim, Options{Budget: b, ChunkLog: 6, Workers: workers, SpillDir: t.TempDir(), SpillEvery: every})
 				if !bytes.Equal(ram, str) {
 					t.Fatalf("eq%d every %d workers %d: streaming proof differs", neq, every, workers)
 				}

@@ -29,7 +29,7 @@ func BenchmarkFieldWindow(b *testing.B) {
 	point := randElems(rng, 20)
 	for _, pend := range []int{0, 1, 2, 3} {
 		b.Run(fmt.Sprintf("pass-pending%d", pend), func(b *testing.B) {
-			pr := &prover{c: &Claim{NumVars: 20, Gate: Product(2), Eq: []EqTerm{{Coeff: field.One(), Point: point}}}, n: 20, k: 2, d: 2, workers: 1, chunkLog: 14}
+			pr := &prover{c: &Claim{NumVars: 20, Gate: Product(2), Eq: []EqTerm{{Coeff: field.One(), Point: point}}}, n: 20, k: 2, d: 2, settings: settings{workers: 1, chunkLog: 14}}
 			pr.eqC = []field.Element{field.One()}
 			ws := newWorkspace(2, 1<<11)
 			buf := makeTables(2, C)

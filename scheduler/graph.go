@@ -44,6 +44,14 @@ type NodeSpec struct {
 	// QBits sizes a requant's quotient table (2^qbits rows): how far beyond the output range
 	// an input may reach before it saturates. Default max(16, bits+4).
 	QBits *int `json:"qbits,omitempty"`
+	// requant_fixed: y = clamp(round_half_even(x·M / 2^shift) + zero_point) with the integer
+	// multipliers (one, or one per index of axis), the output range of bits (signed, or
+	// [0, 2^bits−1] when unsigned) and an optional fused ReLU.
+	Multipliers []int64 `json:"multipliers,omitempty"`
+	Axis        *int    `json:"axis,omitempty"`
+	ZeroPoint   *int64  `json:"zero_point,omitempty"`
+	Unsigned    *bool   `json:"unsigned,omitempty"`
+	ReLU        *bool   `json:"relu,omitempty"`
 }
 
 // GraphFile is a model graph as written on disk.

@@ -63,6 +63,24 @@ var ops = map[string]opDef{
 		func(n *NodeSpec) (*kernels.Lookup, error) {
 			return kernels.NewRequantReLU(n.Name, n.In[0], n.Out, *n.Shift, *n.Bits, quotientBits(n))
 		}),
+	"requant_fixed": {arity: [2]int{1, 1}, attrs: []string{"multipliers", "shift", "bits"}, optional: []string{"axis", "zero_point", "unsigned", "relu", "qbits"},
+		summary: "y = clamp(round_half_even(x·M / 2^shift) + zero_point): integer multipliers per tensor or per channel (axis, default −1), shift 1..62, bits 2..16 (unsigned: [0, 2^bits−1]), relu clamps at zero_point",
+		build: func(n *NodeSpec, ins []*gkr.TensorInfo) (kernels.Kernel, []int, []gkr.TensorInfo, error) {
+			spec := kernels.RequantFixedSpec{Multipliers: n.Multipliers, Axis: intOr(n.Axis, -1), Shift: *n.Shift, Bits: *n.Bits,
+				QuotientBits: intOr(n.QBits, 0), Unsigned: n.Unsigned != nil && *n.Unsigned, ReLU: n.ReLU != nil && *n.ReLU}
+			if n.ZeroPoint != nil {
+				spec.ZeroPoint = *n.ZeroPoint
+			}
+			k, err := kernels.NewRequantFixed(n.Name, n.In[0], n.Out, spec)
+			if err != nil {
+				return nil, nil, nil, err
+			}
+			extra, err := k.Declare(&gkr.Graph{Tensors: map[string]*gkr.TensorInfo{ins[0].Name: ins[0]}})
+			if err != nil {
+				return nil, nil, nil, err
+			}
+			return k, slices.Clone(ins[0].Shape), extra, nil
+		}},
 	"scale": {arity: [2]int{1, 1}, attrs: []string{"factor"}, summary: "Y = factor · A (factor a non-zero integer)",
 		build: func(n *NodeSpec, ins []*gkr.TensorInfo) (kernels.Kernel, []int, []gkr.TensorInfo, error) {
 			if *n.Factor == 0 {
@@ -127,7 +145,8 @@ func opNames() string {
 
 // checkAttrs rejects missing and unexpected attributes.
 func (d opDef) checkAttrs(n *NodeSpec) error {
-	has := map[string]bool{"shift": n.Shift != nil, "bits": n.Bits != nil, "factor": n.Factor != nil, "qbits": n.QBits != nil}
+	has := map[string]bool{"shift": n.Shift != nil, "bits": n.Bits != nil, "factor": n.Factor != nil, "qbits": n.QBits != nil,
+		"multipliers": n.Multipliers != nil, "axis": n.Axis != nil, "zero_point": n.ZeroPoint != nil, "unsigned": n.Unsigned != nil, "relu": n.ReLU != nil}
 	for _, a := range d.attrs {
 		if !has[a] {
 			return fmt.Errorf("field %q is missing", a)

@@ -18,7 +18,8 @@ type Term struct {
 }
 
 // Elementwise is Y[x] = P(A_1[x], …, A_k[x]) for a small polynomial P with integer
-// coefficients and no constant term, over inputs of one shape.
+// coefficients and no constant term, over inputs of Y's shape or NumPy-broadcastable to it (a
+// per-channel [C] or [1, C, 1, 1] scale or bias against [N, C, H, W]: elementwise_broadcast.go).
 //
 // A linear P needs no sumcheck: the prover sends each distinct input's value at the claim's point
 // and the verifier checks the linear combination. Otherwise the kernel proves
@@ -118,14 +119,26 @@ func (e *Elementwise) Describe() []byte {
 	return b
 }
 
-func (e *Elementwise) check(g *gkr.Graph) error {
-	ys := g.Tensors[e.y].Shape
-	for _, in := range e.inputs {
-		if s := g.Tensors[in].Shape; !slices.Equal(s, ys) {
-			return fmt.Errorf("%w: node %s: input %q has shape %v, output %q has %v", gkr.ErrGraph, e.name, in, s, e.y, ys)
-		}
+// check returns each input's broadcast to Y's shape (nil for an input of Y's shape): inputs may
+// be NumPy-broadcastable to Y (elementwise_broadcast.go).
+func (e *Elementwise) check(g *gkr.Graph) ([]*bcast, error) {
+	yt, ok := g.Tensors[e.y]
+	if !ok {
+		return nil, fmt.Errorf("%w: node %s: output %q is not declared", gkr.ErrGraph, e.name, e.y)
 	}
-	return nil
+	bs := make([]*bcast, len(e.inputs))
+	for i, in := range e.inputs {
+		t, ok := g.Tensors[in]
+		if !ok {
+			return nil, fmt.Errorf("%w: node %s: input %q is not declared", gkr.ErrGraph, e.name, in)
+		}
+		b, err := newBcast(t.Shape, yt.Shape)
+		if err != nil {
+			return nil, fmt.Errorf("%w: node %s: input %q: %v", gkr.ErrGraph, e.name, in, err)
+		}
+		bs[i] = b
+	}
+	return bs, nil
 }
 
 // Estimate: no tables; inputs streamed once (twice for a sumcheck's first round and Finals).
@@ -147,28 +160,57 @@ func (e *Elementwise) gate() (sumcheck.Gate, error) {
 	return sumcheck.NewPoly(len(e.inputs), terms)
 }
 
-// linearValue returns Σ_t Coeff_t·vals[Vars_t[0]] (the linear polynomial at the inputs' values).
-func (e *Elementwise) linearValue(vals []field.Element) field.Element {
+// linearValue returns Σ_t Coeff_t·vals[Vars_t[0]] (the linear polynomial at the inputs' values),
+// a broadcast input's value (its own MLE at its sub-point) scaled by its mask factor at point.
+func (e *Elementwise) linearValue(vals []field.Element, bs []*bcast, point []field.Element) field.Element {
 	var acc field.Element
 	for _, t := range e.terms {
 		c := field.NewInt(t.Coeff)
 		c.Mul(&c, &vals[t.Vars[0]])
+		if b := bs[t.Vars[0]]; b != nil {
+			f := b.factor(point)
+			c.Mul(&c, &f)
+		}
 		acc.Add(&acc, &c)
 	}
 	return acc
 }
 
-func (e *Elementwise) claims(point []field.Element, vals []field.Element) []gkr.Claim {
+// linearClaims: each input's claim at its own (sub-)point with the value sent.
+func (e *Elementwise) linearClaims(point []field.Element, vals []field.Element, bs []*bcast) []gkr.Claim {
 	cs := make([]gkr.Claim, len(e.inputs))
 	for i, in := range e.inputs {
-		cs[i] = gkr.Claim{Tensor: in, Point: point, Value: vals[i]}
+		p := point
+		if bs[i] != nil {
+			p = bs[i].subPoint(point)
+		}
+		cs[i] = gkr.Claim{Tensor: in, Point: p, Value: vals[i]}
 	}
 	return cs
 }
 
+// sumcheckClaims: the sumcheck's finals are the (broadcast) inputs at point; a broadcast input's
+// final B̄~(point) becomes the claim B̃(point_B) = B̄~(point)/factor(point).
+func (e *Elementwise) sumcheckClaims(point []field.Element, finals []field.Element, bs []*bcast) ([]gkr.Claim, error) {
+	cs := make([]gkr.Claim, len(e.inputs))
+	for i, in := range e.inputs {
+		if bs[i] == nil {
+			cs[i] = gkr.Claim{Tensor: in, Point: point, Value: finals[i]}
+			continue
+		}
+		c, err := bs[i].inputClaim(in, point, finals[i])
+		if err != nil {
+			return nil, fmt.Errorf("node %s: %w", e.name, err)
+		}
+		cs[i] = c
+	}
+	return cs, nil
+}
+
 // Prove reduces the claim on Y to claims on the inputs.
 func (e *Elementwise) Prove(pc *gkr.ProveCtx, out []gkr.Claim) ([]gkr.Claim, error) {
-	if err := e.check(pc.Graph); err != nil {
+	bs, err := e.check(pc.Graph)
+	if err != nil {
 		return nil, err
 	}
 	c := out[0]
@@ -183,18 +225,33 @@ func (e *Elementwise) Prove(pc *gkr.ProveCtx, out []gkr.Claim) ([]gkr.Claim, err
 	if e.linear {
 		vals := make([]field.Element, len(srcs))
 		for i, s := range srcs {
-			v, err := field.EvalStream(s, c.Point, 14)
+			p := c.Point
+			if bs[i] != nil {
+				p = bs[i].subPoint(p)
+			}
+			v, err := field.EvalStream(s, p, 14)
 			if err != nil {
 				return nil, fmt.Errorf("input %q: %w", e.inputs[i], err)
 			}
 			vals[i] = v
 		}
 		pc.Send("elementwise/values", vals...)
-		return e.claims(c.Point, vals), nil
+		return e.linearClaims(c.Point, vals, bs), nil
 	}
 	g, err := e.gate()
 	if err != nil {
 		return nil, err
+	}
+	for i, b := range bs {
+		if b == nil {
+			continue
+		}
+		src, release, err := b.source(srcs[i], pc.Budget(), "broadcast of "+e.inputs[i]+" in "+e.name)
+		if err != nil {
+			return nil, fmt.Errorf("node %s: %w", e.name, err)
+		}
+		defer release()
+		srcs[i] = src
 	}
 	sc := &sumcheck.Claim{NumVars: len(c.Point), Sources: srcs, Gate: g,
 		Eq: []sumcheck.EqTerm{{Coeff: field.One(), Point: c.Point}}, Sum: c.Value}
@@ -202,12 +259,13 @@ func (e *Elementwise) Prove(pc *gkr.ProveCtx, out []gkr.Claim) ([]gkr.Claim, err
 	if err != nil {
 		return nil, err
 	}
-	return e.claims(point, finals), nil
+	return e.sumcheckClaims(point, finals, bs)
 }
 
 // Verify checks the kernel's messages and returns the claims on the inputs.
 func (e *Elementwise) Verify(vc *gkr.VerifyCtx, out []gkr.Claim) ([]gkr.Claim, error) {
-	if err := e.check(vc.Graph); err != nil {
+	bs, err := e.check(vc.Graph)
+	if err != nil {
 		return nil, err
 	}
 	c := out[0]
@@ -216,10 +274,10 @@ func (e *Elementwise) Verify(vc *gkr.VerifyCtx, out []gkr.Claim) ([]gkr.Claim, e
 		if err != nil {
 			return nil, err
 		}
-		if got := e.linearValue(vals); !got.Equal(&c.Value) {
+		if got := e.linearValue(vals, bs, c.Point); !got.Equal(&c.Value) {
 			return nil, fmt.Errorf("%w: node %s: inputs do not combine to the claimed output", gkr.ErrBadProof, e.name)
 		}
-		return e.claims(c.Point, vals), nil
+		return e.linearClaims(c.Point, vals, bs), nil
 	}
 	g, err := e.gate()
 	if err != nil {
@@ -231,5 +289,5 @@ func (e *Elementwise) Verify(vc *gkr.VerifyCtx, out []gkr.Claim) ([]gkr.Claim, e
 	if err != nil {
 		return nil, err
 	}
-	return e.claims(point, finals), nil
+	return e.sumcheckClaims(point, finals, bs)
 }

@@ -47,9 +47,9 @@ var ops = map[string]opDef{
 			shape := append(slices.Clone(x.Shape[:len(x.Shape)-1]), w.Shape[0])
 			return kernels.NewLinear(n.Name, x.Name, w.Name, bias, n.Out), shape, nil, nil
 		}},
-	"add":    elementwise(func(n *NodeSpec) kernels.Kernel { return kernels.Add(n.Name, n.In[0], n.In[1], n.Out) }, 2, "Y = A + B"),
-	"sub":    elementwise(func(n *NodeSpec) kernels.Kernel { return kernels.Sub(n.Name, n.In[0], n.In[1], n.Out) }, 2, "Y = A − B"),
-	"mul":    elementwise(func(n *NodeSpec) kernels.Kernel { return kernels.Mul(n.Name, n.In[0], n.In[1], n.Out) }, 2, "Y = A ∘ B (elementwise)"),
+	"add":    elementwise(func(n *NodeSpec) kernels.Kernel { return kernels.Add(n.Name, n.In[0], n.In[1], n.Out) }, 2, "Y = A + B (NumPy broadcasting)"),
+	"sub":    elementwise(func(n *NodeSpec) kernels.Kernel { return kernels.Sub(n.Name, n.In[0], n.In[1], n.Out) }, 2, "Y = A − B (NumPy broadcasting)"),
+	"mul":    elementwise(func(n *NodeSpec) kernels.Kernel { return kernels.Mul(n.Name, n.In[0], n.In[1], n.Out) }, 2, "Y = A ∘ B (elementwise, NumPy broadcasting)"),
 	"square": elementwise(func(n *NodeSpec) kernels.Kernel { return kernels.Square(n.Name, n.In[0], n.Out) }, 1, "Y = A ∘ A"),
 	"requant": lookup("y = round(x / 2^shift) saturated to signed bits (ONNX QuantizeLinear-style)", []string{"shift", "bits"}, []string{"qbits"},
 		func(n *NodeSpec) (*kernels.Lookup, error) {
@@ -125,12 +125,16 @@ func intOr(p *int, def int) int {
 func elementwise(mk func(n *NodeSpec) kernels.Kernel, arity int, summary string) opDef {
 	return opDef{arity: [2]int{arity, arity}, summary: summary,
 		build: func(n *NodeSpec, ins []*gkr.TensorInfo) (kernels.Kernel, []int, []gkr.TensorInfo, error) {
-			for j := 1; j < len(ins); j++ {
-				if !slices.Equal(ins[j].Shape, ins[0].Shape) {
-					return nil, nil, nil, fmt.Errorf("field \"in\": %q has shape %v but %q has %v", ins[j].Name, ins[j].Shape, ins[0].Name, ins[0].Shape)
-				}
+			// NumPy broadcasting: the output has the broadcast shape of the inputs.
+			shapes := make([][]int, len(ins))
+			for j, in := range ins {
+				shapes[j] = in.Shape
 			}
-			return mk(n), slices.Clone(ins[0].Shape), nil, nil
+			shape, err := kernels.BroadcastShape(shapes...)
+			if err != nil {
+				return nil, nil, nil, fmt.Errorf("field \"in\": %v", err)
+			}
+			return mk(n), shape, nil, nil
 		}}
 }
 

@@ -81,7 +81,7 @@ func TestElementwiseBroadcast(t *testing.T) {
 		{"sub", []int{5, 6}, []int{5, 1}, gkr.Input},              // per-row
 		{"mul", []int{3, 7}, []int{7}, gkr.Input},
 		{"affine", []int{3, 5, 6}, []int{5, 1}, gkr.Weight},
-		{"mul", []int{3, 1, 6}, []int{5, 1}, gkr.Input},   // both operands broadcast → [3, 5, 6]
+		{"mul", []int{3, 1, 6}, []int{5, 1}, gkr.Input},    // both operands broadcast → [3, 5, 6]
 		{"add", []int{3, 1, 6}, []int{1, 5, 1}, gkr.Input}, // both broadcast, linear
 		{"mul", []int{4, 4}, []int{4, 4}, gkr.Input},       // no broadcast
 	}

@@ -119,3 +119,14 @@ func TestValidate(t *testing.T) {
 		t.Fatalf("a zero dimension: %v", err)
 	}
 }
+
+func TestParseRole(t *testing.T) {
+	for r := Intermediate; r <= PrivateInput; r++ {
+		if got, err := ParseRole(r.String()); err != nil || got != r {
+			t.Errorf("ParseRole(%q) = %v, %v", r.String(), got, err)
+		}
+	}
+	if _, err := ParseRole("hidden"); err == nil {
+		t.Error("ParseRole accepted an unknown role")
+	}
+}

@@ -52,6 +52,17 @@ func (r Role) String() string {
 	return "intermediate"
 }
 
+// ParseRole returns the role String names ("input", "weight", "output", "advice",
+// "private_input", "intermediate").
+func ParseRole(s string) (Role, error) {
+	for r := Intermediate; r <= PrivateInput; r++ {
+		if r.String() == s {
+			return r, nil
+		}
+	}
+	return 0, fmt.Errorf("unknown tensor role %q", s)
+}
+
 // TensorInfo is what the engine knows of a tensor: its name, real shape and role.
 type TensorInfo struct {
 	Name  string

@@ -19,7 +19,7 @@ func RegisterCircuit(op string, inputs []string, output string, build func() *ke
 		return fmt.Errorf("op %q is already registered", op)
 	}
 	ops[op] = opDef{arity: [2]int{len(inputs), len(inputs)}, summary: "data-parallel circuit " + op,
-		build: func(n *NodeSpec, ins []*gkr.TensorInfo) (kernels.Kernel, []int, []gkr.TensorInfo, error) {
+		build: func(n *NodeSpec, _ Attrs, ins []*gkr.TensorInfo) (kernels.Kernel, []int, []gkr.TensorInfo, error) {
 			in := map[string]string{}
 			for i, t := range ins {
 				if len(t.Shape) != 1 || !slices.Equal(t.Shape, ins[0].Shape) {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 
+	"github.com/streamprove/streamprove/gkr"
 	"github.com/streamprove/streamprove/tensorstore"
 )
 
@@ -30,38 +31,32 @@ func Gen(storeDir string, spec GenSpec) (*Model, error) {
 		return nil, fmt.Errorf("gen: --dtype %q: want int8 or int16", spec.DType)
 	}
 	_, hi := dt.Bounds()
-	f := &GraphFile{Format: GraphFormat, Name: fmt.Sprintf("gen-%dx%dx%d", spec.Layers, spec.Width, spec.Batch),
-		Tensors: map[string]*TensorSpec{}}
-	f.Tensors["x"] = &TensorSpec{Role: "input", Shape: []int{spec.Batch, spec.Width}, DType: dt.String()}
+	b := NewGraphBuilder(fmt.Sprintf("gen-%dx%dx%d", spec.Layers, spec.Width, spec.Batch))
+	b.Tensor("x", gkr.Input, []int{spec.Batch, spec.Width}, dt)
 	_, lookups := ops["requant_relu"]
 	act := "x"
 	for l := 1; l <= spec.Layers; l++ {
-		w, b := fmt.Sprintf("fc%d.w", l), fmt.Sprintf("fc%d.b", l)
-		f.Tensors[w] = &TensorSpec{Role: "weight", Shape: []int{spec.Width, spec.Width}, DType: dt.String()}
-		f.Tensors[b] = &TensorSpec{Role: "weight", Shape: []int{spec.Width}, DType: "int32"}
+		w, bias := fmt.Sprintf("fc%d.w", l), fmt.Sprintf("fc%d.b", l)
+		b.Tensor(w, gkr.Weight, []int{spec.Width, spec.Width}, dt)
+		b.Tensor(bias, gkr.Weight, []int{spec.Width}, tensorstore.Int32)
 		h := fmt.Sprintf("h%d", l)
 		if l == spec.Layers {
 			h = "y"
-			f.Tensors["y"] = &TensorSpec{Role: "output"}
+			b.Output("y")
 		}
-		f.Nodes = append(f.Nodes, &NodeSpec{Op: "linear", Name: fmt.Sprintf("fc%d", l), In: []string{act, w, b}, Out: h})
+		b.Node("linear", fmt.Sprintf("fc%d", l), []string{act, w, bias}, h, nil)
 		act = h
 		if l < spec.Layers && lookups {
 			bits := 8
 			if dt == tensorstore.Int16 {
 				bits = 16
 			}
-			shift := requantShift(spec.Width, hi, bits)
 			a := fmt.Sprintf("a%d", l)
-			f.Nodes = append(f.Nodes, &NodeSpec{Op: "requant_relu", Name: fmt.Sprintf("act%d", l), In: []string{h}, Out: a, Shift: &shift, Bits: &bits})
+			b.Node("requant_relu", fmt.Sprintf("act%d", l), []string{h}, a, Attrs{"shift": requantShift(spec.Width, hi, bits), "bits": bits})
 			act = a
 		}
 	}
-	data, err := marshalFile(f)
-	if err != nil {
-		return nil, err
-	}
-	m, err := ParseGraph(data)
+	m, err := b.Build()
 	if err != nil {
 		return nil, fmt.Errorf("gen: %w", err)
 	}
@@ -74,17 +69,13 @@ func Gen(storeDir string, spec GenSpec) (*Model, error) {
 		return nil, err
 	}
 	rng := rand.New(rand.NewPCG(spec.Seed, spec.Seed^0x9e3779b97f4a7c15))
-	for _, name := range sortedKeys(f.Tensors) {
-		ts := f.Tensors[name]
-		if ts.Role == "output" {
-			continue
-		}
-		tdt, _ := tensorstore.ParseDType(ts.DType)
+	for _, name := range sortedKeys(m.DTypes) {
+		tdt := m.DTypes[name]
 		lim := hi
 		if tdt == tensorstore.Int32 {
 			lim = 1 << 16 // biases: a few units of the accumulator's scale
 		}
-		if err := genTensor(s, name, ts.Shape, tdt, lim, rng); err != nil {
+		if err := genTensor(s, name, m.Graph.Tensors[name].Shape, tdt, lim, rng); err != nil {
 			return nil, err
 		}
 	}

@@ -31,27 +31,16 @@ type TensorSpec struct {
 	Key string `json:"key,omitempty"`
 }
 
-// NodeSpec is one entry of the graph file's "nodes" list. Attributes other than op, in, out and
-// name are op-specific (shift, bits, factor).
+// NodeSpec is one entry of the graph file's "nodes" list. Attrs holds the op-specific
+// attributes, which the file writes as further keys of the node object
+// ({"op": "requant", "in": ["h"], "out": "a", "shift": 8, "bits": 8}); each op declares which
+// it takes (see ops.go).
 type NodeSpec struct {
-	Op     string   `json:"op"`
-	Name   string   `json:"name,omitempty"`
-	In     []string `json:"in"`
-	Out    string   `json:"out"`
-	Shift  *int     `json:"shift,omitempty"`
-	Bits   *int     `json:"bits,omitempty"`
-	Factor *int64   `json:"factor,omitempty"`
-	// QBits sizes a requant's quotient table (2^qbits rows): how far beyond the output range
-	// an input may reach before it saturates. Default max(16, bits+4).
-	QBits *int `json:"qbits,omitempty"`
-	// requant_fixed: y = clamp(round_half_even(x·M / 2^shift) + zero_point) with the integer
-	// multipliers (one, or one per index of axis), the output range of bits (signed, or
-	// [0, 2^bits−1] when unsigned) and an optional fused ReLU.
-	Multipliers []int64 `json:"multipliers,omitempty"`
-	Axis        *int    `json:"axis,omitempty"`
-	ZeroPoint   *int64  `json:"zero_point,omitempty"`
-	Unsigned    *bool   `json:"unsigned,omitempty"`
-	ReLU        *bool   `json:"relu,omitempty"`
+	Op    string
+	Name  string
+	In    []string
+	Out   string
+	Attrs Attrs
 }
 
 // GraphFile is a model graph as written on disk.
@@ -107,19 +96,40 @@ func ParseGraph(data []byte) (*Model, error) {
 	if len(data) > maxGraphBytes {
 		return nil, fmt.Errorf("%w: %d bytes is larger than any graph (limit %d)", ErrGraph, len(data), maxGraphBytes)
 	}
-	var f GraphFile
+	// Nodes are decoded one by one so that a malformed node's error names it.
+	var raw struct {
+		Format  string                 `json:"format"`
+		Name    string                 `json:"name"`
+		Tensors map[string]*TensorSpec `json:"tensors"`
+		Nodes   []json.RawMessage      `json:"nodes"`
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&f); err != nil {
+	if err := dec.Decode(&raw); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrGraph, err)
 	}
+	f := &GraphFile{Format: raw.Format, Name: raw.Name, Tensors: raw.Tensors, Nodes: make([]*NodeSpec, len(raw.Nodes))}
+	for i, rn := range raw.Nodes {
+		if string(rn) == "null" {
+			continue // refused by buildNodes, naming the node
+		}
+		f.Nodes[i] = new(NodeSpec)
+		if err := f.Nodes[i].UnmarshalJSON(rn); err != nil {
+			return nil, fmt.Errorf("%w: node %d: %v", ErrGraph, i, err)
+		}
+	}
+	return newModel(f)
+}
+
+// newModel validates a decoded graph file and builds its model.
+func newModel(f *GraphFile) (*Model, error) {
 	if f.Format != GraphFormat {
 		return nil, fmt.Errorf("%w: field \"format\" is %q, want %q", ErrGraph, f.Format, GraphFormat)
 	}
 	if len(f.Nodes) == 0 {
 		return nil, fmt.Errorf("%w: field \"nodes\" is empty", ErrGraph)
 	}
-	m := &Model{File: &f, Graph: &gkr.Graph{Name: f.Name, Tensors: map[string]*gkr.TensorInfo{}}, DTypes: map[string]tensorstore.DType{}}
+	m := &Model{File: f, Graph: &gkr.Graph{Name: f.Name, Tensors: map[string]*gkr.TensorInfo{}}, DTypes: map[string]tensorstore.DType{}}
 	names := make([]string, 0, len(f.Tensors))
 	for name := range f.Tensors {
 		names = append(names, name)
@@ -134,19 +144,12 @@ func ParseGraph(data []byte) (*Model, error) {
 		if name == "" {
 			return nil, fmt.Errorf("%w: a tensor has an empty name", ErrGraph)
 		}
-		var role gkr.Role
-		switch ts.Role {
-		case "input":
-			role = gkr.Input
-		case "weight":
-			role = gkr.Weight
-		case "output":
-			role = gkr.Output
-			outputs++
-		case "private_input":
-			role = gkr.PrivateInput
-		default:
+		role, err := gkr.ParseRole(ts.Role)
+		if err != nil || role == gkr.Intermediate || role == gkr.Advice {
 			return nil, fmt.Errorf("%w: tensor %q: field \"role\" is %q, want input, private_input, weight or output", ErrGraph, name, ts.Role)
+		}
+		if role == gkr.Output {
+			outputs++
 		}
 		ti := &gkr.TensorInfo{Name: name, Role: role}
 		if role == gkr.Input || role == gkr.Weight || role == gkr.PrivateInput {
@@ -211,8 +214,8 @@ func (m *Model) buildNodes() error {
 		if p, dup := producer[n.Out]; dup {
 			return fmt.Errorf("%w: node %d (%s %q): field \"out\": tensor %q is already produced by node %d", ErrGraph, i, n.Op, n.Name, n.Out, p)
 		}
-		if ts, ok := f.Tensors[n.Out]; ok && ts.Role != "output" {
-			return fmt.Errorf("%w: node %d (%s %q): field \"out\": %q is declared as %s and cannot be produced", ErrGraph, i, n.Op, n.Name, n.Out, ts.Role)
+		if ti, ok := m.Graph.Tensors[n.Out]; ok && ti.Role != gkr.Output {
+			return fmt.Errorf("%w: node %d (%s %q): field \"out\": %q is declared as %s and cannot be produced", ErrGraph, i, n.Op, n.Name, n.Out, ti.Role)
 		}
 		producer[n.Out] = i
 	}
@@ -232,7 +235,8 @@ func (m *Model) buildNodes() error {
 		if !ok {
 			return fmt.Errorf("%w: %s: field \"op\": unknown op %q (known: %s)", ErrGraph, where, n.Op, opNames())
 		}
-		if err := op.checkAttrs(n); err != nil {
+		attrs, err := op.checkNode(n)
+		if err != nil {
 			return fmt.Errorf("%w: %s: %v", ErrGraph, where, err)
 		}
 		// In topological order every input is declared with a shape or already produced.
@@ -244,7 +248,7 @@ func (m *Model) buildNodes() error {
 			}
 			ins[j] = ti
 		}
-		k, shape, extra, err := op.build(n, ins)
+		k, shape, extra, err := op.build(n, attrs, ins)
 		if err != nil {
 			return fmt.Errorf("%w: %s: %v", ErrGraph, where, err)
 		}

@@ -81,7 +81,7 @@ func TestRequantFixedOpErrors(t *testing.T) {
 	for _, c := range []struct{ old, new, want string }{
 		{`"multipliers": [1431655765], `, ``, `field "multipliers" is missing`},
 		{`"multipliers": [1073741824, 1610612736, 1288490189, 1932735283, 1100000000, 2000000000]`, `"multipliers": [1, 2]`, `2 multipliers for axis 1 of size 6`},
-		{`"shift": 40`, `"shift": 0`, `shift 0`},
+		{`"shift": 40`, `"shift": 0`, `field "shift" is 0, want 1..62`},
 		{`"zero_point": 10`, `"zero_point": 300`, `zero point 300`},
 		{`"shift": 31,`, `"shift": 31, "factor": 2,`, `field "factor" does not apply`},
 		{`"shape": [1, 6],`, `"shape": [4],`, `do not broadcast`},

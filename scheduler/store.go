@@ -42,11 +42,8 @@ func Import(storeDir, graphPath string, wo tensorstore.WriteOptions) (*Model, er
 		return nil, err
 	}
 	wo.Replace = true
-	for _, name := range sortedKeys(m.File.Tensors) {
+	for _, name := range sortedKeys(m.DTypes) { // the tensors with data: inputs and weights
 		ts := m.File.Tensors[name]
-		if ts.Role != "input" && ts.Role != "weight" && ts.Role != "private_input" {
-			continue
-		}
 		if ts.Source == "" {
 			return nil, fmt.Errorf("%w: tensor %q: field \"source\" is missing", ErrGraph, name)
 		}

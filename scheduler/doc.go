@@ -6,5 +6,10 @@
 // a store. It emits progress events for the CLI and measures what a run cost (peak RSS, bytes
 // read and written).
 //
+// The graph's ops live in one registry (ops.go): each entry declares the op's arity, its
+// attributes (kind, default, range: validated for every node in one place, checkNode) and how
+// it builds the node's kernel from typed Attrs. Importers assemble graphs with GraphBuilder,
+// which validates through ParseGraph.
+//
 // It holds no protocol logic (packages gkr and kernels do) and prints nothing (the CLI does).
 package scheduler

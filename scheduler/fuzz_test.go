@@ -15,6 +15,7 @@ func FuzzParseGraph(f *testing.F) {
 	}
 	f.Add([]byte(`{"format":"streamprove-graph/1","tensors":{"x":{"role":"input","shape":[1e9,1e9],"dtype":"int8"}},"nodes":[{"op":"relu","in":["x"],"out":"x"}]}`))
 	f.Add([]byte(lookupGraph))
+	f.Add([]byte(requantFixedGraph))
 	f.Add([]byte(`{"format":"streamprove-graph/1","tensors":{"y":{"role":"output"}},"nodes":[{"op":"add","in":["y","y"],"out":"y"}]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		m, err := ParseGraph(data)

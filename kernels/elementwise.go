@@ -209,72 +209,56 @@ func (e *Elementwise) sumcheckClaims(point []field.Element, finals []field.Eleme
 
 // Prove reduces the claim on Y to claims on the inputs.
 func (e *Elementwise) Prove(pc *gkr.ProveCtx, out []gkr.Claim) ([]gkr.Claim, error) {
-	bs, err := e.check(pc.Graph)
-	if err != nil {
-		return nil, err
-	}
-	c := out[0]
-	srcs := make([]field.Source, len(e.inputs))
-	for i, in := range e.inputs {
-		s, err := pc.Source(in)
-		if err != nil {
-			return nil, err
-		}
-		srcs[i] = s
-	}
-	if e.linear {
-		vals := make([]field.Element, len(srcs))
-		for i, s := range srcs {
-			p := c.Point
-			if bs[i] != nil {
-				p = bs[i].subPoint(p)
-			}
-			v, err := field.EvalStream(s, p, 14)
-			if err != nil {
-				return nil, fmt.Errorf("input %q: %w", e.inputs[i], err)
-			}
-			vals[i] = v
-		}
-		pc.Send("elementwise/values", vals...)
-		return e.linearClaims(c.Point, vals, bs), nil
-	}
-	g, err := e.gate()
-	if err != nil {
-		return nil, err
-	}
-	for i, b := range bs {
-		if b == nil {
-			continue
-		}
-		src, release, err := b.source(srcs[i], pc.Budget(), "broadcast of "+e.inputs[i]+" in "+e.name)
-		if err != nil {
-			return nil, fmt.Errorf("node %s: %w", e.name, err)
-		}
-		defer release()
-		srcs[i] = src
-	}
-	sc := &sumcheck.Claim{NumVars: len(c.Point), Sources: srcs, Gate: g,
-		Eq: []sumcheck.EqTerm{{Coeff: field.One(), Point: c.Point}}, Sum: c.Value}
-	point, finals, err := pc.Sumcheck(sc)
-	if err != nil {
-		return nil, err
-	}
-	return e.sumcheckClaims(point, finals, bs)
+	return e.protocol(pc.Party(), out)
 }
 
 // Verify checks the kernel's messages and returns the claims on the inputs.
 func (e *Elementwise) Verify(vc *gkr.VerifyCtx, out []gkr.Claim) ([]gkr.Claim, error) {
-	bs, err := e.check(vc.Graph)
+	return e.protocol(vc.Party(), out)
+}
+
+// protocol is the kernel's one description of its messages: for a linear polynomial, each
+// input's value at the claim's (sub-)point, which the verifier combines; otherwise one sumcheck
+// of eq(r, x)·P(A(x)) whose finals are the inputs' claims.
+func (e *Elementwise) protocol(p *gkr.Party, out []gkr.Claim) ([]gkr.Claim, error) {
+	bs, err := e.check(p.Graph())
 	if err != nil {
 		return nil, err
 	}
 	c := out[0]
+	sources := func() ([]field.Source, error) {
+		srcs := make([]field.Source, len(e.inputs))
+		for i, in := range e.inputs {
+			s, err := p.Prover().Source(in)
+			if err != nil {
+				return nil, err
+			}
+			srcs[i] = s
+		}
+		return srcs, nil
+	}
 	if e.linear {
-		vals, err := vc.Recv("elementwise/values", len(e.inputs))
+		vals, err := p.Message("elementwise/values", len(e.inputs), func() ([]field.Element, error) {
+			srcs, err := sources()
+			if err != nil {
+				return nil, err
+			}
+			vals := make([]field.Element, len(srcs))
+			for i, s := range srcs {
+				pt := c.Point
+				if bs[i] != nil {
+					pt = bs[i].subPoint(pt)
+				}
+				if vals[i], err = field.EvalStream(s, pt, 14); err != nil {
+					return nil, fmt.Errorf("input %q: %w", e.inputs[i], err)
+				}
+			}
+			return vals, nil
+		})
 		if err != nil {
 			return nil, err
 		}
-		if got := e.linearValue(vals, bs, c.Point); !got.Equal(&c.Value) {
+		if got := e.linearValue(vals, bs, c.Point); p.Verifying() && !got.Equal(&c.Value) {
 			return nil, fmt.Errorf("%w: node %s: inputs do not combine to the claimed output", gkr.ErrBadProof, e.name)
 		}
 		return e.linearClaims(c.Point, vals, bs), nil
@@ -283,9 +267,32 @@ func (e *Elementwise) Verify(vc *gkr.VerifyCtx, out []gkr.Claim) ([]gkr.Claim, e
 	if err != nil {
 		return nil, err
 	}
+	var releases []func()
+	defer func() {
+		for _, r := range releases {
+			r()
+		}
+	}()
 	sc := &sumcheck.Claim{NumVars: len(c.Point), Gate: g,
 		Eq: []sumcheck.EqTerm{{Coeff: field.One(), Point: c.Point}}, Sum: c.Value}
-	point, finals, err := vc.Sumcheck(sc)
+	point, finals, err := p.Sumcheck(sc, func() ([]field.Source, error) {
+		srcs, err := sources()
+		if err != nil {
+			return nil, err
+		}
+		for i, b := range bs {
+			if b == nil {
+				continue
+			}
+			src, release, err := b.source(srcs[i], p.Prover().Budget(), "broadcast of "+e.inputs[i]+" in "+e.name)
+			if err != nil {
+				return nil, fmt.Errorf("node %s: %w", e.name, err)
+			}
+			releases = append(releases, release)
+			srcs[i] = src
+		}
+		return srcs, nil
+	})
 	if err != nil {
 		return nil, err
 	}

@@ -102,52 +102,19 @@ func (l *Linear) Estimate(g *gkr.Graph) gkr.Estimate {
 
 // Prove reduces the claim on Y to claims on X, W and the bias.
 func (l *Linear) Prove(pc *gkr.ProveCtx, out []gkr.Claim) ([]gkr.Claim, error) {
-	batch, in, o, err := l.dims(pc.Graph)
-	if err != nil {
-		return nil, err
-	}
-	logO, logI := log2i(o), log2i(in)
-	c := out[0]
-	rO, rB := c.Point[:logO], c.Point[logO:]
-	var bv field.Element
-	if l.bias != "" {
-		src, err := pc.Source(l.bias)
-		if err != nil {
-			return nil, err
-		}
-		if bv, err = field.EvalStream(src, rO, 14); err != nil {
-			return nil, fmt.Errorf("bias %q: %w", l.bias, err)
-		}
-		pc.Send("linear/bias", bv)
-	}
-	target := linearTarget(c.Value, rB, batch, bv)
-	pi := int64(1) << logI
-	b := pc.Budget()
-	xr, err := l.combine(pc, l.x, rB, batch, in, pi, b)
-	if err != nil {
-		return nil, err
-	}
-	defer xr.Release()
-	wr, err := l.combine(pc, l.w, rO, o, in, pi, b)
-	if err != nil {
-		return nil, err
-	}
-	defer wr.Release()
-	sc := &sumcheck.Claim{NumVars: logI, Sources: []field.Source{xr, wr}, Gate: sumcheck.Product(2), Sum: target}
-	point, finals, err := pc.Sumcheck(sc)
-	if err != nil {
-		return nil, err
-	}
-	cs := l.inClaims(point, rO, rB, finals, bv)
-	if wr.InRAM() {
-		cs[1].Hint = pc.KeepHint(wr.Slice())
-	}
-	return cs, nil
+	return l.protocol(pc.Party(), out)
 }
 
 // Verify checks the kernel's messages and returns the claims on X, W and the bias.
 func (l *Linear) Verify(vc *gkr.VerifyCtx, out []gkr.Claim) ([]gkr.Claim, error) {
-	batch, in, o, err := l.dims(vc.Graph)
+	return l.protocol(vc.Party(), out)
+}
+
+// protocol is the kernel's one description of its messages: the bias's value at r_o (when there
+// is a bias), then the degree-2 sumcheck over i of x_r·w_r, where the prover streams X and W once
+// each to build x_r[i] = Σ_b eq(r_b, b)·X[b, i] and w_r[i] = Σ_o eq(r_o, o)·W[o, i].
+func (l *Linear) protocol(p *gkr.Party, out []gkr.Claim) ([]gkr.Claim, error) {
+	batch, in, o, err := l.dims(p.Graph())
 	if err != nil {
 		return nil, err
 	}
@@ -156,19 +123,51 @@ func (l *Linear) Verify(vc *gkr.VerifyCtx, out []gkr.Claim) ([]gkr.Claim, error)
 	rO, rB := c.Point[:logO], c.Point[logO:]
 	var bv field.Element
 	if l.bias != "" {
-		m, err := vc.Recv("linear/bias", 1)
+		m, err := p.Message("linear/bias", 1, func() ([]field.Element, error) {
+			src, err := p.Prover().Source(l.bias)
+			if err != nil {
+				return nil, err
+			}
+			v, err := field.EvalStream(src, rO, 14)
+			if err != nil {
+				return nil, fmt.Errorf("bias %q: %w", l.bias, err)
+			}
+			return []field.Element{v}, nil
+		})
 		if err != nil {
 			return nil, err
 		}
 		bv = m[0]
 	}
-	target := linearTarget(c.Value, rB, batch, bv)
-	sc := &sumcheck.Claim{NumVars: logI, Gate: sumcheck.Product(2), Sum: target}
-	point, finals, err := vc.Sumcheck(sc)
+	var xr, wr *spill.Table
+	defer func() {
+		for _, t := range []*spill.Table{xr, wr} {
+			if t != nil {
+				t.Release()
+			}
+		}
+	}()
+	sc := &sumcheck.Claim{NumVars: logI, Gate: sumcheck.Product(2), Sum: linearTarget(c.Value, rB, batch, bv)}
+	point, finals, err := p.Sumcheck(sc, func() ([]field.Source, error) {
+		pc := p.Prover()
+		pi := int64(1) << logI
+		var err error
+		if xr, err = l.combine(pc, l.x, rB, batch, in, pi, pc.Budget()); err != nil {
+			return nil, err
+		}
+		if wr, err = l.combine(pc, l.w, rO, o, in, pi, pc.Budget()); err != nil {
+			return nil, err
+		}
+		return []field.Source{xr, wr}, nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	return l.inClaims(point, rO, rB, finals, bv), nil
+	cs := l.inClaims(point, rO, rB, finals, bv)
+	if wr != nil && wr.InRAM() {
+		cs[1].Hint = p.Prover().KeepHint(wr.Slice())
+	}
+	return cs, nil
 }
 
 // linearTarget is v − mask(r_b)·bias~(r_o): the part of Ỹ that the matmul must account for.

@@ -176,3 +176,28 @@ func TestRejectionText(t *testing.T) {
 		t.Fatalf("flips named kernels %v, want most of the model's", kernels)
 	}
 }
+
+// A value past a requant's table names the graph's field ("qbits"), not a Go option.
+func TestQBitsErrorNamesField(t *testing.T) {
+	graph := `{
+  "format": "streamprove-graph/1", "name": "rq",
+  "tensors": {"x": {"role": "input", "shape": [4], "dtype": "int8", "source": "input.safetensors"}, "y": {"role": "output"}},
+  "nodes": [
+    {"op": "scale", "name": "up", "in": ["x"], "factor": 1000, "out": "u"},
+    {"op": "requant", "name": "rq", "in": ["u"], "shift": 0, "bits": 8, "qbits": 9, "out": "q"},
+    {"op": "scale", "name": "out", "in": ["q"], "factor": 1, "out": "y"}
+  ]}`
+	dir := t.TempDir()
+	g := writeModel(t, dir, graph, 1, map[string][]int{"x": {4}})
+	store := filepath.Join(dir, "store")
+	if _, err := Import(store, g, tensorstore.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Commit(store, Config{}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Prove(store, filepath.Join(dir, "p"), Config{})
+	if err == nil || !strings.Contains(err.Error(), `"qbits"`) || strings.Contains(err.Error(), "QuotientBits") || !strings.Contains(err.Error(), "node rq") {
+		t.Fatalf("prove with values past the qbits table: %v", err)
+	}
+}

@@ -586,7 +586,7 @@ func readProof(path string) ([]byte, error) {
 	return os.ReadFile(path)
 }
 
-// writeAtomic writes data to path via a temporary file, fsync and rename.
+// writeAtomic writes data to path via a temporary file, fsync and rename (proofs, verifier keys).
 func writeAtomic(path string, data []byte) error {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, ".proof-*")
@@ -595,6 +595,11 @@ func writeAtomic(path string, data []byte) error {
 	}
 	defer os.Remove(f.Name())
 	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	// Proofs and verifier keys are public: readable by all, like any file the user writes.
+	if err := f.Chmod(0o644); err != nil {
 		f.Close()
 		return err
 	}

@@ -203,6 +203,8 @@ func TestGraphErrors(t *testing.T) {
 		{`"in": ["m1", "fc2.w"], "out": "y", "shift": 3`, `"in": ["m1", "fc2.w"], "out": "y"`, `field "shift"`},
 		{`"in": ["y", "fc1.w", "fc1.b"]`, `"in": ["x", "fc1.w", "fc1.b"]`, `cycle`},
 		{`"shape": [0, 10]`, `"shape": [3, 10]`, `field "shape"`},
+		// W stored [in, out] is the weight's fault, not the input's.
+		{`"fc2.w": {"role": "weight", "shape": [6, 5]`, `"fc2.w": {"role": "weight", "shape": [5, 6]`, `field "in"[1]: weight "fc2.w" has shape [6 5], which looks transposed`},
 	}
 	for _, c := range cases {
 		g := strings.Replace(base, c.old, c.edit, 1)

@@ -34,7 +34,7 @@ var ErrNoModel = errors.New("the store holds no model: run `streamprove import` 
 
 // ErrNoStore reports a store directory that does not exist (or holds no catalog): commands that
 // read a store refuse it rather than create an empty one.
-var ErrNoStore = errors.New("no store there: create one with `streamprove import` (or `gen`)")
+var ErrNoStore = errors.New("no store at this path (create one with `streamprove import` or `gen`)")
 
 // ErrStaleCommitment reports weights that changed after they were committed: a proof made now
 // would not verify against the commitment.
@@ -44,7 +44,7 @@ var ErrStaleCommitment = errors.New("weights changed since commit: run `streampr
 // which is right for import and wrong for everything that only reads.
 func openExisting(dir string) (*tensorstore.Store, error) {
 	if _, err := os.Stat(filepath.Join(dir, "catalog.db")); err != nil {
-		return nil, fmt.Errorf("store %s: %w", dir, ErrNoStore)
+		return nil, fmt.Errorf("%s: %w", dir, ErrNoStore)
 	}
 	return tensorstore.Open(dir)
 }

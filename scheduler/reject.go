@@ -32,6 +32,7 @@ var (
 		{": pcs: opening does not verify", ""},
 		{": pcs: malformed encoding", " (malformed)"},
 		{"output/", "output "},
+		{"claim on public input", "the proof's claim on public input"},
 	}
 )
 

@@ -45,8 +45,8 @@ var ErrVKey = errors.New("bad verifier key")
 type verifierKey struct {
 	model  *Model
 	cf     *pcs.CommitmentFile // the commitments and their padding proof
-	graph  []byte // the graph JSON it was parsed from
-	commit []byte // the commitment file it was parsed from
+	graph  []byte              // the graph JSON it was parsed from
+	commit []byte              // the commitment file it was parsed from
 }
 
 // loadVerifierKey parses a graph and a commitment file's bytes into a verifier key: the one

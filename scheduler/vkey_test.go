@@ -2,7 +2,9 @@ package scheduler
 
 import (
 	"crypto/sha256"
+	"encoding/binary"
 	"errors"
+	"hash/crc32"
 	"os"
 	"path/filepath"
 	"strings"
@@ -90,6 +92,29 @@ func TestVerifierKey(t *testing.T) {
 	}
 	if _, err := VerifyKey(proof, proof, input); !errors.Is(err, ErrVKey) || !strings.Contains(err.Error(), "not a streamprove verifier key") {
 		t.Fatalf("a proof as a key: %v", err)
+	}
+
+	// A well-formed key whose embedded commitment file was edited (checksums recomputed): the
+	// change reaches the verifier, which refuses the key or rejects the proof.
+	k, err := decodeVKey(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, back := range []int{5, 40, 100} {
+		commit := append([]byte(nil), k.commit...)
+		body := commit[:len(commit)-4]
+		body[len(body)-back] ^= 1
+		binary.BigEndian.PutUint32(commit[len(commit)-4:], crc32.Checksum(body, crc32.MakeTable(crc32.Castagnoli)))
+		edited := &verifierKey{model: k.model, cf: k.cf, graph: k.graph, commit: commit}
+		enc, err := edited.encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(bad, enc, 0o644)
+		_, err = VerifyKey(bad, proof, input)
+		if !errors.Is(err, ErrVKey) && !errors.Is(err, ErrRejected) {
+			t.Fatalf("commitment file byte -%d edited: %v, want a refusal", back, err)
+		}
 	}
 
 	// Another model (same graph, other weights): its key rejects the proof.

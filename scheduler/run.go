@@ -364,15 +364,16 @@ func openCommitted(storeDir string) (*tensorstore.Store, *Model, *pcs.Commitment
 
 // storeKey loads the verifier key of a store: its recorded graph and its commitment file.
 func storeKey(s *tensorstore.Store) (*verifierKey, error) {
-	if _, err := LoadModel(s); err != nil {
-		return nil, err
-	}
 	graph, err := s.GetMeta(metaModel, keyGraph)
-	if err != nil {
-		return nil, err
+	if err != nil || len(graph) == 0 {
+		return nil, fmt.Errorf("store %s: %w", s.Dir(), ErrNoModel)
 	}
 	commit, err := readCommitFile(s)
 	if err != nil {
+		// A bad graph is the first thing to fix: say so before asking for a commit.
+		if _, gerr := parseModel(graph); gerr != nil {
+			return nil, fmt.Errorf("store %s: recorded graph: %w", s.Dir(), gerr)
+		}
 		return nil, err
 	}
 	k, err := loadVerifierKey(graph, commit)

@@ -138,7 +138,7 @@ func (l *Lookup) Forward(fc *ForwardCtx) (err error) {
 			default:
 				u, rem := roundHalfEven(x, l.shift)
 				if u < -H || u >= H {
-					return fmt.Errorf("node %s: input %q element %d is %d: its quotient %d by 2^%d leaves the %d-bit table [%d, %d) (raise QuotientBits)", l.name, l.x, idx, x, u, l.shift, l.qbits, -H, H)
+					return fmt.Errorf("node %s: input %q element %d is %d: its quotient %d by 2^%d leaves the %d-bit table [%d, %d) (raise the node's \"qbits\")", l.name, l.x, idx, x, u, l.shift, l.qbits, -H, H)
 				}
 				mults[0][u+H]++
 				wy.buf = append(wy.buf, clamp(u, l.lo, l.hi))

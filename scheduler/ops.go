@@ -30,6 +30,10 @@ var ops = map[string]opDef{
 			if len(w.Shape) != 2 {
 				return nil, nil, nil, fmt.Errorf("field \"in\"[1]: weight %q has shape %v, want [out, in]", w.Name, w.Shape)
 			}
+			if len(x.Shape) >= 1 && len(x.Shape) <= 2 && x.Shape[len(x.Shape)-1] != w.Shape[1] && x.Shape[len(x.Shape)-1] == w.Shape[0] {
+				return nil, nil, nil, fmt.Errorf("field \"in\"[1]: weight %q has shape %v, which looks transposed: input %q has %d features and a linear weight is [out, in] (PyTorch's layout), so want [%d, %d]",
+					w.Name, w.Shape, x.Name, w.Shape[0], w.Shape[1], w.Shape[0])
+			}
 			if len(x.Shape) < 1 || len(x.Shape) > 2 || x.Shape[len(x.Shape)-1] != w.Shape[1] {
 				return nil, nil, nil, fmt.Errorf("field \"in\"[0]: input %q has shape %v, want [batch, %d] or [%d]", x.Name, x.Shape, w.Shape[1], w.Shape[1])
 			}

@@ -3,9 +3,9 @@ package scheduler
 import (
 	"errors"
 	"fmt"
-	"math/big"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/streamprove/streamprove/field"
@@ -81,7 +81,7 @@ func (c *Config) spillDir(s *tensorstore.Store) (string, error) {
 
 // Commit commits every weight of the store's model and writes the commitment file.
 func Commit(storeDir string, cfg Config) (map[string]*pcs.Commitment, error) {
-	s, err := tensorstore.Open(storeDir)
+	s, err := openExisting(storeDir)
 	if err != nil {
 		return nil, err
 	}
@@ -117,7 +117,19 @@ func Commit(storeDir string, cfg Config) (map[string]*pcs.Commitment, error) {
 		return nil, err
 	}
 	cfg.emit("commit", "", len(weights), len(weights))
+	// The record of what was committed goes first and comes back last: a crash in between
+	// leaves a store that prove refuses as stale, never one that looks committed and is not.
+	fp, err := weightFingerprints(s, m)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.DeleteMeta(metaModel, keyWeights); err != nil {
+		return nil, err
+	}
 	if err := pcs.WriteCommitmentFile(filepath.Join(s.Dir(), commitFile), cm, padding); err != nil {
+		return nil, err
+	}
+	if err := recordCommitted(s, fp); err != nil {
 		return nil, err
 	}
 	return cm, nil
@@ -136,29 +148,6 @@ func columnLog(m *Model, name string) int {
 		}
 	}
 	return 0
-}
-
-// bounds returns |value| bounds for every tensor, from the declared dtypes and each kernel's
-// OutBound, in run order.
-func bounds(m *Model) (map[string]*big.Int, error) {
-	bs := map[string]*big.Int{}
-	for name, dt := range m.DTypes {
-		bs[name] = kernels.BoundForDType(dt)
-	}
-	for _, k := range m.Kernels {
-		in := make([]*big.Int, len(k.Inputs()))
-		for i, name := range k.Inputs() {
-			in[i] = bs[name]
-		}
-		b, err := k.OutBound(m.Graph, in)
-		if err != nil {
-			return nil, err
-		}
-		for _, o := range k.Outputs() {
-			bs[o] = b
-		}
-	}
-	return bs, nil
 }
 
 // StepPlan is what the scheduler expects of one kernel's proof under the budget.
@@ -260,6 +249,9 @@ func Prove(storeDir, out string, cfg Config) (*Report, error) {
 		return nil, err
 	}
 	defer s.Close()
+	if err := checkCommitted(s, m); err != nil {
+		return nil, err
+	}
 	b, err := cfg.budget()
 	if err != nil {
 		return nil, err
@@ -355,21 +347,40 @@ func proveProgress(cfg Config, steps []StepPlan) func(step string, done, total i
 	}
 }
 
-// openCommitted opens a store that holds a committed model: what prove and verify start from.
+// openCommitted opens a store that holds a committed model: what prove starts from. The model
+// and commitments load through loadVerifierKey, as a verifier loads them.
 func openCommitted(storeDir string) (*tensorstore.Store, *Model, *pcs.CommitmentFile, error) {
-	s, err := tensorstore.Open(storeDir)
+	s, err := openExisting(storeDir)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	m, err := LoadModel(s)
-	if err == nil {
-		var cf *pcs.CommitmentFile
-		if cf, err = LoadCommitments(s); err == nil {
-			return s, m, cf, nil
-		}
+	k, err := storeKey(s)
+	if err != nil {
+		s.Close()
+		return nil, nil, nil, err
 	}
-	s.Close()
-	return nil, nil, nil, err
+	return s, k.model, k.cf, nil
+}
+
+// storeKey loads the verifier key of a store: its recorded graph and its commitment file.
+func storeKey(s *tensorstore.Store) (*verifierKey, error) {
+	graph, err := s.GetMeta(metaModel, keyGraph)
+	if err != nil || len(graph) == 0 {
+		return nil, fmt.Errorf("store %s: %w", s.Dir(), ErrNoModel)
+	}
+	commit, err := readCommitFile(s)
+	if err != nil {
+		// A bad graph is the first thing to fix: say so before asking for a commit.
+		if _, gerr := parseModel(graph); gerr != nil {
+			return nil, fmt.Errorf("store %s: recorded graph: %w", s.Dir(), gerr)
+		}
+		return nil, err
+	}
+	k, err := loadVerifierKey(graph, commit)
+	if err != nil {
+		return nil, fmt.Errorf("store %s: %w", s.Dir(), err)
+	}
+	return k, nil
 }
 
 // public is the verifier's view of a store: the public inputs and the weight commitments.
@@ -378,11 +389,6 @@ func public(s *tensorstore.Store, m *Model, cf *pcs.CommitmentFile) (gkr.Public,
 	allow := map[string]bool{}
 	for _, name := range m.Graph.Names(gkr.Input) {
 		allow[name] = true
-	}
-	for _, name := range m.Graph.Names(gkr.Weight) {
-		if cm[name] == nil {
-			return gkr.Public{}, fmt.Errorf("store %s: weight %q has no commitment (run `streamprove commit` again)", s.Dir(), name)
-		}
 	}
 	return gkr.Public{Inputs: &kernels.StoreWitness{Store: s, Allow: allow}, Commitments: cm, WeightPadding: cf.Padding}, nil
 }
@@ -412,59 +418,130 @@ type VerifyReport struct {
 // MaxReportedOutputs bounds how many output values a verify report carries per tensor.
 const MaxReportedOutputs = 1024
 
-// ErrRejected wraps the reason a proof was rejected.
-var ErrRejected = errors.New("proof rejected")
-
 // Verify checks a proof against the public parts of a store: graph, weight commitments and
-// public inputs. inputOverride, when set, is a safetensors file whose tensors replace the
-// store's public inputs of the same names. A rejection is an error wrapping ErrRejected.
+// public inputs. inputOverride, when set, is a file (safetensors, or .npy for a model with one
+// public input) whose tensors replace the store's public inputs of the same names; each is
+// checked against its declaration as import checks it. A rejection is an error wrapping
+// ErrRejected.
 func Verify(storeDir, proofPath, inputOverride string) (*VerifyReport, error) {
 	start := time.Now()
-	s, m, cm, err := openCommitted(storeDir)
+	s, err := openExisting(storeDir)
 	if err != nil {
 		return nil, err
 	}
 	defer s.Close()
-	proof, err := readProof(proofPath)
+	k, err := storeKey(s)
 	if err != nil {
 		return nil, err
 	}
-	pub, err := public(s, m, cm)
+	pub, err := public(s, k.model, k.cf)
 	if err != nil {
 		return nil, err
 	}
 	if inputOverride != "" {
-		tmp, err := os.MkdirTemp("", "streamprove-input-*")
+		is, _, cleanup, err := importInputs(k.model, inputOverride)
 		if err != nil {
 			return nil, err
 		}
-		defer os.RemoveAll(tmp)
-		is, err := tensorstore.Open(tmp)
-		if err != nil {
-			return nil, err
-		}
-		defer is.Close()
-		infos, err := tensorstore.ImportSafetensors(is, inputOverride, nil, tensorstore.WriteOptions{})
-		if err != nil {
-			return nil, fmt.Errorf("--input %s: %w", inputOverride, err)
-		}
-		// Every tensor of the file must be a public input of the model: a misnamed tensor would
-		// otherwise silently leave the store's input in place.
-		for _, in := range infos {
-			ti, ok := m.Graph.Tensors[in.Name]
-			if !ok || ti.Role != gkr.Input {
-				return nil, fmt.Errorf("--input %s: tensor %q is not a public input of model %s (public inputs: %v)", inputOverride, in.Name, m.File.Name, m.Graph.Names(gkr.Input))
-			}
-		}
+		defer cleanup()
 		pub.Inputs = &overlay{top: &kernels.StoreWitness{Store: is}, base: pub.Inputs}
 	}
+	return verifyProof(k, pub, proofPath, start)
+}
+
+// VerifyKey checks a proof against a verifier key (written by ExportVerifier) and the public
+// input file alone: no store is read. Every public input of the model must be in the file.
+func VerifyKey(vkeyPath, proofPath, input string) (*VerifyReport, error) {
+	start := time.Now()
+	k, err := readVKey(vkeyPath)
+	if err != nil {
+		return nil, err
+	}
+	pub := gkr.Public{Commitments: k.cf.Commitments, WeightPadding: k.cf.Padding}
+	if want := k.model.Graph.Names(gkr.Input); len(want) > 0 {
+		if input == "" {
+			return nil, fmt.Errorf("model %s has public inputs %v: give them with --input", k.model.File.Name, want)
+		}
+		is, names, cleanup, err := importInputs(k.model, input)
+		if err != nil {
+			return nil, err
+		}
+		defer cleanup()
+		for _, name := range want {
+			if !names[name] {
+				return nil, fmt.Errorf("--input %s: public input %q of model %s is missing", input, name, k.model.File.Name)
+			}
+		}
+		pub.Inputs = &kernels.StoreWitness{Store: is}
+	}
+	return verifyProof(k, pub, proofPath, start)
+}
+
+// importInputs imports a public input file into a temporary store and checks every tensor in
+// it against the model's declaration (checkDeclared, as import does): a wrong shape, dtype or
+// value range is refused rather than padded or reinterpreted. cleanup closes and removes the
+// temporary store.
+func importInputs(m *Model, path string) (*tensorstore.Store, map[string]bool, func(), error) {
+	publicIn := m.Graph.Names(gkr.Input)
+	tmp, err := os.MkdirTemp("", "streamprove-input-*")
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	is, err := tensorstore.Open(tmp)
+	if err != nil {
+		os.RemoveAll(tmp)
+		return nil, nil, nil, err
+	}
+	cleanup := func() { is.Close(); os.RemoveAll(tmp) }
+	fail := func(err error) (*tensorstore.Store, map[string]bool, func(), error) {
+		cleanup()
+		return nil, nil, nil, fmt.Errorf("--input %s: %w", path, err)
+	}
+	var infos []tensorstore.Info
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".npy":
+		if len(publicIn) != 1 {
+			return fail(fmt.Errorf("a .npy file holds one array and model %s has public inputs %v: give a safetensors file naming each", m.File.Name, publicIn))
+		}
+		var in tensorstore.Info
+		in, err = tensorstore.ImportNPY(is, path, publicIn[0], tensorstore.WriteOptions{})
+		infos = []tensorstore.Info{in}
+	default:
+		infos, err = tensorstore.ImportSafetensors(is, path, nil, tensorstore.WriteOptions{})
+	}
+	if err != nil {
+		return fail(err)
+	}
+	names := map[string]bool{}
+	// Every tensor of the file must be a public input of the model: a misnamed tensor would
+	// otherwise silently leave the store's input in place.
+	for _, in := range infos {
+		ti, ok := m.Graph.Tensors[in.Name]
+		if !ok || ti.Role != gkr.Input {
+			return fail(fmt.Errorf("tensor %q is not a public input of model %s (public inputs: %v)", in.Name, m.File.Name, publicIn))
+		}
+		if err := checkDeclared(is, m, in.Name); err != nil {
+			return fail(err)
+		}
+		names[in.Name] = true
+	}
+	return is, names, cleanup, nil
+}
+
+// verifyProof runs the verifier of k's graph over a proof file and reports its verdict.
+func verifyProof(k *verifierKey, pub gkr.Public, proofPath string, start time.Time) (*VerifyReport, error) {
+	proof, err := readProof(proofPath)
+	if err != nil {
+		return nil, err
+	}
 	rep := &VerifyReport{ProofBytes: int64(len(proof))}
-	outs, err := gkr.Verify(m.Graph, pub, proof)
+	outs, err := gkr.Verify(k.model.Graph, pub, proof)
 	rep.WallSeconds = time.Since(start).Seconds()
 	if err != nil {
 		if errors.Is(err, gkr.ErrBadProof) {
-			rep.Reason = err.Error()
-			return rep, fmt.Errorf("%w: %v", ErrRejected, err)
+			r := &rejection{reason: err, text: describeRejection(k.model, err)}
+			rep.Reason = r.text
+			return rep, r
 		}
 		return nil, err
 	}
@@ -510,7 +587,7 @@ func readProof(path string) ([]byte, error) {
 	return os.ReadFile(path)
 }
 
-// writeAtomic writes data to path via a temporary file, fsync and rename.
+// writeAtomic writes data to path via a temporary file, fsync and rename (proofs, verifier keys).
 func writeAtomic(path string, data []byte) error {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, ".proof-*")
@@ -519,6 +596,11 @@ func writeAtomic(path string, data []byte) error {
 	}
 	defer os.Remove(f.Name())
 	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	// Proofs and verifier keys are public: readable by all, like any file the user writes.
+	if err := f.Chmod(0o644); err != nil {
 		f.Close()
 		return err
 	}
@@ -534,7 +616,7 @@ func writeAtomic(path string, data []byte) error {
 
 // PlanStore returns the memory plan of the model in a store under a budget.
 func PlanStore(storeDir string, memBudget int64) (*Model, []StepPlan, error) {
-	s, err := tensorstore.Open(storeDir)
+	s, err := openExisting(storeDir)
 	if err != nil {
 		return nil, nil, err
 	}

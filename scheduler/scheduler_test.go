@@ -128,6 +128,8 @@ func TestEndToEnd(t *testing.T) {
 	}
 }
 
+// Weights re-imported after commit: prove refuses up front, and a prover that skips the check
+// gets a proof the verifier rejects.
 func TestWeightsChangedAfterCommit(t *testing.T) {
 	store, _ := setup(t, 3)
 	s, err := tensorstore.Open(store)
@@ -144,13 +146,48 @@ func TestWeightsChangedAfterCommit(t *testing.T) {
 	if _, err := w.Commit(); err != nil {
 		t.Fatal(err)
 	}
-	s.Close()
 	proof := filepath.Join(t.TempDir(), "p")
+	s.Close()
+	_, err = Prove(store, proof, Config{})
+	if !errors.Is(err, ErrStaleCommitment) || !strings.Contains(err.Error(), "weights changed since commit: run `streamprove commit`") ||
+		!strings.Contains(err.Error(), `"fc2.w"`) {
+		t.Fatalf("prove after weights changed: %v, want ErrStaleCommitment naming fc2.w", err)
+	}
+	if _, err := ExportVerifier(store, filepath.Join(t.TempDir(), "k.vkey")); !errors.Is(err, ErrStaleCommitment) {
+		t.Fatalf("export-verifier after weights changed: %v, want ErrStaleCommitment", err)
+	}
+	// A dishonest prover: it records the new weights as committed and proves anyway.
+	s, err = tensorstore.Open(store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := LoadModel(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fp, err := weightFingerprints(s, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := recordCommitted(s, fp); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
 	if _, err := Prove(store, proof, Config{}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := Verify(store, proof, ""); !errors.Is(err, ErrRejected) {
 		t.Fatalf("weights changed after commit: %v, want ErrRejected", err)
+	}
+	// After a new commit the store proves again.
+	if _, err := Commit(store, Config{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Prove(store, proof, Config{}); err != nil {
+		t.Fatalf("prove after a new commit: %v", err)
+	}
+	if vr, err := Verify(store, proof, ""); err != nil || !vr.Verified {
+		t.Fatalf("verify after a new commit: %v", err)
 	}
 }
 
@@ -166,6 +203,8 @@ func TestGraphErrors(t *testing.T) {
 		{`"in": ["m1", "fc2.w"], "out": "y", "shift": 3`, `"in": ["m1", "fc2.w"], "out": "y"`, `field "shift"`},
 		{`"in": ["y", "fc1.w", "fc1.b"]`, `"in": ["x", "fc1.w", "fc1.b"]`, `cycle`},
 		{`"shape": [0, 10]`, `"shape": [3, 10]`, `field "shape"`},
+		// W stored [in, out] is the weight's fault, not the input's.
+		{`"fc2.w": {"role": "weight", "shape": [6, 5]`, `"fc2.w": {"role": "weight", "shape": [5, 6]`, `field "in"[1]: weight "fc2.w" has shape [6 5], which looks transposed`},
 	}
 	for _, c := range cases {
 		g := strings.Replace(base, c.old, c.edit, 1)

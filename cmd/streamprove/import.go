@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -83,6 +84,9 @@ func runImport(c *cli.Context) error {
 		var in tensorstore.Info
 		in, err = tensorstore.ImportNPY(s, np, name, opt)
 		infos = []tensorstore.Info{in}
+	}
+	if errors.Is(err, tensorstore.ErrExists) {
+		err = fmt.Errorf("%w (add --replace to replace it)", err)
 	}
 	for _, in := range infos {
 		if in.Name != "" {

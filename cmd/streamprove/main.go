@@ -26,6 +26,7 @@ var commands = []func() *cli.Command{
 	planCommand,
 	proveCommand,
 	verifyCommand,
+	exportVerifierCommand,
 	benchCommand,
 	inspectCommand,
 }
@@ -60,7 +61,8 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		Description: "streamprove keeps the model's weights and the whole proving witness on disk, in a tensor\n" +
 			"store of compressed, checksummed chunks, and streams it through the prover so that peak\n" +
 			"memory stays under --mem-budget whatever the model's size. Try `demo`; for your own model\n" +
-			"write a graph file (see the README), then `import --graph`, `commit`, `prove`, `verify`.\n" +
+			"write a graph file (see the README), then `import --graph`, `commit`, `prove`, `verify`;\n" +
+			"`export-verifier` writes the small key a verifier needs instead of the store.\n" +
 			"Weights must be quantized (integer) safetensors or .npy.",
 		Writer:          stdout,
 		ErrWriter:       stderr,

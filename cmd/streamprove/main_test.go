@@ -33,7 +33,7 @@ func TestCLI(t *testing.T) {
 		{[]string{"import", "--store", store, "--safetensors", mlp + "model.safetensors", "--codec", "lz4"}, exitUsage, "", "codec"},
 		{[]string{"import", "--store", store, "--safetensors", mlp + "model.safetensors", "--chunk-elems", "1000"}, exitUsage, "", "power of two"},
 		{[]string{"import", "--store", store, "--safetensors", mlp + "model.safetensors"}, exitOK, "imported fc2.w [10×16] int8", ""},
-		{[]string{"import", "--store", store, "--safetensors", mlp + "model.safetensors"}, exitFailure, "", "already exists"},
+		{[]string{"import", "--store", store, "--safetensors", mlp + "model.safetensors"}, exitFailure, "", "already exists (add --replace to replace it)"},
 		{[]string{"import", "--store", store, "--safetensors", mlp + "model.safetensors", "--replace", "--codec", "zstd", "--chunk-elems", "64"}, exitOK, "fc1.w", ""},
 		{[]string{"import", "--store", store, "--npy", mlp + "x.npy", "--name", "x", "--codec", "none"}, exitOK, "imported x [3×12] int8", ""},
 		{[]string{"import", "--store", store, "--npy", mlp + "missing.npy", "--name", "y"}, exitFailure, "", "no such file"},

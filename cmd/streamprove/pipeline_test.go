@@ -29,14 +29,20 @@ func TestDemoCommand(t *testing.T) {
 // The whole command pipeline on the testdata model, with the exit codes a script relies on.
 func TestPipelineCommands(t *testing.T) {
 	dir := t.TempDir()
-	store, proof := filepath.Join(dir, "st"), filepath.Join(dir, "proof.bin")
+	store, proof, vkey := filepath.Join(dir, "st"), filepath.Join(dir, "proof.bin"), filepath.Join(dir, "model.vkey")
 	steps := []struct {
 		args     []string
 		code     int
 		out, err string
 	}{
-		{[]string{"prove", "--store", store, "--out", proof}, exitFailure, "", "no model"},
+		{[]string{"prove", "--store", store, "--out", proof}, exitFailure, "", "no store at this path"},
+		{[]string{"plan", "--store", store}, exitFailure, "", "no store at this path"},
+		{[]string{"verify", "--store", store, "--proof", proof}, exitFailure, "", "no store at this path"},
+		{[]string{"commit", "--store", store}, exitFailure, "", "no store at this path"},
+		{[]string{"export-verifier", "--store", store, "--out", proof}, exitFailure, "", "no store at this path"},
+		{[]string{"inspect", "--store", store}, exitFailure, "", "no store at"},
 		{[]string{"import", "--store", store, "--graph", mlp + "graph.json"}, exitOK, "imported model mlp-demo", ""},
+		{[]string{"export-verifier", "--store", store, "--out", proof}, exitFailure, "", "streamprove commit"},
 		{[]string{"prove", "--store", store, "--out", proof}, exitFailure, "", "streamprove commit"},
 		{[]string{"commit", "--store", store, "--mem-budget", "64MiB"}, exitOK, "committed fc1.w", ""},
 		{[]string{"prove", "--store", store}, exitUsage, "", "--out is required"},
@@ -50,6 +56,11 @@ func TestPipelineCommands(t *testing.T) {
 		{[]string{"verify", "--store", store}, exitUsage, "", "--proof is required"},
 		{[]string{"verify", "--store", store, "--proof", filepath.Join(dir, "none")}, exitFailure, "", "no such file"},
 		{[]string{"inspect", "--store", store}, exitOK, "meta run", ""},
+		{[]string{"export-verifier", "--store", store}, exitUsage, "", "--out is required"},
+		{[]string{"export-verifier", "--store", store, "--out", vkey}, exitOK, "fingerprint", ""},
+		{[]string{"verify", "--proof", proof}, exitUsage, "", "exactly one of --vkey or --store"},
+		{[]string{"verify", "--vkey", vkey, "--store", store, "--proof", proof}, exitUsage, "", "exactly one of --vkey or --store"},
+		{[]string{"verify", "--vkey", vkey, "--proof", proof}, exitFailure, "", "give them with --input"},
 	}
 	for _, s := range steps {
 		code, out, errs := runCLI(s.args...)
@@ -58,6 +69,11 @@ func TestPipelineCommands(t *testing.T) {
 		}
 		if code != exitOK && strings.Count(strings.TrimSpace(errs), "\n") > 0 {
 			t.Errorf("%v: error is not one line: %q", s.args, errs)
+		}
+		if strings.Contains(errs, "no store at") {
+			if _, err := os.Stat(store); err == nil {
+				t.Fatalf("%v created the store it refused", s.args)
+			}
 		}
 	}
 	// A rejected proof is exit 1 with the reason, and --json still prints the verdict.
@@ -87,5 +103,79 @@ func TestPipelineCommands(t *testing.T) {
 	}
 	if code, _, errs := runCLI("verify", "--store", store, "--proof", proof, "--input", other); code != exitFailure || !strings.Contains(errs, "rejected") {
 		t.Fatalf("verify with another input: exit %d, %q", code, errs)
+	}
+}
+
+// A verifier with only the key, the proof and the input (no store) verifies; a damaged key is
+// refused; an input override of another shape or dtype is refused naming tensor and field;
+// weights re-imported after commit make prove refuse.
+func TestVerifierKeyCommands(t *testing.T) {
+	dir := t.TempDir()
+	store, proof, vkey := filepath.Join(dir, "st"), filepath.Join(dir, "proof.bin"), filepath.Join(dir, "model.vkey")
+	for _, args := range [][]string{
+		{"import", "--store", store, "--graph", mlp + "graph.json"},
+		{"commit", "--store", store},
+		{"prove", "--store", store, "--out", proof},
+		{"export-verifier", "--store", store, "--out", vkey},
+	} {
+		if code, _, errs := runCLI(args...); code != exitOK {
+			t.Fatalf("%v: exit %d: %s", args, code, errs)
+		}
+	}
+	// The verifier's directory holds the key, the proof and the input, nothing else.
+	fresh := t.TempDir()
+	for src, dst := range map[string]string{vkey: "model.vkey", proof: "proof.bin", mlp + "x.npy": "x.npy"} {
+		data, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(fresh, dst), data, 0o644)
+	}
+	os.Rename(store, store+".away")
+	fk, fp, fx := filepath.Join(fresh, "model.vkey"), filepath.Join(fresh, "proof.bin"), filepath.Join(fresh, "x.npy")
+	if code, out, errs := runCLI("verify", "--vkey", fk, "--proof", fp, "--input", fx); code != exitOK || !strings.Contains(out, "proof verified") {
+		t.Fatalf("verify --vkey in a fresh dir: exit %d\n%s%s", code, out, errs)
+	}
+	os.Rename(store+".away", store)
+	key, _ := os.ReadFile(fk)
+	for name, bad := range map[string][]byte{
+		"flipped":   append(append([]byte(nil), key[:len(key)/2]...), append([]byte{key[len(key)/2] ^ 1}, key[len(key)/2+1:]...)...),
+		"truncated": key[:len(key)-7],
+	} {
+		p := filepath.Join(fresh, name+".vkey")
+		os.WriteFile(p, bad, 0o644)
+		code, _, errs := runCLI("verify", "--vkey", p, "--proof", fp, "--input", fx)
+		if code != exitFailure || !strings.Contains(errs, "bad verifier key") || !strings.Contains(errs, p) {
+			t.Fatalf("%s key: exit %d, %q", name, code, errs)
+		}
+	}
+	wide := filepath.Join(fresh, "wide.safetensors")
+	if err := tensorstore.WriteSafetensors(wide, []tensorstore.Array{{Name: "x", DType: "I8", Shape: []int{3, 16}, Values: make([]int64, 48)}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"--vkey", fk}, {"--store", store}} {
+		code, _, errs := runCLI(append(append([]string{"verify"}, args...), "--proof", fp, "--input", wide)...)
+		if code != exitFailure || !strings.Contains(errs, `tensor "x": field "shape"`) || strings.Contains(errs, "rejected") {
+			t.Fatalf("verify %v --input [3,16]: exit %d, %q", args, code, errs)
+		}
+	}
+	// Stale weights: re-import fc2.w with other values after commit.
+	changed := filepath.Join(fresh, "fc2.npy")
+	vals := make([]int64, 160)
+	vals[3] = 5
+	data, err := tensorstore.EncodeNPY(tensorstore.Array{Name: "fc2.w", DType: "I8", Shape: []int{10, 16}, Values: vals})
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(changed, data, 0o644)
+	if code, _, errs := runCLI("import", "--store", store, "--npy", changed, "--name", "fc2.w"); code != exitFailure || !strings.Contains(errs, "--replace") {
+		t.Fatalf("import over fc2.w: exit %d, %q", code, errs)
+	}
+	if code, _, errs := runCLI("import", "--store", store, "--npy", changed, "--name", "fc2.w", "--replace"); code != exitOK {
+		t.Fatalf("import --replace: exit %d, %q", code, errs)
+	}
+	code, _, errs := runCLI("prove", "--store", store, "--out", proof)
+	if code != exitFailure || !strings.Contains(errs, "weights changed since commit: run `streamprove commit`") {
+		t.Fatalf("prove after re-import: exit %d, %q", code, errs)
 	}
 }

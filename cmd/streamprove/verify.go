@@ -12,24 +12,38 @@ import (
 
 func verifyCommand() *cli.Command {
 	return &cli.Command{
-		Name:      "verify",
-		Usage:     "verify a proof against the public parts of a store (graph, commitments, public input)",
-		UsageText: "streamprove verify --store DIR --proof PROOF [--input FILE.safetensors] [--json]",
+		Name:  "verify",
+		Usage: "verify a proof against a verifier key (or a store's graph and commitments) and the public input",
+		UsageText: "streamprove verify --vkey MODEL.vkey --proof PROOF --input FILE [--json]\n" +
+			"   streamprove verify --store DIR --proof PROOF [--input FILE] [--json]",
 		Description: "Exit code 0 when the proof verifies, 1 when it is rejected (the reason is printed), 2 on\n" +
-			"usage errors. --input replaces the store's public input tensors of the same names.",
+			"usage errors. With --vkey (see export-verifier) nothing else is read: --input must hold every\n" +
+			"public input. With --store, --input replaces the store's public inputs of the same names.\n" +
+			"--input is a safetensors file, or a .npy file for a model with one public input; each array\n" +
+			"must have the shape and dtype the graph declares.",
 		Flags: []cli.Flag{storeFlag, jsonFlag,
+			&cli.StringFlag{Name: "vkey", Usage: "verifier key `FILE` (from export-verifier)"},
 			&cli.StringFlag{Name: "proof", Aliases: []string{"p"}, Usage: "proof `FILE`"},
-			&cli.StringFlag{Name: "input", Usage: "public input `FILE` (safetensors) to check the proof against"},
+			&cli.StringFlag{Name: "input", Usage: "public input `FILE` (.safetensors or .npy) to check the proof against"},
 		},
 		Action: func(c *cli.Context) error {
-			dir, err := requireStore(c)
-			if err != nil {
-				return err
+			if c.NArg() > 0 {
+				return usagef("verify: unexpected argument %q", c.Args().First())
+			}
+			dir, vkey := c.String("store"), c.String("vkey")
+			if (dir == "") == (vkey == "") {
+				return usagef("verify: give exactly one of --vkey or --store")
 			}
 			if c.String("proof") == "" {
 				return usagef("verify: --proof is required")
 			}
-			rep, err := scheduler.Verify(dir, c.String("proof"), c.String("input"))
+			var rep *scheduler.VerifyReport
+			var err error
+			if vkey != "" {
+				rep, err = scheduler.VerifyKey(vkey, c.String("proof"), c.String("input"))
+			} else {
+				rep, err = scheduler.Verify(dir, c.String("proof"), c.String("input"))
+			}
 			if err != nil && !errors.Is(err, scheduler.ErrRejected) {
 				return err
 			}

@@ -284,9 +284,27 @@ func (k *Parallel) startClaims(out []gkr.Claim) (map[int][]wclaim, error) {
 
 // Prove reduces the claims on the outputs, layer by layer, to claims on the inputs.
 func (k *Parallel) Prove(pc *gkr.ProveCtx, out []gkr.Claim) ([]gkr.Claim, error) {
-	N, nv, err := k.check(pc.Graph)
+	return k.protocol(pc.Party(), out)
+}
+
+// Verify checks the layers' sumchecks, the virtual sources' final values, and returns the
+// claims on the inputs.
+func (k *Parallel) Verify(vc *gkr.VerifyCtx, out []gkr.Claim) ([]gkr.Claim, error) {
+	return k.protocol(vc.Party(), out)
+}
+
+// protocol is the kernel's one description of its messages: one batched sumcheck per layer with
+// claims, from the output layer down (the verifier checks the virtual eq and mask sources'
+// finals itself), then one merge sumcheck per input with claims at several points.
+func (k *Parallel) protocol(p *gkr.Party, out []gkr.Claim) ([]gkr.Claim, error) {
+	N, nv, err := k.check(p.Graph())
 	if err != nil {
 		return nil, err
+	}
+	for i := range out {
+		if len(out[i].Point) != nv {
+			return nil, fmt.Errorf("%w: node %s: claim of %d variables, want %d", gkr.ErrBadProof, k.name, len(out[i].Point), nv)
+		}
 	}
 	claims, err := k.startClaims(out)
 	if err != nil {
@@ -301,29 +319,37 @@ func (k *Parallel) Prove(pc *gkr.ProveCtx, out []gkr.Claim) ([]gkr.Claim, error)
 		if len(lc) == 0 {
 			continue
 		}
-		sc, pts := k.layerSumcheck(pc.Transcript(), l, nv, N, lc)
+		sc, pts := k.layerSumcheck(p.Transcript(), l, nv, N, lc)
 		prog := k.p.progs[l]
-		if len(pts) > 1 {
-			for _, p := range pts {
-				sc.Sources = append(sc.Sources, field.EqSource(p))
+		gate := sc.Gate.(*layerGate)
+		point, finals, err := p.Sumcheck(sc, func() ([]field.Source, error) {
+			var srcs []field.Source
+			if len(pts) > 1 {
+				for _, pt := range pts {
+					srcs = append(srcs, field.EqSource(pt))
+				}
 			}
-		}
-		for _, id := range prog.leaves {
-			s, err := pc.Source(k.tensorOf(id))
-			if err != nil {
-				return nil, fmt.Errorf("node %s: wire %s: %w", k.name, k.tensorOf(id), err)
+			for _, id := range prog.leaves {
+				s, err := p.Prover().Source(k.tensorOf(id))
+				if err != nil {
+					return nil, fmt.Errorf("node %s: wire %s: %w", k.name, k.tensorOf(id), err)
+				}
+				srcs = append(srcs, s)
 			}
-			sc.Sources = append(sc.Sources, s)
-		}
-		if prog.mask && !sc.Gate.(*layerGate).noMask {
-			sc.Sources = append(sc.Sources, field.MaskSource(nv, N))
-		}
-		point, finals, err := pc.Sumcheck(sc)
+			if prog.mask && !gate.noMask {
+				srcs = append(srcs, field.MaskSource(nv, N))
+			}
+			return srcs, nil
+		})
 		if err != nil {
 			return nil, fmt.Errorf("node %s layer %d: %w", k.name, l, err)
 		}
-		nE := sc.Gate.(*layerGate).nE
-		res = k.spread(l, point, finals[nE:nE+len(prog.leaves)], claims, res)
+		if p.Verifying() {
+			if err := k.checkVirtual(l, gate, pts, N, point, finals); err != nil {
+				return nil, err
+			}
+		}
+		res = k.spread(l, point, finals[gate.nE:gate.nE+len(prog.leaves)], claims, res)
 	}
 	groups, err := inputGroups(res)
 	if err != nil {
@@ -335,13 +361,13 @@ func (k *Parallel) Prove(pc *gkr.ProveCtx, out []gkr.Claim) ([]gkr.Claim, error)
 			res = append(res, cs[0])
 			continue
 		}
-		sc := mergeSumcheck(pc.Transcript(), cs, nv)
-		src, err := pc.Source(cs[0].Tensor)
-		if err != nil {
-			return nil, fmt.Errorf("node %s: input %q: %w", k.name, cs[0].Tensor, err)
-		}
-		sc.Sources = []field.Source{src}
-		point, finals, err := pc.Sumcheck(sc)
+		point, finals, err := p.Sumcheck(mergeSumcheck(p.Transcript(), cs, nv), func() ([]field.Source, error) {
+			src, err := p.Prover().Source(cs[0].Tensor)
+			if err != nil {
+				return nil, fmt.Errorf("node %s: input %q: %w", k.name, cs[0].Tensor, err)
+			}
+			return []field.Source{src}, nil
+		})
 		if err != nil {
 			return nil, fmt.Errorf("node %s: merge claims on %q: %w", k.name, cs[0].Tensor, err)
 		}
@@ -399,62 +425,6 @@ next:
 func mergeSumcheck(tr *field.Transcript, cs []gkr.Claim, nv int) *sumcheck.Claim {
 	tr.AppendBytes("parallel/merge", []byte(cs[0].Tensor))
 	return gkr.MergeClaim(tr, cs, nv)
-}
-
-// Verify checks the layers' sumchecks, the virtual sources' final values, and returns the
-// claims on the inputs.
-func (k *Parallel) Verify(vc *gkr.VerifyCtx, out []gkr.Claim) ([]gkr.Claim, error) {
-	N, nv, err := k.check(vc.Graph)
-	if err != nil {
-		return nil, err
-	}
-	for i := range out {
-		if len(out[i].Point) != nv {
-			return nil, fmt.Errorf("%w: node %s: claim of %d variables, want %d", gkr.ErrBadProof, k.name, len(out[i].Point), nv)
-		}
-	}
-	claims, err := k.startClaims(out)
-	if err != nil {
-		return nil, err
-	}
-	var res []gkr.Claim
-	for l := len(k.p.layers) - 1; l >= 1; l-- {
-		lc, err := k.gather(l, claims)
-		if err != nil {
-			return nil, err
-		}
-		if len(lc) == 0 {
-			continue
-		}
-		sc, pts := k.layerSumcheck(vc.Transcript(), l, nv, N, lc)
-		point, finals, err := vc.Sumcheck(sc)
-		if err != nil {
-			return nil, fmt.Errorf("node %s layer %d: %w", k.name, l, err)
-		}
-		if err := k.checkVirtual(l, sc.Gate.(*layerGate), pts, N, point, finals); err != nil {
-			return nil, err
-		}
-		prog := k.p.progs[l]
-		nE := sc.Gate.(*layerGate).nE
-		res = k.spread(l, point, finals[nE:nE+len(prog.leaves)], claims, res)
-	}
-	groups, err := inputGroups(res)
-	if err != nil {
-		return nil, err
-	}
-	res = res[:0:0]
-	for _, cs := range groups {
-		if len(cs) == 1 {
-			res = append(res, cs[0])
-			continue
-		}
-		point, finals, err := vc.Sumcheck(mergeSumcheck(vc.Transcript(), cs, nv))
-		if err != nil {
-			return nil, fmt.Errorf("node %s: merge claims on %q: %w", k.name, cs[0].Tensor, err)
-		}
-		res = append(res, gkr.Claim{Tensor: cs[0].Tensor, Point: point, Value: finals[0]})
-	}
-	return res, nil
 }
 
 // wireTensors lists the tensors of the stored wires (outputs included), sorted.

@@ -489,7 +489,7 @@ func committedClaims(g *Graph, ledger map[string][]Claim, weights, advice map[st
 		}
 		for _, c := range cs {
 			pc := pcs.Claim{Commitment: com, Source: src, Point: c.Point, Value: c.Value}
-			if com != nil && len(c.Hint) == 1<<com.ColumnLog {
+			if com != nil && len(c.Hint) == com.Columns() {
 				pc.U = c.Hint
 			}
 			out = append(out, pc)

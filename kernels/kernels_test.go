@@ -97,13 +97,7 @@ func (m *model) public() gkr.Public {
 		}
 		// Matmul weights get rows = out, columns = in (as the scheduler commits them), so the
 		// linear kernel's w_r is their opening vector and the hinted opening path is exercised.
-		opt := pcs.Options{}
-		if ti := m.graph.Tensors[name]; len(ti.Shape) == 2 {
-			k, _ := field.Log2(field.NextPow2(int64(ti.Shape[1])))
-			if k < ti.NumVars() {
-				opt.ColumnLog = k
-			}
-		}
+		opt := pcs.Options{ColumnLog: pcs.ColumnLogFor(m.graph.Tensors[name].Shape)}
 		c, err := pcs.Commit(src, opt)
 		if err != nil {
 			m.t.Fatal(err)

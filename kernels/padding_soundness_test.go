@@ -25,13 +25,7 @@ func commitAll(t testing.TB, g *gkr.Graph, w gkr.Witness) map[string]*pcs.Commit
 		if err != nil {
 			t.Fatal(err)
 		}
-		opt := pcs.Options{}
-		if ti := g.Tensors[name]; len(ti.Shape) == 2 {
-			k, _ := field.Log2(field.NextPow2(int64(ti.Shape[1])))
-			if k < ti.NumVars() {
-				opt.ColumnLog = k
-			}
-		}
+		opt := pcs.Options{ColumnLog: pcs.ColumnLogFor(g.Tensors[name].Shape)}
 		c, err := pcs.Commit(src, opt)
 		if err != nil {
 			t.Fatal(err)

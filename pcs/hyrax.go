@@ -2,6 +2,7 @@ package pcs
 
 import (
 	"fmt"
+	"math/bits"
 
 	"github.com/consensys/gnark-crypto/ecc/bn254"
 
@@ -73,6 +74,27 @@ type Commitment struct {
 
 // RowLog returns a = NumVars − ColumnLog, the log2 of the number of rows.
 func (c *Commitment) RowLog() int { return c.NumVars - c.ColumnLog }
+
+// Columns returns the row length 2^ColumnLog: the length of an opening vector.
+func (c *Commitment) Columns() int { return 1 << c.ColumnLog }
+
+// ColumnLogFor picks the row length of a tensor's commitment from its shape (for
+// Options.ColumnLog): a matrix [out, in] gets rows of in (padded), so an opening at
+// (r_in, r_out) is u = Σ_o eq(r_out, o)·W[o, :], the matmul kernel's own w_r (DESIGN §9); rows
+// longer than 2^16 and other shapes take the automatic split, which bounds the verifier's MSM.
+func ColumnLogFor(shape []int) int {
+	if len(shape) != 2 {
+		return 0
+	}
+	n := 0
+	for _, d := range shape {
+		n += bits.Len64(uint64(d) - 1)
+	}
+	if k := bits.Len64(uint64(shape[1]) - 1); k <= 16 && k < n {
+		return k
+	}
+	return 0
+}
 
 // check reports a commitment whose shape fields disagree with each other.
 func (c *Commitment) check() error {

@@ -104,7 +104,7 @@ func Commit(storeDir string, cfg Config) (map[string]*pcs.Commitment, error) {
 		if err != nil {
 			return nil, err
 		}
-		c, err := pcs.Commit(src, pcs.Options{Budget: b, Workers: cfg.Workers, ColumnLog: columnLog(m, name)})
+		c, err := pcs.Commit(src, pcs.Options{Budget: b, Workers: cfg.Workers, ColumnLog: pcs.ColumnLogFor(m.Graph.Tensors[name].Shape)})
 		if err != nil {
 			return nil, fmt.Errorf("commit %q: %w", name, err)
 		}
@@ -135,20 +135,6 @@ func Commit(storeDir string, cfg Config) (map[string]*pcs.Commitment, error) {
 	return cm, nil
 }
 
-// columnLog picks the Hyrax row length of a weight: a matmul weight [out, in] gets rows of
-// in (padded), so its opening vector is the linear kernel's own w_r (DESIGN §9); other tensors
-// take the pcs default. Rows longer than 2^16 fall back to the default, which bounds the
-// verifier's MSM.
-func columnLog(m *Model, name string) int {
-	ti := m.Graph.Tensors[name]
-	if len(ti.Shape) == 2 {
-		k, _ := field.Log2(field.NextPow2(int64(ti.Shape[1])))
-		if k <= 16 && k < ti.NumVars() {
-			return k
-		}
-	}
-	return 0
-}
 
 // StepPlan is what the scheduler expects of one kernel's proof under the budget.
 type StepPlan struct {

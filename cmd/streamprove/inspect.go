@@ -83,7 +83,7 @@ func runInspect(c *cli.Context) error {
 		cm := cf.Commitments
 		for _, name := range sortedNames(cm) {
 			d := cm[name].Digest()
-			coms = append(coms, commitJSON{name, len(cm[name].Rows), 1 << cm[name].ColumnLog, hex.EncodeToString(d[:])})
+			coms = append(coms, commitJSON{name, len(cm[name].Rows), cm[name].Columns(), hex.EncodeToString(d[:])})
 		}
 	}
 	w := c.App.Writer

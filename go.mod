@@ -2,7 +2,10 @@ module github.com/streamprove/streamprove
 
 go 1.26.8
 
-require github.com/consensys/gnark-crypto v0.22.0
+require (
+	github.com/consensys/gnark-crypto v0.22.0
+	google.golang.org/protobuf v1.36.12
+)
 
 require (
 	codeberg.org/go-fonts/liberation v0.5.0 // indirect

@@ -1,0 +1,14 @@
+// Package onnx reads ONNX models into streamprove: it decodes the protobuf (Go types generated
+// from the subset of ONNX's own schema in onnx.proto, see internal/onnxpb), checks every size
+// before it allocates, infers shapes (keeping dynamic dimensions such as the batch symbolic),
+// folds the noise of exporters away (Constant, Identity, Dropout, Cast of constants, the
+// Shape → Gather → Unsqueeze → Concat → Reshape chains of a dynamic batch, BatchNormalization
+// into the Conv or Gemm before it), and runs a float reference forward pass in Go, against which
+// a quantized model's accuracy is reported.
+//
+// It refuses, with the node's name, op type, the attribute and the list of supported ops, every
+// model it cannot represent exactly: it never returns a partial model. It does not prove
+// anything and owns no on-disk format: the graph it emits is the scheduler's.
+package onnx
+
+//go:generate protoc --proto_path=. --go_out=internal/onnxpb --go_opt=paths=source_relative onnx.proto

@@ -20,7 +20,7 @@ var (
 	npyShape   = regexp.MustCompile(`'shape'\s*:\s*\(([^)]*)\)`)
 )
 
-// ReadNPY reads a little-endian float32 or float64 .npy file (C order) into a float Tensor,
+// ReadNPY reads a little-endian float32, float64 (into F) or int64 (into I) .npy file (C order),
 // checking that the header's shape matches the file's size before allocating.
 func ReadNPY(path string) (*Tensor, error) {
 	f, err := os.Open(path)
@@ -84,10 +84,10 @@ func readNPY(r io.ReaderAt, size int64) (*Tensor, error) {
 	switch d[1] {
 	case "<f4":
 		es = 4
-	case "<f8":
+	case "<f8", "<i8":
 		es = 8
 	default:
-		return nil, fmt.Errorf(".npy dtype %q: float32 (<f4) or float64 (<f8) is wanted", d[1])
+		return nil, fmt.Errorf(".npy dtype %q: float32 (<f4), float64 (<f8) or int64 (<i8) is wanted", d[1])
 	}
 	var dims []int64
 	for _, s := range strings.Split(sh[1], ",") {
@@ -112,6 +112,13 @@ func readNPY(r io.ReaderAt, size int64) (*Tensor, error) {
 	raw := make([]byte, n*es)
 	if _, err := r.ReadAt(raw, start+hl); err != nil && err != io.EOF {
 		return nil, err
+	}
+	if d[1] == "<i8" {
+		t := &Tensor{DType: Int64, Shape: shape, I: make([]int64, n)}
+		for i := range t.I {
+			t.I[i] = int64(binary.LittleEndian.Uint64(raw[8*i:]))
+		}
+		return t, nil
 	}
 	t := &Tensor{DType: Float32, Shape: shape, F: make([]float64, n)}
 	for i := range t.F {

@@ -14,6 +14,19 @@ const MaxRunElements = 1 << 26
 // shapes, then runs the nodes in order in float64 arithmetic over the float32 weights. It
 // returns every graph output.
 func (m *Model) Run(inputs map[string]*Tensor) (map[string]*Tensor, error) {
+	vals, err := m.runAll(inputs)
+	if err != nil {
+		return nil, err
+	}
+	res := map[string]*Tensor{}
+	for _, o := range m.Outputs {
+		res[o.Name] = vals[o.Name]
+	}
+	return res, nil
+}
+
+// runAll is Run returning every value (inputs, weights and each node's output).
+func (m *Model) runAll(inputs map[string]*Tensor) (map[string]*Tensor, error) {
 	env := map[string]int{}
 	vals := map[string]*Tensor{}
 	for _, in := range m.Inputs {
@@ -63,11 +76,7 @@ func (m *Model) Run(inputs map[string]*Tensor) (map[string]*Tensor, error) {
 		}
 		vals[n.Out] = out
 	}
-	res := map[string]*Tensor{}
-	for _, o := range m.Outputs {
-		res[o.Name] = vals[o.Name]
-	}
-	return res, nil
+	return vals, nil
 }
 
 func evalNode(n *Node, in []*Tensor, shape []int) (*Tensor, error) {

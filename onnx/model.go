@@ -1,6 +1,7 @@
 package onnx
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -144,3 +145,11 @@ func malformed(n nodeRef, what string, args ...any) error {
 }
 
 type nodeRef struct{ name, op string }
+
+// MarshalJSON writes a known dimension as a number and a dynamic one as its name.
+func (d Dim) MarshalJSON() ([]byte, error) {
+	if d.Sym != "" {
+		return json.Marshal(d.Sym)
+	}
+	return json.Marshal(d.N)
+}

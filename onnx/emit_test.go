@@ -1,0 +1,74 @@
+package onnx
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/streamprove/streamprove/scheduler"
+)
+
+// TestEmitDigits writes both quantized digits models as streamprove graphs and checks what the
+// files say: the op sequence, dtypes, sources and the scales.
+func TestEmitDigits(t *testing.T) {
+	for _, c := range []struct{ name, ops string }{
+		{"mlp", "linear requant_fixed linear requant_fixed"},
+		{"cnn", "conv2d requant_fixed maxpool conv2d requant_fixed sumpool requant_fixed reshape linear requant_fixed"},
+	} {
+		m, x, _ := loadDigits(t, c.name)
+		calib, err := ReadNPY(filepath.Join(digitsDir, c.name+"_calib.npy"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		q, err := Quantize(m, calib, QuantOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		two := &Tensor{DType: Float32, Shape: append([]int{2}, x.Shape[1:]...), F: x.F[:2*numel(x.Shape[1:])]}
+		dir := t.TempDir()
+		path, err := q.Emit(dir, two)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var g struct {
+			Format  string
+			Tensors map[string]struct {
+				Role, DType, Source string
+				Shape               []int
+			}
+			Nodes []map[string]any
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(data, &g); err != nil {
+			t.Fatal(err)
+		}
+		var ops []string
+		for _, n := range g.Nodes {
+			ops = append(ops, n["op"].(string))
+		}
+		if got := strings.Join(ops, " "); got != c.ops || g.Format != scheduler.GraphFormat {
+			t.Errorf("%s: format %q ops %q, want %q", c.name, g.Format, got, c.ops)
+		}
+		in := g.Tensors["x"]
+		if in.Role != "input" || in.DType != "int8" || in.Shape[0] != 2 || in.Source != InputFile {
+			t.Errorf("%s: input %+v", c.name, in)
+		}
+		if out := g.Tensors["logits"]; out.Role != "output" {
+			t.Errorf("%s: output %+v", c.name, out)
+		}
+		for _, f := range []string{WeightsFile, InputFile, ScalesFile} {
+			if st, err := os.Stat(filepath.Join(dir, f)); err != nil || st.Size() == 0 {
+				t.Errorf("%s: %s: %v", c.name, f, err)
+			}
+		}
+		// The graph must also be one the scheduler accepts once its ops exist on this branch.
+		if _, err := scheduler.LoadGraphFile(path); err != nil {
+			t.Logf("%s: scheduler.LoadGraphFile: %v", c.name, err)
+		}
+	}
+}

@@ -66,9 +66,14 @@ func TestEmitDigits(t *testing.T) {
 				t.Errorf("%s: %s: %v", c.name, f, err)
 			}
 		}
-		// The graph must also be one the scheduler accepts once its ops exist on this branch.
+		// The scheduler validates the graph itself. The CNN needs conv2d, maxpool, sumpool and
+		// reshape, which the scheduler on this branch does not have yet: logged, not asserted.
 		if _, err := scheduler.LoadGraphFile(path); err != nil {
-			t.Logf("%s: scheduler.LoadGraphFile: %v", c.name, err)
+			if c.name == "mlp" {
+				t.Errorf("%s: scheduler.LoadGraphFile: %v", c.name, err)
+			} else {
+				t.Logf("%s: scheduler.LoadGraphFile (ops not in the scheduler yet): %v", c.name, err)
+			}
 		}
 	}
 }

@@ -22,11 +22,12 @@ const (
 // graphFormat is the scheduler's graph file format tag (scheduler.GraphFormat).
 const graphFormat = "streamprove-graph/1"
 
-// Emit writes the quantized model as a streamprove graph in dir: graph.json, the int8 weights
-// and int32 biases in WeightsFile, x quantized as the graph's input in InputFile (its batch
-// binds the dynamic dimensions: the graph format fixes shapes), and the scales in ScalesFile.
-// It returns the graph file's path.
-func (q *QModel) Emit(dir string, x *Tensor) (string, error) {
+// Emit writes the quantized model as a streamprove graph file at path and, beside it, the int8
+// weights and int32 biases in WeightsFile, x quantized as the graph's input in InputFile (its
+// batch binds the dynamic dimensions: the graph format fixes shapes), and the scales in
+// ScalesFile. It returns path.
+func (q *QModel) Emit(path string, x *Tensor) (string, error) {
+	dir := filepath.Dir(path)
 	xi := q.QuantizeInput(x)
 	env := map[string]int{}
 	if len(x.Shape) != len(q.Input.Shape) {
@@ -116,7 +117,6 @@ func (q *QModel) Emit(dir string, x *Tensor) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	path := filepath.Join(dir, "graph.json")
 	if err := os.WriteFile(path, append(data, '\n'), 0o644); err != nil {
 		return "", err
 	}
@@ -137,4 +137,37 @@ func intDType(bits int) string {
 
 func stDType(dt string) string {
 	return map[string]string{"int8": "I8", "int16": "I16", "int32": "I32", "int64": "I64"}[dt]
+}
+
+// ImportFile is the importer's whole path from files: it loads the ONNX model, quantizes it with
+// the float32 calibration samples in calibPath (.npy, the model's input layout), measures the
+// quantized model against the float reference on those samples, and emits the graph at
+// graphPath with the calibration samples as its input.
+func ImportFile(onnxPath, calibPath, graphPath string, opt QuantOptions) (*QModel, Agreement, error) {
+	m, err := Load(onnxPath)
+	if err != nil {
+		return nil, Agreement{}, err
+	}
+	if calibPath == "" {
+		return nil, Agreement{}, fmt.Errorf("onnx %s: a float model needs calibration samples (--calibrate samples.npy, float32 in the model's input layout) to choose its activation scales", onnxPath)
+	}
+	calib, err := ReadNPY(calibPath)
+	if err != nil {
+		return nil, Agreement{}, fmt.Errorf("calibration: %w", err)
+	}
+	if calib.F == nil {
+		return nil, Agreement{}, fmt.Errorf("calibration %s: float32 samples are needed, not %v", calibPath, calib.DType)
+	}
+	q, err := Quantize(m, calib, opt)
+	if err != nil {
+		return nil, Agreement{}, fmt.Errorf("onnx %s: %w", onnxPath, err)
+	}
+	a, _, _, err := q.Compare(calib)
+	if err != nil {
+		return nil, Agreement{}, fmt.Errorf("onnx %s: comparing with the float model: %w", onnxPath, err)
+	}
+	if _, err := q.Emit(graphPath, calib); err != nil {
+		return nil, Agreement{}, err
+	}
+	return q, a, nil
 }

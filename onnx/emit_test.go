@@ -28,7 +28,7 @@ func TestEmitDigits(t *testing.T) {
 		}
 		two := &Tensor{DType: Float32, Shape: append([]int{2}, x.Shape[1:]...), F: x.F[:2*numel(x.Shape[1:])]}
 		dir := t.TempDir()
-		path, err := q.Emit(dir, two)
+		path, err := q.Emit(filepath.Join(dir, "graph.json"), two)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -75,5 +75,28 @@ func TestEmitDigits(t *testing.T) {
 				t.Logf("%s: scheduler.LoadGraphFile (ops not in the scheduler yet): %v", c.name, err)
 			}
 		}
+	}
+}
+
+// TestImportFile: the CLI's path — load, calibrate, compare, emit — and its refusals.
+func TestImportFile(t *testing.T) {
+	dir := t.TempDir()
+	model, calib := filepath.Join(digitsDir, "mlp.onnx"), filepath.Join(digitsDir, "mlp_calib.npy")
+	q, a, err := ImportFile(model, calib, filepath.Join(dir, "g.json"), QuantOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Samples != 128 || a.ArgmaxAgree < 0.97 || a.MaxAbsErr <= 0 || q.Output.Bits != 16 {
+		t.Errorf("agreement %+v, output %+v", a, q.Output)
+	}
+	if _, err := scheduler.LoadGraphFile(filepath.Join(dir, "g.json")); err != nil {
+		t.Error(err)
+	}
+	if _, _, err := ImportFile(model, "", filepath.Join(dir, "h.json"), QuantOptions{}); err == nil || !strings.Contains(err.Error(), "calibration samples") {
+		t.Errorf("no calibration: %v", err)
+	}
+	// CNN-shaped samples do not fit the MLP's input.
+	if _, _, err := ImportFile(model, filepath.Join(digitsDir, "cnn_calib.npy"), filepath.Join(dir, "h.json"), QuantOptions{}); err == nil {
+		t.Error("samples of the wrong layout were accepted")
 	}
 }

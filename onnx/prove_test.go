@@ -29,7 +29,7 @@ func TestProveDigitsMLP(t *testing.T) {
 	}
 	xs := &Tensor{DType: Float32, Shape: []int{n, 64}, F: x.F[:n*64]}
 	dir := t.TempDir()
-	g, err := q.Emit(dir, xs)
+	g, err := q.Emit(filepath.Join(dir, "graph.json"), xs)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,10 +3,13 @@ package main
 import (
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/streamprove/streamprove/onnx"
 	"github.com/streamprove/streamprove/scheduler"
 	"github.com/streamprove/streamprove/spill"
 	"github.com/streamprove/streamprove/tensorstore"
@@ -17,6 +20,7 @@ func importCommand() *cli.Command {
 		Name:  "import",
 		Usage: "import a model (graph JSON + its safetensors/npy sources), or single tensors, into a store",
 		UsageText: "streamprove import --store DIR --graph FILE.json\n" +
+			"   streamprove import --store DIR --onnx MODEL.onnx --calibrate SAMPLES.npy [--bits 8] [--emit-graph G.json]\n" +
 			"   streamprove import --store DIR (--safetensors FILE | --npy FILE --name NAME) [--codec s2|zstd|none] [--chunk-elems N] [--replace]",
 		Description: "With --graph, the graph file (format streamprove-graph/1, see the README) is validated, every\n" +
 			"input and weight is imported from its source (paths relative to the graph file) and checked\n" +
@@ -32,6 +36,10 @@ func importCommand() *cli.Command {
 			&cli.StringFlag{Name: "codec", Value: tensorstore.DefaultCodec.String(), Usage: "chunk codec: s2, zstd or none"},
 			&cli.StringFlag{Name: "chunk-elems", Value: "65536", Usage: "elements per chunk, a power of two (65536, 64Ki…)"},
 			&cli.BoolFlag{Name: "replace", Usage: "replace tensors that already exist"},
+			&cli.StringFlag{Name: "onnx", Usage: "ONNX `MODEL` (float): quantized with --calibrate, emitted as a graph and imported"},
+			&cli.StringFlag{Name: "calibrate", Usage: "float32 .npy `SAMPLES` in the model's input layout (activation scales: max-abs; also the graph's input)"},
+			&cli.IntFlag{Name: "bits", Value: 8, Usage: "bits of weights and activations (the output is requantized to 16)"},
+			&cli.StringFlag{Name: "emit-graph", Usage: "also keep the emitted graph at `FILE` (weights, input and scales beside it)"},
 		},
 		Action: runImport,
 	}
@@ -45,6 +53,10 @@ func runImport(c *cli.Context) error {
 	switch {
 	case dir == "":
 		return usagef("import: --store is required")
+	case c.String("onnx") != "" && (graph != "" || st != "" || np != ""):
+		return usagef("import: --onnx imports the model alone; drop --graph/--safetensors/--npy")
+	case c.String("onnx") != "":
+		return runImportONNX(c, dir)
 	case graph != "" && (st != "" || np != ""):
 		return usagef("import: --graph imports the sources the graph names; drop --safetensors/--npy")
 	case graph == "" && (st == "") == (np == ""):
@@ -95,4 +107,34 @@ func runImport(c *cli.Context) error {
 		}
 	}
 	return err
+}
+
+// runImportONNX quantizes an ONNX model, emits its graph (kept at --emit-graph, else in a
+// temporary directory) and imports it like --graph.
+func runImportONNX(c *cli.Context, dir string) error {
+	if c.String("calibrate") == "" {
+		return usagef("import: --onnx needs --calibrate SAMPLES.npy (float32, the model's input layout) to choose activation scales")
+	}
+	graph := c.String("emit-graph")
+	if graph == "" {
+		tmp, err := os.MkdirTemp("", "streamprove-onnx-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(tmp)
+		graph = filepath.Join(tmp, "graph.json")
+	}
+	q, a, err := onnx.ImportFile(c.String("onnx"), c.String("calibrate"), graph, onnx.QuantOptions{Bits: c.Int("bits")})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.App.Writer, "quantized %s to int%d: %d ops; on the %d calibration samples vs the float model: max |error| %.4g, argmax agreement %.2f%%\n",
+		c.String("onnx"), c.Int("bits"), len(q.Ops), a.Samples, a.MaxAbsErr, 100*a.ArgmaxAgree)
+	m, err := scheduler.Import(dir, graph, tensorstore.WriteOptions{Replace: true})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.App.Writer, "imported model %s: %d tensors, %d kernels into %s (input: the calibration samples; output scale %g)\n",
+		m.File.Name, len(m.Graph.Tensors), len(m.Kernels), dir, q.Output.Scale)
+	return nil
 }

@@ -80,6 +80,8 @@ func (q *QModel) Emit(path string, x *Tensor) (string, error) {
 			n["kernel_shape"], n["strides"], n["pads"] = op.Kernel, op.Strides, op.Pads
 		case "relu":
 			n["bits"] = op.Bits
+		case "scale":
+			n["factor"] = op.Multipliers[0]
 		case "reshape":
 			shape, err := op.Shape.Bind(env)
 			if err != nil {

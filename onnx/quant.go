@@ -37,7 +37,8 @@ type IntTensor struct {
 }
 
 // QOp is one integer op of a quantized model, in the vocabulary of streamprove's graph format:
-// linear, conv2d, requant_fixed, relu, maxpool, sumpool, global_sumpool, reshape.
+// linear, conv2d, requant_fixed, relu, maxpool, sumpool, global_sumpool, reshape, scale (by
+// the integer Multipliers[0]) and add.
 type QOp struct {
 	Op    string
 	Name  string
@@ -162,6 +163,39 @@ func Quantize(m *Model, calib *Tensor, opt QuantOptions) (*QModel, error) {
 			}
 			q.Ops = append(q.Ops, op, &QOp{Op: "requant_fixed", Name: n.Name + ".requant", In: []string{op.Out}, Out: out,
 				Shape: n.Shape, Multipliers: ms, Axis: axis, Shift: shift, Bits: b, Relu: relu})
+			q.Scales[out] = sOut
+		case "Add":
+			// a·s_a + b·s_b at a common scale s_c = min(s_a, s_b)/2^12: integer factors
+			// round(s_a/s_c), round(s_b/s_c) (relative error ≤ 2^-13), then one requant to the
+			// output's scale, with a following Relu fused.
+			if _, ok := q.Scales[n.In[1]]; !ok {
+				return nil, refuse(ref, "quantization: adding a constant is not implemented (only residual adds of two computed tensors)")
+			}
+			out, relu := n.Out, false
+			if i+1 < len(m.Nodes) && m.Nodes[i+1].Op == "Relu" && m.Nodes[i+1].In[0] == n.Out && uses[n.Out] == 1 && n.Out != outName {
+				out, relu = m.Nodes[i+1].Out, true
+				fused[m.Nodes[i+1]] = true
+			}
+			sa, sb := q.Scales[n.In[0]], q.Scales[n.In[1]]
+			sc := min(sa, sb) / (1 << 12)
+			terms := make([]string, 2)
+			for j, sIn := range []float64{sa, sb} {
+				terms[j] = n.In[j]
+				if f := int64(math.RoundToEven(sIn / sc)); f != 1 {
+					terms[j] = fmt.Sprintf("%s.in%d", n.Name, j)
+					q.Ops = append(q.Ops, &QOp{Op: "scale", Name: terms[j], In: []string{n.In[j]}, Out: terms[j], Shape: n.Shape, Multipliers: []int64{f}})
+				}
+			}
+			b := bitsOf(out)
+			sOut := scaleOf(out, b)
+			ms, shift, err := fixedPoint([]float64{sc / sOut})
+			if err != nil {
+				return nil, fmt.Errorf("quantize: node %q (%s): %w", n.Name, n.Op, err)
+			}
+			sum := n.Name + ".sum"
+			q.Ops = append(q.Ops, &QOp{Op: "add", Name: sum, In: terms, Out: sum, Shape: n.Shape},
+				&QOp{Op: "requant_fixed", Name: n.Name + ".requant", In: []string{sum}, Out: out, Shape: n.Shape,
+					Multipliers: ms, Axis: -1, Shift: shift, Bits: b, Relu: relu})
 			q.Scales[out] = sOut
 		case "Relu":
 			q.Ops = append(q.Ops, &QOp{Op: "relu", Name: n.Name, In: n.In, Out: n.Out, Shape: n.Shape, Bits: opt.Bits})
@@ -440,6 +474,18 @@ func (q *QModel) run(x *IntTensor, sizeQBits bool) (*IntTensor, error) {
 		case "relu":
 			for i, v := range in.V {
 				out.V[i] = max(v, 0)
+			}
+		case "scale":
+			for i, v := range in.V {
+				out.V[i] = v * op.Multipliers[0]
+			}
+		case "add":
+			b := vals[op.In[1]]
+			if len(b.V) != len(in.V) {
+				return nil, fmt.Errorf("op %q: adding %v and %v", op.Name, in.Shape, b.Shape)
+			}
+			for i, v := range in.V {
+				out.V[i] = v + b.V[i]
 			}
 		case "reshape":
 			copy(out.V, in.V)

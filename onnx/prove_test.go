@@ -41,7 +41,7 @@ func TestProveDigitsMLP(t *testing.T) {
 		t.Fatal(err)
 	}
 	proof := filepath.Join(dir, "proof")
-	if _, err := scheduler.Prove(st, proof, scheduler.Config{MemBudget: 256 << 20}); err != nil {
+	if _, err := scheduler.Prove(st, proof, scheduler.Config{MemBudget: 64 << 20}); err != nil {
 		t.Fatal(err)
 	}
 	rep, err := scheduler.Verify(st, proof, "")

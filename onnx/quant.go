@@ -515,7 +515,9 @@ func (q *QModel) run(x *IntTensor, sizeQBits bool) (*IntTensor, error) {
 				out.V[i] = max(lo, min(hi, r))
 			}
 			if sizeQBits {
-				op.QBits = max(16, op.Bits+4, bits.Len64(uint64(peak))+2)
+				// The kernel needs 2^(QBits−1) > the output range; its tables have 2^(QBits+1)
+				// rows, so no more headroom than this is bought.
+				op.QBits = max(16, op.Bits+1, bits.Len64(uint64(peak))+2)
 			}
 		default:
 			return nil, fmt.Errorf("op %q: unknown op %s", op.Name, op.Op)

@@ -3,8 +3,11 @@
 // before it allocates, infers shapes (keeping dynamic dimensions such as the batch symbolic),
 // folds the noise of exporters away (Constant, Identity, Dropout, Cast of constants, the
 // Shape → Gather → Unsqueeze → Concat → Reshape chains of a dynamic batch, BatchNormalization
-// into the Conv or Gemm before it), and runs a float reference forward pass in Go, against which
-// a quantized model's accuracy is reported.
+// into the Conv or Gemm before it, a zero Pad into the AveragePool after it), runs a float
+// reference forward pass in Go, quantizes float models post-training (Quantize: int8 weights per
+// output channel, int32 biases, calibrated per-tensor activation scales, fixed-point requant
+// multipliers) with an exact integer forward pass to measure them against the float model, and
+// emits the quantized model as a streamprove graph (QModel.Emit).
 //
 // It refuses, with the node's name, op type, the attribute and the list of supported ops, every
 // model it cannot represent exactly: it never returns a partial model. It does not prove

@@ -5,25 +5,23 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 
+	"github.com/streamprove/streamprove/gkr"
+	"github.com/streamprove/streamprove/scheduler"
 	"github.com/streamprove/streamprove/tensorstore"
 )
 
-// Files Emit writes beside the graph.
+// Files Emit writes beside the graph (the weights go to scheduler.DataFile).
 const (
-	WeightsFile = "weights.safetensors"
-	InputFile   = "input.npy"
+	InputFile = "input.npy"
 	// ScalesFile records the input's and output's scales (float ≈ scale · integer), which the
 	// graph format has no field for yet.
 	ScalesFile = "scales.json"
 )
 
-// graphFormat is the scheduler's graph file format tag (scheduler.GraphFormat).
-const graphFormat = "streamprove-graph/1"
-
-// Emit writes the quantized model as a streamprove graph file at path and, beside it, the int8
-// weights and int32 biases in WeightsFile, x quantized as the graph's input in InputFile (its
+// Emit writes the quantized model as a streamprove graph file at path, through the scheduler's
+// GraphBuilder (so it is validated exactly as a graph file is), with beside it the int8 weights
+// and int32 biases (scheduler.DataFile), x quantized as the graph's input in InputFile (its
 // batch binds the dynamic dimensions: the graph format fixes shapes), and the scales in
 // ScalesFile. It returns path.
 func (q *QModel) Emit(path string, x *Tensor) (string, error) {
@@ -40,72 +38,58 @@ func (q *QModel) Emit(path string, x *Tensor) (string, error) {
 			return "", fmt.Errorf("emit: input of shape %v, model wants %v", x.Shape, q.Input.Shape)
 		}
 	}
-	type tensor struct {
-		Role   string `json:"role"`
-		Shape  []int  `json:"shape,omitempty"`
-		DType  string `json:"dtype,omitempty"`
-		Source string `json:"source,omitempty"`
+	name := q.Name
+	if name == "" {
+		name = "onnx"
 	}
-	g := struct {
-		Format  string             `json:"format"`
-		Name    string             `json:"name"`
-		Tensors map[string]*tensor `json:"tensors"`
-		Nodes   []map[string]any   `json:"nodes"`
-	}{Format: graphFormat, Name: q.Name, Tensors: map[string]*tensor{}}
-	if g.Name == "" {
-		g.Name = "onnx"
-	}
-	g.Tensors[q.Input.Name] = &tensor{Role: "input", Shape: xi.Shape, DType: intDType(q.Input.Bits), Source: InputFile}
-	g.Tensors[q.Output.Name] = &tensor{Role: "output"}
-	names := make([]string, 0, len(q.Weights))
-	for name := range q.Weights {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	arrays := make([]tensorstore.Array, 0, len(names))
-	for _, name := range names {
-		w := q.Weights[name]
-		dt := intDType(q.WeightBits[name])
-		g.Tensors[name] = &tensor{Role: "weight", Shape: w.Shape, DType: dt, Source: WeightsFile}
-		arrays = append(arrays, tensorstore.Array{Name: name, DType: stDType(dt), Shape: w.Shape, Values: w.V})
+	b := scheduler.NewGraphBuilder(name)
+	inDT := intDType(q.Input.Bits)
+	b.Tensor(q.Input.Name, gkr.Input, xi.Shape, inDT).Source = InputFile
+	b.Output(q.Output.Name)
+	for wname, w := range q.Weights {
+		b.Tensor(wname, gkr.Weight, w.Shape, intDType(q.WeightBits[wname]))
+		b.Data(wname, w.V)
 	}
 	for _, op := range q.Ops {
-		n := map[string]any{"op": op.Op, "name": op.Name, "in": op.In, "out": op.Out}
+		var a scheduler.Attrs
 		switch op.Op {
 		case "conv2d":
-			n["strides"], n["pads"] = op.Strides, op.Pads
+			a = scheduler.Attrs{"strides": op.Strides, "pads": op.Pads}
 		case "maxpool":
-			n["kernel_shape"], n["strides"], n["pads"], n["bits"] = op.Kernel, op.Strides, op.Pads, op.Bits
+			a = scheduler.Attrs{"kernel_shape": op.Kernel, "strides": op.Strides, "pads": op.Pads, "bits": op.Bits}
 		case "sumpool":
-			n["kernel_shape"], n["strides"], n["pads"] = op.Kernel, op.Strides, op.Pads
+			a = scheduler.Attrs{"kernel_shape": op.Kernel, "strides": op.Strides, "pads": op.Pads}
 		case "relu":
-			n["bits"] = op.Bits
+			a = scheduler.Attrs{"bits": op.Bits}
 		case "scale":
-			n["factor"] = op.Multipliers[0]
+			a = scheduler.Attrs{"factor": op.Multipliers[0]}
 		case "reshape":
 			shape, err := op.Shape.Bind(env)
 			if err != nil {
 				return "", fmt.Errorf("emit: op %q: %w", op.Name, err)
 			}
-			n["shape"] = shape
+			a = scheduler.Attrs{"shape": shape}
 		case "requant_fixed":
-			n["multipliers"], n["shift"], n["bits"], n["qbits"] = op.Multipliers, op.Shift, op.Bits, op.QBits
+			a = scheduler.Attrs{"multipliers": op.Multipliers, "shift": op.Shift, "bits": op.Bits, "qbits": op.QBits}
 			if len(op.Multipliers) > 1 {
-				n["axis"] = op.Axis
+				a["axis"] = op.Axis
 			}
 			if op.Relu {
-				n["relu"] = true
+				a["relu"] = true
 			}
 		}
-		g.Nodes = append(g.Nodes, n)
+		b.Node(op.Op, op.Name, op.In, op.Out, a)
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", err
-	}
-	if err := tensorstore.WriteSafetensors(filepath.Join(dir, WeightsFile), arrays, map[string]string{"producer": "streamprove onnx import"}); err != nil {
+	got, err := b.WriteFiles(dir)
+	if err != nil {
 		return "", fmt.Errorf("emit: %w", err)
 	}
-	if err := tensorstore.WriteNPY(filepath.Join(dir, InputFile), tensorstore.Array{Name: q.Input.Name, DType: stDType(intDType(q.Input.Bits)), Shape: xi.Shape, Values: xi.V}); err != nil {
+	if got != path {
+		if err := os.Rename(got, path); err != nil {
+			return "", err
+		}
+	}
+	if err := tensorstore.WriteNPY(filepath.Join(dir, InputFile), tensorstore.Array{Name: q.Input.Name, DType: stDType(inDT), Shape: xi.Shape, Values: xi.V}); err != nil {
 		return "", fmt.Errorf("emit: %w", err)
 	}
 	scales, err := json.MarshalIndent(map[string]QValue{"input": q.Input, "output": q.Output}, "", "  ")
@@ -115,31 +99,22 @@ func (q *QModel) Emit(path string, x *Tensor) (string, error) {
 	if err := os.WriteFile(filepath.Join(dir, ScalesFile), append(scales, '\n'), 0o644); err != nil {
 		return "", err
 	}
-	data, err := json.MarshalIndent(g, "", "  ")
-	if err != nil {
-		return "", err
-	}
-	if err := os.WriteFile(path, append(data, '\n'), 0o644); err != nil {
-		return "", err
-	}
 	return path, nil
 }
 
-func intDType(bits int) string {
+func intDType(bits int) tensorstore.DType {
 	switch {
 	case bits <= 8:
-		return "int8"
+		return tensorstore.Int8
 	case bits <= 16:
-		return "int16"
+		return tensorstore.Int16
 	case bits <= 32:
-		return "int32"
+		return tensorstore.Int32
 	}
-	return "int64"
+	return tensorstore.Int64
 }
 
-func stDType(dt string) string {
-	return map[string]string{"int8": "I8", "int16": "I16", "int32": "I32", "int64": "I64"}[dt]
-}
+func stDType(dt tensorstore.DType) string { return fmt.Sprintf("I%d", 8*dt.Size()) }
 
 // ImportFile is the importer's whole path from files: it loads the ONNX model, quantizes it with
 // the float32 calibration samples in calibPath (.npy, the model's input layout), measures the

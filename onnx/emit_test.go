@@ -26,9 +26,25 @@ func TestEmitDigits(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		var qops []string
+		for _, op := range q.Ops {
+			qops = append(qops, op.Op)
+		}
+		if got := strings.Join(qops, " "); got != c.ops {
+			t.Errorf("%s: quantized ops %q, want %q", c.name, got, c.ops)
+		}
 		two := &Tensor{DType: Float32, Shape: append([]int{2}, x.Shape[1:]...), F: x.F[:2*numel(x.Shape[1:])]}
 		dir := t.TempDir()
 		path, err := q.Emit(filepath.Join(dir, "graph.json"), two)
+		if c.name == "cnn" && err != nil {
+			// The scheduler on this branch has no conv2d/pooling/reshape ops yet: the builder
+			// refuses the graph, naming the op, rather than writing one it cannot run.
+			if !strings.Contains(err.Error(), `unknown op "conv2d"`) {
+				t.Errorf("cnn: %v", err)
+			}
+			t.Logf("cnn: %v", err)
+			continue
+		}
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -61,19 +77,13 @@ func TestEmitDigits(t *testing.T) {
 		if out := g.Tensors["logits"]; out.Role != "output" {
 			t.Errorf("%s: output %+v", c.name, out)
 		}
-		for _, f := range []string{WeightsFile, InputFile, ScalesFile} {
+		for _, f := range []string{scheduler.DataFile, InputFile, ScalesFile} {
 			if st, err := os.Stat(filepath.Join(dir, f)); err != nil || st.Size() == 0 {
 				t.Errorf("%s: %s: %v", c.name, f, err)
 			}
 		}
-		// The scheduler validates the graph itself. The CNN needs conv2d, maxpool, sumpool and
-		// reshape, which the scheduler on this branch does not have yet: logged, not asserted.
 		if _, err := scheduler.LoadGraphFile(path); err != nil {
-			if c.name == "mlp" {
-				t.Errorf("%s: scheduler.LoadGraphFile: %v", c.name, err)
-			} else {
-				t.Logf("%s: scheduler.LoadGraphFile (ops not in the scheduler yet): %v", c.name, err)
-			}
+			t.Errorf("%s: scheduler.LoadGraphFile: %v", c.name, err)
 		}
 	}
 }

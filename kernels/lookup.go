@@ -6,6 +6,7 @@ import (
 	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
 	"github.com/streamprove/streamprove/field"
 	"github.com/streamprove/streamprove/gkr"
+	"github.com/streamprove/streamprove/spill"
 )
 
 // linTerm is coef·tensor[t] inside a looked-up column.
@@ -141,7 +142,37 @@ func (lc *lookupCore) proveWith(pc *gkr.ProveCtx, cheat *lookupCheat) ([]gkr.Cla
 			return nil, fmt.Errorf("node %s: tensor %q has %d elements, want 2^%d", lc.name, name, srcs[t].Len(), n)
 		}
 	}
+	mults := make([]field.Source, len(lc.args))
+	for A, arg := range lc.args {
+		if mults[A], err = pc.Source(arg.mult); err != nil {
+			return nil, err
+		}
+	}
 	b := &treeBuilder{budget: pc.Budget(), dir: pc.Opt.SpillDir, who: "lookup " + lc.name}
+	// The working set (readers and buffers, which cannot spill) is kept free from the start;
+	// the trees' layers take RAM only beyond it and spill otherwise.
+	rds, mrds := make([]int64, len(srcs)), make([]int64, len(mults))
+	for t, s := range srcs {
+		rds[t] = streamBytes(s)
+	}
+	tabLogs, tops, unit := make([]int, len(lc.args)), []int{}, []bool{}
+	for A, arg := range lc.args {
+		mrds[A], tabLogs[A] = streamBytes(mults[A]), arg.tab.logSize
+		if n > 0 {
+			tops, unit = append(tops, n), append(unit, true)
+		}
+	}
+	for A := range lc.args {
+		tops, unit = append(tops, tabLogs[A]), append(unit, false)
+	}
+	b.keep = lookupKeep(n, rds, mrds, tabLogs, pc.Opt.Workers)
+	if bud := b.budget; bud != nil {
+		if least := lookupLeast(n, rds, mrds, tabLogs, pc.Opt.Workers); bud.Available() < least {
+			return nil, fmt.Errorf("node %s needs %s free for its readers and buffers, but only %s of the %s budget is: %w",
+				lc.name, spill.FormatBytes(least), spill.FormatBytes(bud.Available()), spill.FormatBytes(bud.Limit()), spill.ErrBudget)
+		}
+	}
+	b.plan(tops, unit)
 	var trees []*fracTree
 	defer func() {
 		for _, t := range trees {
@@ -170,14 +201,10 @@ func (lc *lookupCore) proveWith(pc *gkr.ProveCtx, cheat *lookupCheat) ([]gkr.Cla
 		}
 	}
 	ttrees := make([]*fracTree, len(lc.args))
-	for A, arg := range lc.args {
+	for A := range lc.args {
 		ttrees[A] = &fracTree{}
 		trees = append(trees, ttrees[A])
-		m, err := pc.Source(arg.mult)
-		if err != nil {
-			return nil, err
-		}
-		if err := b.buildTable(ttrees[A], tables[A], m, beta, gpow); err != nil {
+		if err := b.buildTable(ttrees[A], tables[A], mults[A], beta, gpow); err != nil {
 			return nil, fmt.Errorf("node %s: %w", lc.name, err)
 		}
 	}
@@ -340,15 +367,9 @@ func (lc *lookupCore) verify(vc *gkr.VerifyCtx) ([]gkr.Claim, error) {
 
 // buildWitness streams the witness tensors once and builds layers n … 0 of every witness tree:
 // leaf i of lookup A is 1/(β − Σ_t a[A][t]·T_t[i]) (layer n stores only the denominators).
+// The tensors' readers are open together during the leaf pass and closed before the layers
+// are reduced; the chunk buffers are sized after the readers are open, from what is left.
 func (b *treeBuilder) buildWitness(trees []*fracTree, srcs []field.Source, n int, beta field.Element, a [][]field.Element) error {
-	N := int64(1) << n
-	nt := len(srcs)
-	C := b.chunk(N, int64(nt+6))
-	release, err := b.reserve(int64(nt+6) * C * 32)
-	if err != nil {
-		return err
-	}
-	defer release()
 	sinks := make([]*layerSink, len(trees))
 	for A, t := range trees {
 		if err := b.newLayer(t, n, true); err != nil {
@@ -361,7 +382,23 @@ func (b *treeBuilder) buildWitness(trees []*fracTree, srcs []field.Source, n int
 		}
 		sinks[A] = &layerSink{t: t, k: n - 1}
 	}
-	streams := make([]field.Stream, nt)
+	if err := b.leafPass(trees, sinks, srcs, n, beta, a); err != nil {
+		return err
+	}
+	for _, t := range trees {
+		if err := b.reduce(t, n-1); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// leafPass is buildWitness's pass over the tensors: it writes layer n (denominators) and
+// layer n−1 of every tree.
+func (b *treeBuilder) leafPass(trees []*fracTree, sinks []*layerSink, srcs []field.Source, n int, beta field.Element, a [][]field.Element) (err error) {
+	N := int64(1) << n
+	nt := len(srcs)
+	streams := make([]*elemReader, nt)
 	defer func() {
 		for _, s := range streams {
 			if s != nil {
@@ -370,10 +407,16 @@ func (b *treeBuilder) buildWitness(trees []*fracTree, srcs []field.Source, n int
 		}
 	}()
 	for t, s := range srcs {
-		if streams[t], err = s.Open(); err != nil {
+		if streams[t], err = openElemReader(s); err != nil {
 			return err
 		}
 	}
+	C := b.chunk(N, witnessBufBytes(nt))
+	release, err := b.reserve(witnessBufBytes(nt) * C)
+	if err != nil {
+		return err
+	}
+	defer release()
 	bufs := make([][]field.Element, nt)
 	for t := range bufs {
 		bufs[t] = make([]field.Element, C)
@@ -382,7 +425,7 @@ func (b *treeBuilder) buildWitness(trees []*fracTree, srcs []field.Source, n int
 	p2, q2, qe, qo := make([]field.Element, C/2), make([]field.Element, C/2), make([]field.Element, C/2), make([]field.Element, C/2)
 	for off := int64(0); off < N; off += C {
 		for t := range streams {
-			if err := field.ReadFull(streams[t], bufs[t]); err != nil {
+			if err := streams[t].read(bufs[t]); err != nil {
 				return fmt.Errorf("witness tensor %d at %d: %w", t, off, err)
 			}
 		}
@@ -420,11 +463,6 @@ func (b *treeBuilder) buildWitness(trees []*fracTree, srcs []field.Source, n int
 			}
 		}
 	}
-	for _, t := range trees {
-		if err := b.reduce(t, n-1); err != nil {
-			return err
-		}
-	}
 	return nil
 }
 
@@ -432,28 +470,37 @@ func (b *treeBuilder) buildWitness(trees []*fracTree, srcs []field.Source, n int
 // β − Σ_c γ^c·tab_c(j)) as its layer L and reduces it to the root.
 func (b *treeBuilder) buildTable(t *fracTree, tab *lookupTable, m field.Source, beta field.Element, gpow []field.Element) error {
 	L := tab.logSize
-	N := int64(1) << L
-	if m.Len() != N {
-		return fmt.Errorf("multiplicities have %d elements, the table %d", m.Len(), N)
+	if m.Len() != int64(1)<<L {
+		return fmt.Errorf("multiplicities have %d elements, the table %d", m.Len(), int64(1)<<L)
 	}
-	C := b.chunk(N, 2)
-	release, err := b.reserve(2 * C * 32)
-	if err != nil {
-		return err
-	}
-	defer release()
 	if err := b.newLayer(t, L, false); err != nil {
 		return err
 	}
+	if err := b.tablePass(t, tab, m, beta, gpow); err != nil {
+		return err
+	}
+	return b.reduce(t, L)
+}
+
+// tablePass is buildTable's pass over the multiplicities (its reader closed before the reduction).
+func (b *treeBuilder) tablePass(t *fracTree, tab *lookupTable, m field.Source, beta field.Element, gpow []field.Element) error {
+	L := tab.logSize
+	N := int64(1) << L
 	sink := &layerSink{t: t, k: L}
-	st, err := m.Open()
+	st, err := openElemReader(m)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
+	C := b.chunk(N, tableBufBytes)
+	release, err := b.reserve(tableBufBytes * C)
+	if err != nil {
+		return err
+	}
+	defer release()
 	p, q := make([]field.Element, C), make([]field.Element, C)
 	for off := int64(0); off < N; off += C {
-		if err := field.ReadFull(st, p); err != nil {
+		if err := st.read(p); err != nil {
 			return fmt.Errorf("multiplicities at %d: %w", off, err)
 		}
 		for i := range q {
@@ -464,44 +511,56 @@ func (b *treeBuilder) buildTable(t *fracTree, tab *lookupTable, m field.Source, 
 			return err
 		}
 	}
-	return b.reduce(t, L)
+	return nil
 }
 
 // evalHalves returns, for every tensor t, its even and odd halves' MLEs at rho:
 // out[2t] = Σ_j eq(ρ, j)·T_t[2j] and out[2t+1] = Σ_j eq(ρ, j)·T_t[2j+1], one pass per tensor
-// with an eq table of half a chunk (the chunk decomposition of field.NewChunkEq).
+// (one reader open at a time) with an eq table of half a chunk (the chunk decomposition of
+// field.NewChunkEq).
 func (b *treeBuilder) evalHalves(srcs []field.Source, rho []field.Element) ([]field.Element, error) {
+	out := make([]field.Element, 2*len(srcs))
+	for t, src := range srcs {
+		if err := b.evalPass(src, rho, out[2*t:2*t+2]); err != nil {
+			return nil, fmt.Errorf("tensor %d: %w", t, err)
+		}
+	}
+	return out, nil
+}
+
+func (b *treeBuilder) evalPass(src field.Source, rho []field.Element, out []field.Element) error {
 	N := int64(1) << (len(rho) + 1)
-	C := b.chunk(N, 3)
-	release, err := b.reserve(2 * C * 32)
+	st, err := openElemReader(src)
 	if err != nil {
-		return nil, err
+		return err
+	}
+	defer st.Close()
+	C := b.chunk(N, evalBufBytes)
+	release, err := b.reserve(evalBufBytes * C)
+	if err != nil {
+		return err
 	}
 	defer release()
 	c, _ := field.Log2(C)
 	ce := field.NewChunkEq(rho, c-1)
 	buf := make([]field.Element, C)
 	ev, od := make([]field.Element, C/2), make([]field.Element, C/2)
-	out := make([]field.Element, 2*len(srcs))
-	for t, src := range srcs {
-		err := field.ForEachChunk(src, buf, func(j int64, chunk []field.Element) error {
-			h := len(chunk) / 2
-			for i := 0; i < h; i++ {
-				ev[i] = chunk[2*i]
-				od[i] = chunk[2*i+1]
-			}
-			hi := ce.Hi(j)
-			e := field.InnerProduct(ev[:h], ce.Lo)
-			o := field.InnerProduct(od[:h], ce.Lo)
-			e.Mul(&e, &hi)
-			o.Mul(&o, &hi)
-			out[2*t].Add(&out[2*t], &e)
-			out[2*t+1].Add(&out[2*t+1], &o)
-			return nil
-		})
-		if err != nil {
-			return nil, fmt.Errorf("tensor %d: %w", t, err)
+	h := int(C / 2)
+	for j := int64(0); j < N/C; j++ {
+		if err := st.read(buf); err != nil {
+			return fmt.Errorf("at %d: %w", j*C, err)
 		}
+		for i := 0; i < h; i++ {
+			ev[i] = buf[2*i]
+			od[i] = buf[2*i+1]
+		}
+		hi := ce.Hi(j)
+		e := field.InnerProduct(ev, ce.Lo)
+		o := field.InnerProduct(od, ce.Lo)
+		e.Mul(&e, &hi)
+		o.Mul(&o, &hi)
+		out[0].Add(&out[0], &e)
+		out[1].Add(&out[1], &o)
 	}
-	return out, nil
+	return nil
 }

@@ -100,7 +100,7 @@ func lookupGraph(s *tensorstore.Store, op string, rows, cols int, budget *spill.
 
 // proveLookupGraph proves and verifies g and reports the time per step and the proof size.
 func proveLookupGraph(s *tensorstore.Store, g *gkr.Graph, budget *spill.Budget, dir string) (map[string]time.Duration, []byte, error) {
-	w := &StoreWitness{Store: s}
+	w := &StoreWitness{Store: s, Budget: budget}
 	defer w.Close()
 	st := &stepTimes{times: map[string]time.Duration{}}
 	opt := gkr.Options{Sumcheck: sumcheck.Options{Budget: budget, SpillDir: dir}, PCS: pcs.Options{Budget: budget}, Progress: st.progress}
@@ -142,7 +142,11 @@ func lookupKernelBytes(l *Lookup, n int) int {
 	return 32 * e
 }
 
-func benchLookup(b *testing.B, op string, logN int) {
+func benchLookup(b *testing.B, op string, logN int) { benchLookupUnder(b, op, logN, 0) }
+
+// benchLookupUnder is benchLookup with the prove under a ledger of ledger bytes (0: unlimited),
+// readers included.
+func benchLookupUnder(b *testing.B, op string, logN int, ledger int64) {
 	s, err := tensorstore.Open(b.TempDir())
 	if err != nil {
 		b.Fatal(err)
@@ -159,7 +163,11 @@ func benchLookup(b *testing.B, op string, logN int) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		start := time.Now()
-		times, p, err := proveLookupGraph(s, g, nil, b.TempDir())
+		var bud *spill.Budget
+		if ledger > 0 {
+			bud = spill.NewBudget(ledger)
+		}
+		times, p, err := proveLookupGraph(s, g, bud, b.TempDir())
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -208,6 +216,19 @@ func BenchmarkLookupProve(b *testing.B) {
 		for _, logN := range []int{16, 20} {
 			b.Run(fmt.Sprintf("%s/2^%d", op, logN), func(b *testing.B) { benchLookup(b, op, logN) })
 		}
+	}
+}
+
+// BenchmarkLookupProveSpill is BenchmarkLookupProve under the ledger --mem-budget 48MiB gives
+// (spill.LedgerFor): the trees no longer fit in RAM and live in spill files, so this measures
+// what the spill path costs per element against the in-RAM figures above.
+func BenchmarkLookupProveSpill(b *testing.B) {
+	ledger, err := spill.LedgerFor(48 << 20)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, op := range []string{"relu", "requant_relu"} {
+		b.Run(fmt.Sprintf("%s/2^20", op), func(b *testing.B) { benchLookupUnder(b, op, 20, ledger) })
 	}
 }
 

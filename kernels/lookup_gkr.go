@@ -55,22 +55,66 @@ func (t *fracTree) release() {
 	t.layers = nil
 }
 
-// lookupChunk is the elements per pass buffer while building layers.
-const lookupChunk = 1 << 13
+// lookupChunk is the most elements per pass buffer while building layers; lookupMinChunk the
+// least, which the lookup's working set (lookupWorking) keeps free.
+const (
+	lookupChunk    = 1 << 13
+	lookupMinChunk = 1 << 11
+)
 
+// treeBuilder builds the trees of one lookup under the budget. Its tables spill like a
+// sumcheck's (spill.Table): a layer lives in RAM when the budget allows it, in a spill file
+// otherwise. What "allows" means is exact: keep is the lookup's working set (lookupWorking: its
+// readers and chunk buffers, which cannot spill), and a table takes RAM only from what is free
+// beyond keep. Which layers get the RAM is decided once (plan): the smallest, up to ramTop, since
+// the many small layers cost a sumcheck each while a big spilled layer folds into RAM after a
+// few streamed rounds.
 type treeBuilder struct {
 	budget *spill.Budget
 	dir    string
 	who    string
+	keep   int64
+	ramTop int // layers k ≤ ramTop may live in RAM; larger ones go straight to spill files
 }
 
-// chunk picks the elements per buffer for a pass over n elements that holds perElem field
-// elements per chunk element: at most lookupChunk, and small enough to take at most half of what
-// the budget has left (never below 16, which a layer pass needs for even chunks).
+// plan sets ramTop for trees whose stored layers are 1 … tops[A] (only the denominators of
+// the top layer when unit[A]): the largest k such that every tree's layers 1 … k fit what the
+// budget has free beyond keep.
+func (b *treeBuilder) plan(tops []int, unit []bool) {
+	b.ramTop = 1 << 30
+	if b.budget == nil {
+		return
+	}
+	free := b.budget.Available() - b.keep
+	b.ramTop = 0
+	var total int64
+	for k := 1; ; k++ {
+		any := false
+		for A, top := range tops {
+			if k > top {
+				continue
+			}
+			any = true
+			halves := int64(4)
+			if k == top && unit[A] {
+				halves = 2
+			}
+			total += halves << (k - 1) * 32
+		}
+		if !any || total > free {
+			return
+		}
+		b.ramTop = k
+	}
+}
+
+// chunk picks the elements per buffer for a pass over n elements whose buffers take perElem
+// bytes per chunk element: at most lookupChunk, and small enough to take at most half of what
+// the budget has free (never below 16, which lookupLeast holds; keep holds lookupMinChunk).
 func (b *treeBuilder) chunk(n, perElem int64) int64 {
 	C := min(int64(lookupChunk), n)
 	if b.budget != nil {
-		for C > 16 && perElem*C*32 > b.budget.Available()/2 {
+		for C > 16 && perElem*C > b.budget.Available()/2 {
 			C /= 2
 		}
 	}
@@ -96,13 +140,143 @@ func (b *treeBuilder) newLayer(t *fracTree, k int, qOnly bool) error {
 		if qOnly && h < 2 {
 			continue
 		}
-		tb, err := spill.NewTable(b.budget, fmt.Sprintf("%s layer %d", b.who, k), int64(1)<<(k-1), b.dir)
+		who, n := fmt.Sprintf("%s layer %d", b.who, k), int64(1)<<(k-1)
+		var tb *spill.Table
+		var err error
+		if k <= b.ramTop {
+			tb, err = spill.NewTableKeeping(b.budget, who, n, b.dir, b.keep)
+		} else {
+			tb, err = spill.NewSpilledTable(who, n, b.dir)
+		}
 		if err != nil {
 			return err
 		}
 		t.layers[k][h] = tb
 	}
 	return nil
+}
+
+// Buffer bytes per chunk element of the lookup's passes (what chunk and lookupWorking use).
+const (
+	reduceBufBytes = 7 * 32 // four halves in, p, q, a temporary
+	tableBufBytes  = 2*32 + 8
+	evalBufBytes   = 2*32 + 8 // a chunk and its two halves, with the integers read
+)
+
+// witnessBufBytes is the buffer bytes per chunk element of the leaf pass over nt tensors: a
+// chunk of each (with its integers), q and a temporary, and four half-chunks.
+func witnessBufBytes(nt int) int64 { return int64(nt)*(32+8) + 4*32 }
+
+// lookupWorking is what a lookup's prove needs free besides its trees' layers (which can
+// spill): the largest of its phases — the leaf pass (every tensor's reader open at once), a
+// layer reduction, a table tree's pass (the multiplicities' reader), the evaluation pass (one
+// reader at a time), each with buffers of lookupMinChunk elements and readers without prefetch —
+// and twice the streaming workspaces of its layer sumchecks at chunks of 2^lookupSumcheckLog
+// (sumcheck.StreamWorkspaceBytes). rds and multRds are the readers' least bytes
+// (tensorstore.Info.StreamBytes), n the witness variables, tabLogs the tables' sizes.
+//
+// minChunk and scLog are the buffer and sumcheck chunk sizes it plans for, and scMul the
+// sumcheck workspaces' multiple: lookupKeep plans for speed (lookupMinChunk, 2^lookupSumcheckLog,
+// twice), lookupLeast for the least a lookup runs in at all (16 elements, 2^4, once), which
+// is what the scheduler's plan requires.
+func lookupWorking(n int, rds, multRds []int64, tabLogs []int, workers int, minChunk int64, scLog int, scMul int64) int64 {
+	chunk := func(logN int) int64 { return min(minChunk, int64(1)<<max(logN, 1)) }
+	var sumRd, maxRd int64
+	for _, r := range rds {
+		sumRd += r
+		maxRd = max(maxRd, r)
+	}
+	trees := len(multRds)
+	need := int64(0)
+	if n > 0 {
+		C := chunk(n)
+		need = max(sumRd+witnessBufBytes(len(rds))*C, reduceBufBytes*C, maxRd+evalBufBytes*C,
+			scMul*sumcheck.StreamWorkspaceBytes(4*trees, workers, min(scLog, n)))
+	} else {
+		need = maxRd + 32
+	}
+	for A, r := range multRds {
+		C := chunk(tabLogs[A])
+		need = max(need, r+tableBufBytes*C, reduceBufBytes*C,
+			scMul*sumcheck.StreamWorkspaceBytes(4, workers, min(scLog, tabLogs[A])))
+	}
+	return need
+}
+
+// lookupKeep is the working set a lookup keeps free for speed: its passes' buffers at
+// lookupMinChunk elements, its sumchecks' streaming at chunks of 2^lookupSumcheckLog.
+func lookupKeep(n int, rds, multRds []int64, tabLogs []int, workers int) int64 {
+	return lookupWorking(n, rds, multRds, tabLogs, workers, lookupMinChunk, lookupSumcheckLog, 2)
+}
+
+// lookupLeast is the least free RAM a lookup's prove runs in (everything spilled, the passes in
+// chunks of 16 elements, the sumchecks in chunks of 2^4).
+func lookupLeast(n int, rds, multRds []int64, tabLogs []int, workers int) int64 {
+	return lookupWorking(n, rds, multRds, tabLogs, workers, 16, 4, 1)
+}
+
+// lookupSumcheckLog is the chunk log the working set plans the layer sumchecks' streaming for.
+const lookupSumcheckLog = 8
+
+// elemReader streams a source as field elements, through its integer stream when it has one:
+// an integer tensor's reader then holds int64 chunks, a quarter of a field reader's bytes.
+type elemReader struct {
+	fs field.Stream
+	is field.IntStream
+	ib []int64
+}
+
+func openElemReader(src field.Source) (*elemReader, error) {
+	if is, ok := src.(field.IntSource); ok {
+		st, err := is.OpenInts()
+		if err != nil {
+			return nil, err
+		}
+		return &elemReader{is: st}, nil
+	}
+	st, err := src.Open()
+	if err != nil {
+		return nil, err
+	}
+	return &elemReader{fs: st}, nil
+}
+
+// read fills dst with the next len(dst) elements.
+func (r *elemReader) read(dst []field.Element) error {
+	if r.fs != nil {
+		return field.ReadFull(r.fs, dst)
+	}
+	if cap(r.ib) < len(dst) {
+		r.ib = make([]int64, len(dst))
+	}
+	ib := r.ib[:len(dst)]
+	if err := readFull(r.is.Next, ib); err != nil {
+		return err
+	}
+	field.Parallel(len(dst), workersFor(int64(len(dst)), 0), func(s, e int) {
+		for i := s; i < e; i++ {
+			dst[i].SetInt64(ib[i])
+		}
+	})
+	return nil
+}
+
+func (r *elemReader) Close() error {
+	if r.fs != nil {
+		return r.fs.Close()
+	}
+	return r.is.Close()
+}
+
+// streamBytes is the least a stream of src (as openElemReader opens it) holds, for sources that say
+// (a store tensor: tensorstore.Info.StreamBytes); 0 for the others (RAM and spill tables).
+func streamBytes(src field.Source) int64 {
+	sz, ok := src.(interface{ StreamBytes(ints bool) int64 })
+	if !ok {
+		return 0
+	}
+	_, ints := src.(field.IntSource)
+	return sz.StreamBytes(ints)
 }
 
 // layerSink receives layer k of a tree in order, in chunks of even length (or the one root).
@@ -155,8 +329,8 @@ func (b *treeBuilder) reduce(t *fracTree, top int) error {
 	if top == 0 {
 		return nil
 	}
-	C := b.chunk(int64(1)<<(top-1), 7)
-	release, err := b.reserve(7 * C * 32)
+	C := b.chunk(int64(1)<<(top-1), reduceBufBytes)
+	release, err := b.reserve(reduceBufBytes * C)
 	if err != nil {
 		return err
 	}

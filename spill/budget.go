@@ -50,6 +50,25 @@ func (b *Budget) Reserve(who string, n int64) error {
 // TryReserve takes n bytes if they are free and reports whether it did.
 func (b *Budget) TryReserve(n int64) bool { return b.Reserve("", n) == nil }
 
+// ReserveKeeping takes n bytes only if keep bytes stay free afterwards, and reports whether it
+// did: a caller that knows what it will still need (the readers and buffers it opens later)
+// takes RAM for what could spill only from the rest.
+func (b *Budget) ReserveKeeping(n, keep int64) bool {
+	if n < 0 || keep < 0 {
+		return false
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.limit > 0 && b.used+n+keep > b.limit {
+		return false
+	}
+	b.used += n
+	if b.used > b.peak {
+		b.peak = b.used
+	}
+	return true
+}
+
 // Release returns n bytes taken by Reserve.
 func (b *Budget) Release(n int64) {
 	b.mu.Lock()

@@ -42,6 +42,21 @@ func NewTable(b *Budget, who string, n int64, dir string) (*Table, error) {
 	return NewSpilledTable(who, n, dir)
 }
 
+// NewTableKeeping makes a zeroed table of n elements for a caller that knows what it still
+// needs: it lives in RAM if its n·32 bytes can be reserved with keep bytes left free afterwards
+// (Budget.ReserveKeeping), and in a spill file under dir otherwise. Unlike NewTable it does not
+// hold back an eighth of the limit: the caller's keep is the exact reserve.
+func NewTableKeeping(b *Budget, who string, n int64, dir string, keep int64) (*Table, error) {
+	if n < 0 {
+		return nil, fmt.Errorf("spill: table %s of %d elements", who, n)
+	}
+	bytes := n * elemBytes
+	if b == nil || b.ReserveKeeping(bytes, keep) {
+		return &Table{n: n, ram: make([]field.Element, n), budget: b, reserved: bytes}, nil
+	}
+	return NewSpilledTable(who, n, dir)
+}
+
 // NewSpilledTable makes a table of n elements in a spill file under dir, whatever the budget.
 // The file is unlinked at once so that a crash leaves nothing behind.
 func NewSpilledTable(who string, n int64, dir string) (*Table, error) {

@@ -233,12 +233,25 @@ const elemBytes = int64(field.Bytes)
 // (4 per source and the gate's output) stay in a core's L2 cache (2^11 pairs: 64 KiB each).
 func (pr *prover) maxPairs() int { return 1 << min(pr.chunkLog-1, 11) }
 
-func (pr *prover) wsBytes(chunkLog int) int64 {
-	per := int64(4*pr.k+1) << min(chunkLog-1, 11) // ev, od, e2, o2, out
-	if !pr.inRAM {
-		per += 3 * int64(pr.k) << chunkLog // three batches of read chunks
+func (pr *prover) wsBytes(chunkLog int) int64 { return wsBytes(pr.k, pr.workers, chunkLog, !pr.inRAM) }
+
+func wsBytes(k, workers, chunkLog int, streaming bool) int64 {
+	per := int64(4*k+1) << min(chunkLog-1, 11) // ev, od, e2, o2, out
+	if streaming {
+		per += 3 * int64(k) << chunkLog // three batches of read chunks
 	}
-	return int64(pr.workers) * per * elemBytes
+	return int64(workers) * per * elemBytes
+}
+
+// StreamWorkspaceBytes is what a streaming prove of a gate of arity k reserves for its
+// workspaces with workers workers (0: GOMAXPROCS) and chunks of 2^chunkLog elements. A prover
+// shrinks its chunks until they take at most half of what the budget has free, down to 2^4: a
+// caller that wants its sumchecks to stream in chunks of 2^chunkLog leaves twice this free.
+func StreamWorkspaceBytes(k, workers, chunkLog int) int64 {
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	return wsBytes(k, workers, chunkLog, true)
 }
 
 func (pr *prover) reserve(who string, n int64) error {

@@ -36,6 +36,14 @@ type Info struct {
 // NumVars returns the number of MLE variables, log2(PaddedLen).
 func (in *Info) NumVars() int { return bits.TrailingZeros64(uint64(in.PaddedLen)) }
 
+// StreamBytes is what a sequential reader of the tensor holds at least (no prefetch): one
+// decoded chunk of elemBytes-byte values (32 for field elements, 8 for the int64 of an integer
+// stream) and the read and raw scratch of one stored chunk. A prefetching reader holds one more
+// decoded chunk per prefetch slot.
+func (in *Info) StreamBytes(elemBytes int) int64 {
+	return int64(in.ChunkElems) * (int64(elemBytes) + 2*int64(in.DType.Size()))
+}
+
 // ChunkLen returns the number of elements in chunk j.
 func (in *Info) ChunkLen(j int) int {
 	start := int64(j) * int64(in.ChunkElems)

@@ -47,7 +47,7 @@ func openChunkStream[T any](t *Tensor, conv func([]T, []byte) error) (*chunkStre
 	in := &t.info
 	chunkBytes := int64(in.ChunkElems) * int64(unsafe.Sizeof(zero))
 	// one read buffer (stored bytes, ≤ raw + codec overhead) and one raw buffer
-	scratchBytes := 2 * int64(in.ChunkElems) * int64(in.DType.Size())
+	scratchBytes := in.StreamBytes(int(unsafe.Sizeof(zero))) - chunkBytes
 	depth := t.opt.Prefetch
 	if depth == 0 {
 		depth = defaultPrefetch
@@ -223,6 +223,16 @@ func (p paddedSource) Open() (field.Stream, error) {
 		return nil, err
 	}
 	return newPaddedStream(raw, &p.t.info), nil
+}
+
+// StreamBytes is the least a stream of the source holds (Info.StreamBytes): ints for an
+// OpenInts stream of an integer tensor, field elements otherwise. Consumers that must plan
+// their memory before opening streams ask it.
+func (p paddedSource) StreamBytes(ints bool) int64 {
+	if ints && p.t.info.DType.IsInt() {
+		return p.t.info.StreamBytes(8)
+	}
+	return p.t.info.StreamBytes(field.Bytes)
 }
 
 // paddedIntSource is the Source of an integer tensor.

@@ -87,19 +87,12 @@ func (b *treeBuilder) plan(tops []int, unit []bool) {
 	}
 	free := b.budget.Available() - b.keep
 	b.ramTop = 0
-	var total int64
 	for k := 1; ; k++ {
+		var total int64
 		any := false
 		for A, top := range tops {
-			if k > top {
-				continue
-			}
-			any = true
-			halves := int64(4)
-			if k == top && unit[A] {
-				halves = 2
-			}
-			total += halves << (k - 1) * 32
+			any = any || k <= top
+			total += treeBytes(min(k, top), unit[A] && k >= top)
 		}
 		if !any || total > free {
 			return

@@ -189,18 +189,68 @@ func (l *Lookup) Verify(vc *gkr.VerifyCtx, out []gkr.Claim) ([]gkr.Claim, error)
 	return l.core.verify(vc)
 }
 
-// Estimate: chunk buffers in RAM (the layer tables, about three field elements per witness
-// element and lookup, live in RAM only when the budget has room and are spilled otherwise);
-// the witness tensors are read twice (building the leaves, evaluating them at the end) and the
-// layer tables written once and read by their sumchecks.
+// Estimate is EstimateReaders with every reader sized for an int64 tensor in chunks of 2^16
+// (the store's default): a caller that knows the tensors' dtypes and chunks passes their sizes.
 func (l *Lookup) Estimate(g *gkr.Graph) gkr.Estimate {
+	return l.EstimateReaders(g, func(string) int64 { return defaultStreamBytes }, 0)
+}
+
+// defaultStreamBytes is tensorstore.Info.StreamBytes of an int64 stream of an int64 tensor in
+// chunks of 2^16 elements.
+const defaultStreamBytes = (1 << 16) * (8 + 2*8)
+
+// ReaderEstimator is implemented by kernels whose least RAM depends on the readers of the
+// tensors they stream: EstimateReaders is Estimate given streamBytes(tensor), the least a
+// sequential reader of the tensor holds as the kernel opens it (tensorstore.Info.StreamBytes:
+// an int64 stream for an integer tensor, field elements otherwise), and the prove's workers
+// (0: GOMAXPROCS).
+type ReaderEstimator interface {
+	EstimateReaders(g *gkr.Graph, streamBytes func(tensor string) int64, workers int) gkr.Estimate
+}
+
+// EstimateReaders: MinBytes is the least working set the prove refuses to start without
+// (lookupLeast: its readers and buffers with every layer spilled); TableBytes is every tree's
+// layers in RAM plus the rest of its preferred working set (lookupKeep), so that MinBytes +
+// TableBytes is what it takes to spill nothing. The witness tensors are read twice (the leaves,
+// their evaluation at the end), the layers written once and read by their sumchecks.
+func (l *Lookup) EstimateReaders(g *gkr.Graph, streamBytes func(string) int64, workers int) gkr.Estimate {
 	ti, ok := g.Tensors[l.x]
 	if !ok {
 		return gkr.Estimate{}
 	}
-	n := int64(1) << ti.NumVars()
+	nv := ti.NumVars()
+	n := int64(1) << nv
+	rds := make([]int64, len(l.core.tensors))
+	for t, name := range l.core.tensors {
+		rds[t] = streamBytes(name)
+	}
+	mrds, tabLogs := make([]int64, len(l.core.args)), make([]int, len(l.core.args))
+	var layers int64
+	for A, a := range l.core.args {
+		mrds[A], tabLogs[A] = streamBytes(a.mult), a.tab.logSize
+		layers += treeBytes(a.tab.logSize, false)
+		if nv > 0 {
+			layers += treeBytes(nv, true)
+		}
+	}
+	least := lookupLeast(nv, rds, mrds, tabLogs, workers)
+	keep := lookupKeep(nv, rds, mrds, tabLogs, workers)
 	nt, trees := int64(len(l.core.tensors)), int64(len(l.core.args))
-	return gkr.Estimate{MinBytes: (nt + 8) * 16 * 32, TableBytes: 3 * trees * n * 32, StreamBytes: (2*nt + 6*trees) * n * 32}
+	return gkr.Estimate{MinBytes: least, TableBytes: layers + keep - least, StreamBytes: (2*nt + 6*trees) * n * 32}
+}
+
+// treeBytes is what a tree's stored layers 1 … top take (only the denominators of the top
+// layer when unit).
+func treeBytes(top int, unit bool) int64 {
+	var b int64
+	for k := 1; k <= top; k++ {
+		halves := int64(4)
+		if k == top && unit {
+			halves = 2
+		}
+		b += halves << (k - 1) * 32
+	}
+	return b
 }
 
 // OutBound is the largest magnitude of y.
@@ -211,4 +261,7 @@ func (l *Lookup) OutBound(g *gkr.Graph, in []*big.Int) (*big.Int, error) {
 	return big.NewInt(max(-l.lo, l.hi)), nil
 }
 
-var _ Kernel = (*Lookup)(nil)
+var (
+	_ Kernel          = (*Lookup)(nil)
+	_ ReaderEstimator = (*Lookup)(nil)
+)

@@ -153,25 +153,68 @@ const stepFloor = 6 << 20
 // anything starts, a run whose steps cannot fit: "kernel fc3 needs at least …". Within a step,
 // the kernels size their own pieces from what the ledger has free (row pieces of a matmul,
 // forward row blocks, prefetch depth), and tables that do not fit spill to files.
-func Plan(m *Model, memBudget int64) ([]StepPlan, error) {
+//
+// Kernels whose least RAM depends on their readers (kernels.ReaderEstimator: lookups open
+// several at once) get each tensor's reader size from its dtype (declared, or implied by the
+// value bounds the forward pass stores it with) and its chunking (the store's, or the default
+// for tensors the forward pass has not written yet).
+func Plan(m *Model, memBudget int64) ([]StepPlan, error) { return plan(m, memBudget, nil, 0) }
+
+func plan(m *Model, memBudget int64, s *tensorstore.Store, workers int) ([]StepPlan, error) {
 	ledger, err := spill.LedgerFor(memBudget)
+	if err != nil {
+		return nil, err
+	}
+	rd, err := readerSizes(m, s)
 	if err != nil {
 		return nil, err
 	}
 	out := make([]StepPlan, 0, len(m.Kernels))
 	for _, k := range m.Kernels {
-		e := k.Estimate(m.Graph)
+		var e gkr.Estimate
+		if re, ok := k.(kernels.ReaderEstimator); ok {
+			e = re.EstimateReaders(m.Graph, rd, workers)
+		} else {
+			e = k.Estimate(m.Graph)
+		}
 		sp := StepPlan{Kernel: k.Name(), MinBytes: e.MinBytes + stepFloor, TableBytes: e.TableBytes, StreamBytes: e.StreamBytes}
 		if ledger >= 0 {
 			if sp.MinBytes > ledger {
-				return nil, fmt.Errorf("kernel %s needs at least %s; --mem-budget %s leaves %s for tables: %w",
-					k.Name(), spill.FormatBytes(sp.MinBytes+2*spill.RuntimeOverhead), spill.FormatBytes(memBudget), spill.FormatBytes(ledger), spill.ErrBudget)
+				return nil, fmt.Errorf("kernel %s needs at least --mem-budget %s (%s for its readers and buffers); %s leaves %s: %w",
+					k.Name(), spill.FormatBytes(spill.BudgetFor(sp.MinBytes)), spill.FormatBytes(sp.MinBytes), spill.FormatBytes(memBudget), spill.FormatBytes(ledger), spill.ErrBudget)
 			}
 			sp.Spills = sp.MinBytes+sp.TableBytes > ledger
 		}
 		out = append(out, sp)
 	}
 	return out, nil
+}
+
+// readerSizes returns, per tensor, the least bytes a sequential reader holds as a kernel opens
+// it (tensorstore.Info.StreamBytes: int64 chunks for an integer tensor, field elements
+// otherwise).
+func readerSizes(m *Model, s *tensorstore.Store) (func(string) int64, error) {
+	bs, err := bounds(m)
+	if err != nil {
+		return nil, err
+	}
+	return func(name string) int64 {
+		in := tensorstore.Info{ChunkElems: 1 << 16, DType: tensorstore.Field}
+		if dt, ok := m.DTypes[name]; ok {
+			in.DType = dt
+		} else if b, ok := bs[name]; ok {
+			in.DType = kernels.DTypeForBound(b)
+		}
+		if s != nil {
+			if st, err := s.Stat(name); err == nil {
+				in.ChunkElems, in.DType = st.ChunkElems, st.DType
+			}
+		}
+		if in.DType.IsInt() {
+			return in.StreamBytes(8)
+		}
+		return in.StreamBytes(field.Bytes)
+	}, nil
 }
 
 // Forward runs the forward pass, skipping steps a previous run finished when cfg.Resume.
@@ -242,7 +285,7 @@ func Prove(storeDir, out string, cfg Config) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	steps, err := Plan(m, cfg.MemBudget)
+	steps, err := plan(m, cfg.MemBudget, s, cfg.Workers)
 	if err != nil {
 		return nil, err
 	}
@@ -611,6 +654,6 @@ func PlanStore(storeDir string, memBudget int64) (*Model, []StepPlan, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	steps, err := Plan(m, memBudget)
+	steps, err := plan(m, memBudget, s, 0)
 	return m, steps, err
 }

@@ -151,6 +151,14 @@ func ForRun(memBudget int64) (*Budget, error) {
 	return NewBudget(ledger), nil
 }
 
+// MinBudget is the least --mem-budget a run accepts (LedgerFor refuses less).
+const MinBudget = 48 << 20
+
+// BudgetFor returns the least --mem-budget whose ledger (LedgerFor) is at least ledger bytes.
+func BudgetFor(ledger int64) int64 {
+	return max(MinBudget, 2*max(ledger, 0)+RuntimeOverhead)
+}
+
 // LedgerFor returns the ledger ForRun would give a budget (−1 for an unlimited one), or
 // ErrBudget for a budget too small to run at all.
 func LedgerFor(memBudget int64) (int64, error) {
@@ -160,7 +168,7 @@ func LedgerFor(memBudget int64) (int64, error) {
 	// Below this a step's stream readers (a few chunks of prefetch each) no longer fit the
 	// ledger next to its tables (measured: a 3-layer int8 MLP with lookups fails at 40 MiB
 	// mid-proof and runs at 48 MiB with 39 MiB peak).
-	const floor = 48 << 20
+	const floor = MinBudget
 	if memBudget < floor {
 		return 0, fmt.Errorf("--mem-budget %s is below the minimum of %s (the runtime alone takes ~%s): %w",
 			FormatBytes(memBudget), FormatBytes(floor), FormatBytes(RuntimeOverhead), ErrBudget)

@@ -149,6 +149,14 @@ type StepPlan struct {
 // readers with their prefetch queues (~2.2 MiB each at the default chunk size).
 const stepFloor = 6 << 20
 
+// checkpointCopies is how many copies of the proof so far a checkpoint makes while it is written
+// (its encoding, and the catalog transaction's pages).
+const checkpointCopies = 2
+
+// engineSlack is what a step whose readers its estimate counts (kernels.ReaderEstimator) needs
+// besides: the engine's transient buffers around it (transcript, claims, message encoding).
+const engineSlack = 1 << 20
+
 // Plan lays out every kernel's memory under a budget (0: unlimited) and refuses, before
 // anything starts, a run whose steps cannot fit: "kernel fc3 needs at least …". Within a step,
 // the kernels size their own pieces from what the ledger has free (row pieces of a matmul,
@@ -169,25 +177,66 @@ func plan(m *Model, memBudget int64, s *tensorstore.Store, workers int) ([]StepP
 	if err != nil {
 		return nil, err
 	}
+	held := proofHeld(m)
+	ckpt := checkpointCopies * held * 4 / 5
 	out := make([]StepPlan, 0, len(m.Kernels))
 	for _, k := range m.Kernels {
 		var e gkr.Estimate
+		floor := int64(stepFloor)
 		if re, ok := k.(kernels.ReaderEstimator); ok {
-			e = re.EstimateReaders(m.Graph, rd, workers)
+			// its readers are counted: the floor is only the engine's slack around the step
+			e, floor = re.EstimateReaders(m.Graph, rd, workers), engineSlack
 		} else {
 			e = k.Estimate(m.Graph)
 		}
-		sp := StepPlan{Kernel: k.Name(), MinBytes: e.MinBytes + stepFloor, TableBytes: e.TableBytes, StreamBytes: e.StreamBytes}
+		// During the step the proof is held beside the step's own needs; after it, beside the
+		// checkpoint's copies of it.
+		sp := StepPlan{Kernel: k.Name(), MinBytes: held + max(e.MinBytes+floor, ckpt), TableBytes: e.TableBytes, StreamBytes: e.StreamBytes}
 		if ledger >= 0 {
 			if sp.MinBytes > ledger {
-				return nil, fmt.Errorf("kernel %s needs at least --mem-budget %s (%s for its readers and buffers); %s leaves %s: %w",
-					k.Name(), spill.FormatBytes(spill.BudgetFor(sp.MinBytes)), spill.FormatBytes(sp.MinBytes), spill.FormatBytes(memBudget), spill.FormatBytes(ledger), spill.ErrBudget)
+				return nil, fmt.Errorf("kernel %s needs at least --mem-budget %s (a ledger of %s, %s of it for the proof held in RAM); %s leaves %s: %w",
+					k.Name(), spill.FormatBytes(spill.BudgetFor(sp.MinBytes)), spill.FormatBytes(sp.MinBytes),
+					spill.FormatBytes(held), spill.FormatBytes(memBudget), spill.FormatBytes(ledger), spill.ErrBudget)
 			}
 			sp.Spills = sp.MinBytes+sp.TableBytes > ledger
 		}
 		out = append(out, sp)
 	}
 	return out, nil
+}
+
+// proofHeld bounds what the proof itself holds in RAM, charged to the ledger through every step
+// (gkr's channel): the public outputs it carries (all of them are sent before the first
+// kernel), the commitments made in the proof, every kernel's messages, and the final opening's
+// vectors, with a quarter more: the channel reserves the buffer's capacity, which append grows
+// by about a quarter at a time.
+func proofHeld(m *Model) int64 {
+	g := m.Graph
+	n := int64(70) // header
+	for _, name := range g.Names(gkr.Output) {
+		n += gkr.Numel(g.Tensors[name].Shape) * field.Bytes
+	}
+	cols := func(nv int) int { return min((nv+1)/2, pcs.DefaultMaxColumnLog) }
+	for _, name := range g.InProofCommitted() {
+		nv := g.Tensors[name].NumVars()
+		n += 3 + 32<<(nv-cols(nv))
+	}
+	for _, name := range append(g.Names(gkr.Weight), g.InProofCommitted()...) {
+		n += 2 * field.Bytes << cols(g.Tensors[name].NumVars()) // up to two claims' vectors each
+	}
+	for _, k := range m.Kernels {
+		nv := 0
+		for _, t := range append(k.Inputs(), k.Outputs()...) {
+			if ti, ok := g.Tensors[t]; ok {
+				nv = max(nv, ti.NumVars())
+			}
+		}
+		// two sumchecks of up to nv rounds for every variable (a lookup's layers: its witness
+		// trees and a table tree), 4 elements a round (measured: 42 KB for a requant_relu at
+		// 2^20, below this bound's 113 KiB)
+		n += int64(2*(nv+1)*(nv+1)) * 4 * field.Bytes
+	}
+	return n + n/4
 }
 
 // readerSizes returns, per tensor, the least bytes a sequential reader holds as a kernel opens
@@ -319,6 +368,15 @@ func Prove(storeDir, out string, cfg Config) (*Report, error) {
 		// Each finished kernel is recorded in the catalog (one bbolt transaction, fsynced), so a
 		// killed prover resumes after the last kernel it finished.
 		Checkpoint: func(cp *gkr.Checkpoint) error {
+			// The encoding copies the proof so far, and the catalog's transaction copies the
+			// encoding into its pages: both live next to the proof while it is written.
+			if b != nil {
+				n := checkpointCopies * int64(len(cp.Proof))
+				if err := b.Reserve("checkpoint of the proof so far", n); err != nil {
+					return err
+				}
+				defer b.Release(n)
+			}
 			data, err := cp.MarshalBinary()
 			if err != nil {
 				return err

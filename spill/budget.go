@@ -129,12 +129,21 @@ func SetMemoryLimit(budget int64) int64 {
 	if margin < 16<<20 {
 		margin = 16 << 20
 	}
+	// RSS also holds what the GC does not count: the binary's mapped text and data and the
+	// catalog's mmap (measured RssFile: ~14 MiB for streamprove during a prove), on top of
+	// which the soft limit is overshot by what is allocated between collections (measured: a
+	// 2×4096×128 MLP at 80 MiB peaked at 92 MiB without this term, 79.5 MiB with it).
+	margin += fileBacked
 	lim := budget - margin
 	if lim < 8<<20 {
 		lim = 8 << 20
 	}
 	return debug.SetMemoryLimit(lim)
 }
+
+// fileBacked is the part of RSS outside the Go runtime's accounting that SetMemoryLimit leaves
+// room for.
+const fileBacked = 8 << 20
 
 // ForRun sets a process up to keep its peak RSS under memBudget and returns the ledger it must
 // reserve from: the GC's soft limit goes a margin below the budget, and the ledger gets half of

@@ -4,8 +4,10 @@
 // buffers, folded sumcheck tables, matmul row vectors, prefetch queues) reserves its bytes first
 // and releases them after; a reservation that cannot be met fails with ErrBudget naming who asked
 // and how much. A Table is a vector of field elements that lives in RAM when its bytes can be
-// reserved and in a spill file otherwise. The ledger is a plan, not a measurement: PeakRSS reads
-// the kernel's VmHWM, which is what tests and benchmarks check.
+// reserved and in a spill file otherwise: NewTable keeps an eighth of the limit free for the
+// readers of later steps, NewTableKeeping keeps exactly what its caller says it still needs. The
+// ledger is a plan, not a measurement: PeakRSS reads the kernel's VmHWM, which is what tests and
+// benchmarks check.
 //
 // Spill files are read and written with pread/pwrite into caller buffers rather than mmapped:
 // every touched page of a mapping counts in RSS until it is unmapped or MADV_DONTNEED'd, while a

@@ -151,3 +151,44 @@ func TestPeakRSS(t *testing.T) {
 		t.Fatalf("CurrentRSS = %d (peak %d), %v", rss, hwm, err)
 	}
 }
+
+// TestTableKeeping: a table takes RAM only when its caller's keep stays free afterwards, spills
+// otherwise, and either way gives its reservation back on Release; BudgetFor inverts LedgerFor.
+func TestTableKeeping(t *testing.T) {
+	b := NewBudget(100 * elemBytes)
+	if !b.ReserveKeeping(40*elemBytes, 60*elemBytes) || b.ReserveKeeping(1, 60*elemBytes) {
+		t.Fatalf("ReserveKeeping: used %d of %d", b.Used(), b.Limit())
+	}
+	b.Release(40 * elemBytes)
+	ram, err := NewTableKeeping(b, "t", 30, t.TempDir(), 70*elemBytes)
+	if err != nil || !ram.InRAM() || b.Used() != 30*elemBytes {
+		t.Fatalf("30 elements keeping 70 of 100: in RAM %v, used %d, %v", ram.InRAM(), b.Used(), err)
+	}
+	spilled, err := NewTableKeeping(b, "u", 30, t.TempDir(), 50*elemBytes)
+	if err != nil || spilled.InRAM() || b.Used() != 30*elemBytes {
+		t.Fatalf("30 more elements keeping 50 of 70: in RAM %v, used %d, %v", spilled.InRAM(), b.Used(), err)
+	}
+	src := []field.Element{field.NewInt(7), field.NewInt(-3)}
+	dst := make([]field.Element, 2)
+	if err := spilled.WriteAt(src, 28); err != nil {
+		t.Fatal(err)
+	}
+	if err := spilled.ReadAt(dst, 28); err != nil || !dst[0].Equal(&src[0]) || !dst[1].Equal(&src[1]) {
+		t.Fatalf("spilled table read back %v, %v", dst, err)
+	}
+	ram.Release()
+	spilled.Release()
+	if b.Used() != 0 {
+		t.Fatalf("after release: used %d", b.Used())
+	}
+	for _, budget := range []int64{MinBudget, 64 << 20, 100<<20 + 1, 1 << 30} {
+		ledger, err := LedgerFor(budget)
+		if err != nil {
+			t.Fatal(err)
+		}
+		least := BudgetFor(ledger)
+		if l, err := LedgerFor(least); err != nil || l < ledger || least > budget {
+			t.Fatalf("budget %d: ledger %d, BudgetFor %d gives ledger %d (%v)", budget, ledger, least, l, err)
+		}
+	}
+}

@@ -1,11 +1,15 @@
 package kernels
 
 import (
+	"errors"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/streamprove/streamprove/field"
 	"github.com/streamprove/streamprove/gkr"
+	"github.com/streamprove/streamprove/spill"
+	"github.com/streamprove/streamprove/sumcheck"
 	"github.com/streamprove/streamprove/tensorstore"
 )
 
@@ -344,4 +348,70 @@ func TestLookupForwardRejects(t *testing.T) {
 
 func contains(s, sub string) bool {
 	return len(sub) == 0 || len(s) >= len(sub) && (s[:len(sub)] == sub || contains(s[1:], sub))
+}
+
+// TestLookupWorkingSet: ledgers swept up to just above a lookup's least working set
+// (EstimateReaders' MinBytes, its readers sized from the store): below it the prove fails with
+// ErrBudget, and once the kernels before it fit, the lookup itself refuses up front naming its
+// node; just above it the lookup proves with its trees spilled and the proof verifies.
+func TestLookupWorkingSet(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	shape := []int{16, 64}
+	xs := make([]int64, 16*64)
+	for i := range xs {
+		xs[i] = rng.Int64N(1<<14) - 1<<13
+	}
+	m := requantModel(t, "requant_relu", shape, 6, 8, 16, xs)
+	m.forward()
+	var lk *Lookup
+	for _, k := range m.graph.Kernels {
+		if l, ok := k.(*Lookup); ok {
+			lk = l
+		}
+	}
+	rd := func(name string) int64 {
+		in, err := m.store.Stat(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if in.DType.IsInt() {
+			return in.StreamBytes(8)
+		}
+		return in.StreamBytes(field.Bytes)
+	}
+	est := lk.EstimateReaders(m.graph, rd, 0)
+	// the 2^16-row quotient table's tree alone is 8 MiB: near the least it must spill
+	if est.MinBytes <= 0 || est.TableBytes < 8<<20 {
+		t.Fatalf("estimate %+v", est)
+	}
+	pub := m.public()
+	prove := func(ledger int64) ([]byte, *spill.Budget, error) {
+		b := spill.NewBudget(ledger)
+		w := &StoreWitness{Store: m.store, Budget: b}
+		defer w.Close()
+		proof, err := gkr.Prove(m.graph, w, pub, gkr.Options{Sumcheck: sumcheck.Options{Budget: b, SpillDir: t.TempDir()}})
+		return proof, b, err
+	}
+	refused := false
+	for ledger := est.MinBytes / 2; ledger <= est.MinBytes; ledger += est.MinBytes / 32 {
+		_, _, err := prove(ledger)
+		if !errors.Is(err, spill.ErrBudget) {
+			t.Fatalf("ledger %d below the least %d: %v, want ErrBudget", ledger, est.MinBytes, err)
+		}
+		refused = refused || strings.Contains(err.Error(), "node rq needs")
+	}
+	if !refused {
+		t.Fatalf("no ledger up to the least %d reached the lookup's own refusal", est.MinBytes)
+	}
+	ledger := est.MinBytes + 64<<10 // the proof so far and the linear kernel's buffers
+	proof, b, err := prove(ledger)
+	if err != nil {
+		t.Fatalf("ledger %d (least %d): %v", ledger, est.MinBytes, err)
+	}
+	if _, err := gkr.Verify(m.graph, pub, proof); err != nil {
+		t.Fatalf("ledger %d: proof rejected: %v", ledger, err)
+	}
+	if b.Peak() > ledger || b.Used() != 0 {
+		t.Fatalf("ledger %d: peak %d, still used %d", ledger, b.Peak(), b.Used())
+	}
 }

@@ -194,9 +194,13 @@ func plan(m *Model, memBudget int64, s *tensorstore.Store, workers int) ([]StepP
 		sp := StepPlan{Kernel: k.Name(), MinBytes: held + max(e.MinBytes+floor, ckpt), TableBytes: e.TableBytes, StreamBytes: e.StreamBytes}
 		if ledger >= 0 {
 			if sp.MinBytes > ledger {
-				return nil, fmt.Errorf("kernel %s needs at least --mem-budget %s (a ledger of %s, %s of it for the proof held in RAM); %s leaves %s: %w",
+				what := fmt.Sprintf("%s for the step", spill.FormatBytes(e.MinBytes+floor))
+				if ckpt > e.MinBytes+floor {
+					what = fmt.Sprintf("%s for the checkpoint's copies of the proof after it", spill.FormatBytes(ckpt))
+				}
+				return nil, fmt.Errorf("kernel %s needs at least --mem-budget %s (a ledger of %s: %s for the proof held in RAM, %s); %s leaves %s: %w",
 					k.Name(), spill.FormatBytes(spill.BudgetFor(sp.MinBytes)), spill.FormatBytes(sp.MinBytes),
-					spill.FormatBytes(held), spill.FormatBytes(memBudget), spill.FormatBytes(ledger), spill.ErrBudget)
+					spill.FormatBytes(held), what, spill.FormatBytes(memBudget), spill.FormatBytes(ledger), spill.ErrBudget)
 			}
 			sp.Spills = sp.MinBytes+sp.TableBytes > ledger
 		}

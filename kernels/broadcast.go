@@ -63,6 +63,15 @@ func newAxisSource(x field.Source, shape []int, axis int, c []field.Element, h f
 
 func (s *axisSource) Len() int64 { return s.len }
 
+// StreamBytes is the least a stream of the source holds: its input's field stream (a lookup
+// sizes its working set with it, see streamBytes).
+func (s *axisSource) StreamBytes(bool) int64 {
+	if x, ok := s.x.(interface{ StreamBytes(bool) int64 }); ok {
+		return x.StreamBytes(false)
+	}
+	return 0
+}
+
 func (s *axisSource) Open() (field.Stream, error) {
 	st := &axisStream{s: s, dims: gkr.DimVars(s.shape)}
 	if s.x != nil {

@@ -135,7 +135,6 @@ func Commit(storeDir string, cfg Config) (map[string]*pcs.Commitment, error) {
 	return cm, nil
 }
 
-
 // StepPlan is what the scheduler expects of one kernel's proof under the budget.
 type StepPlan struct {
 	Kernel      string `json:"kernel"`

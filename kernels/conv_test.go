@@ -184,3 +184,114 @@ func TestConvCompleteness(t *testing.T) {
 		})
 	}
 }
+
+// Two convolutions in a row: the first's output (odd sizes, so padded) is an intermediate whose
+// claim flows back through the second; its padding must be zero for the second to be right.
+func convChain(t testing.TB, seed uint64) *model {
+	m := newModel(t, seed)
+	m.data("x", gkr.Input, []int{2, 3, 7, 5}, tensorstore.Int8)
+	m.data("w1", gkr.Weight, []int{5, 3, 3, 3}, tensorstore.Int8)
+	m.data("b1", gkr.Weight, []int{5}, tensorstore.Int32)
+	m.data("w2", gkr.Weight, []int{5, 1, 3, 3}, tensorstore.Int8)
+	a1 := ConvAttrs{StrideH: 2, StrideW: 2, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1}
+	k1 := NewConv2D("c1", "x", "w1", "b1", "h", a1)
+	hs, _ := ConvOutShape([]int{2, 3, 7, 5}, []int{5, 3, 3, 3}, k1.a)
+	m.node(k1, hs, false)
+	k2 := NewConv2D("c2", "h", "w2", "", "y", ConvAttrs{Groups: 5, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1})
+	ys, err := ConvOutShape(hs, []int{5, 1, 3, 3}, k2.a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.node(k2, ys, true)
+	m.forward()
+	return m
+}
+
+func TestConvChain(t *testing.T) {
+	m := convChain(t, 77)
+	x, w1, b1, w2 := m.values("x"), m.values("w1"), m.values("b1"), m.values("w2")
+	h, ho, wo := convRef(x, w1, b1, 2, 3, 7, 5, 5, 3, 3, m.kerns[0].(*Conv2D).a)
+	y, _, _ := convRef(h, w2, nil, 2, 5, ho, wo, 5, 3, 3, m.kerns[1].(*Conv2D).a)
+	got := m.values("y")
+	for i := range y {
+		if got[i] != y[i] {
+			t.Fatalf("y[%d] = %d, want %d", i, got[i], y[i])
+		}
+	}
+	pub := m.public()
+	if _, err := gkr.Verify(m.graph, pub, m.prove(pub, 0)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// rewrite replaces a stored tensor's values (after the forward pass or after the commitment).
+func (m *model) rewriteInts(name string, v []int64, dt tensorstore.DType) {
+	m.t.Helper()
+	w, err := m.store.Create(name, m.graph.Tensors[name].Shape, dt, tensorstore.WriteOptions{Replace: true})
+	if err != nil {
+		m.t.Fatal(err)
+	}
+	if err := w.WriteInt64s(v); err != nil {
+		m.t.Fatal(err)
+	}
+	if _, err := w.Commit(); err != nil {
+		m.t.Fatal(err)
+	}
+}
+
+func TestConvSoundness(t *testing.T) {
+	m := convChain(t, 78)
+	pub := m.public()
+	proof := m.prove(pub, 0)
+	if _, err := gkr.Verify(m.graph, pub, proof); err != nil {
+		t.Fatal(err)
+	}
+	// every flipped byte of the proof is rejected
+	for i := range proof {
+		bad := append([]byte(nil), proof...)
+		bad[i] ^= 1 << (i % 8)
+		if _, err := gkr.Verify(m.graph, pub, bad); err == nil {
+			t.Fatalf("proof with byte %d of %d flipped accepted", i, len(proof))
+		}
+	}
+	// a proof checked against another geometry (padding moved) is rejected
+	g2 := *m.graph
+	g2.Kernels = append([]gkr.Kernel(nil), m.graph.Kernels...)
+	g2.Kernels[1] = NewConv2D("c2", "h", "w2", "", "y", ConvAttrs{Groups: 5, PadTop: 2, PadLeft: 1, PadBottom: 0, PadRight: 1})
+	_, err := gkr.Verify(&g2, pub, proof)
+	reject(t, "proof for another padding", err)
+
+	// a wrong output pixel, and a wrong intermediate pixel (then every later value is honest
+	// for the wrong one): the prover runs on the corrupted witness, the verifier rejects
+	for _, victim := range []string{"y", "h"} {
+		m := convChain(t, 78)
+		pub := m.public()
+		v := m.values(victim)
+		v[len(v)/3] += 1
+		m.rewriteInts(victim, v, tensorstore.Int64)
+		if victim == "h" {
+			// recompute y from the wrong h so that only conv c1's relation is false
+			fc := &ForwardCtx{Store: m.store, Graph: m.graph, Bounds: m.bounds, Write: tensorstore.WriteOptions{Replace: true}}
+			if err := m.kerns[1].Forward(fc); err != nil {
+				t.Fatal(err)
+			}
+		}
+		_, err := gkr.Verify(m.graph, pub, m.prove(pub, 0))
+		reject(t, "proof over a wrong "+victim+" pixel", err)
+	}
+	// a weight changed after its commitment, with an honest forward pass on the new weight
+	for _, victim := range []string{"w1", "w2", "b1"} {
+		m := convChain(t, 78)
+		pub := m.public()
+		v := m.values(victim)
+		v[len(v)-1] ^= 1
+		dt := tensorstore.Int8
+		if victim == "b1" {
+			dt = tensorstore.Int32
+		}
+		m.rewriteInts(victim, v, dt)
+		m.forward2()
+		_, err := gkr.Verify(m.graph, pub, m.prove(pub, 0))
+		reject(t, "proof with "+victim+" changed after commit", err)
+	}
+}

@@ -136,7 +136,11 @@ func convBudgetChild(t *testing.T, dir string) {
 	if err := os.MkdirAll(dir+"/spill", 0o755); err != nil {
 		t.Fatal(err)
 	}
-	pub := gkr.Public{Inputs: &StoreWitness{Store: s, Budget: bud, Allow: map[string]bool{"x": true}}, Commitments: cm}
+	padding, err := gkr.ProveWeightPadding(g, cm, w, pcs.Options{Budget: bud})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub := gkr.Public{Inputs: &StoreWitness{Store: s, Budget: bud, Allow: map[string]bool{"x": true}}, Commitments: cm, WeightPadding: padding}
 	start = time.Now()
 	proof, err := gkr.Prove(g, w, pub, gkr.Options{Sumcheck: sumcheck.Options{Budget: bud, SpillDir: dir + "/spill"}, PCS: pcs.Options{Budget: bud}})
 	if err != nil {

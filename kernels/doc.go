@@ -1,4 +1,6 @@
 // Package kernels implements the layer kinds of streamprove: linear (matmul with optional bias),
+// conv2d (a two-phase sumcheck through the convolution's tap predicate, conv*.go), pooling
+// (maxpool, sumpool: pool*.go), layout relabelings (reshape, flatten: layout.go),
 // elementwise polynomial gates (add, sub, mul, square, scale, general small polynomials),
 // non-linear layers proven by LogUp lookups (range, relu, requant, requant_relu: lookup*.go),
 // and the zkCUDA-style data-parallel kernel built from a small arithmetic circuit (parallel*.go).

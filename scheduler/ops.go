@@ -89,6 +89,91 @@ var ops = map[string]opDef{
 			}
 			return k, slices.Clone(ins[0].Shape), extra, nil
 		}},
+	"conv2d": {arity: [2]int{2, 3}, attrs: windowAttrs(false, intAttr("group", 1, 1<<16).def(1)),
+		summary: "Y = conv(X, W) (+ bias): in [x, w] or [x, w, bias]; X [N, C, H, W], W [K, C/group, kh, kw]; strides [h, w], pads [top, left, bottom, right], dilations [h, w], group (1, depthwise, or power-of-two channels per group)",
+		build: func(n *NodeSpec, at Attrs, ins []*gkr.TensorInfo) (kernels.Kernel, []int, []gkr.TensorInfo, error) {
+			a := convAttrs(at)
+			for j, t := range ins[1:] {
+				if t.Role != gkr.Weight {
+					return nil, nil, nil, fmt.Errorf("field \"in\"[%d]: %q must be a weight (its claims end in the commitment opening)", j+1, t.Name)
+				}
+			}
+			bias := ""
+			if len(ins) == 3 {
+				bias = ins[2].Name
+				if len(ins[2].Shape) != 1 || len(ins[1].Shape) < 1 || ins[2].Shape[0] != ins[1].Shape[0] {
+					return nil, nil, nil, fmt.Errorf("field \"in\"[2]: bias %q has shape %v, want [K] for weight shape %v", bias, ins[2].Shape, ins[1].Shape)
+				}
+			}
+			shape, err := kernels.ConvOutShape(ins[0].Shape, ins[1].Shape, a)
+			if err != nil {
+				return nil, nil, nil, fmt.Errorf("field \"in\": %v", err)
+			}
+			return kernels.NewConv2D(n.Name, n.In[0], n.In[1], bias, n.Out, a), shape, nil, nil
+		}},
+	"maxpool": {arity: [2]int{1, 1}, attrs: windowAttrs(true, bitsAttr.def(8)),
+		summary: "Y = max over each window (padding never wins): X [N, C, H, W] of signed bits-bit integers (bits default 8); kernel_shape [kh, kw], strides, pads [top, left, bottom, right], dilations. Y is committed advice",
+		build: func(n *NodeSpec, at Attrs, ins []*gkr.TensorInfo) (kernels.Kernel, []int, []gkr.TensorInfo, error) {
+			ks := at.Ints("kernel_shape")
+			p, err := kernels.NewMaxPool(n.Name, n.In[0], n.Out, ks[0], ks[1], convAttrs(at), at.Int("bits"))
+			if err != nil {
+				return nil, nil, nil, err
+			}
+			infos, err := p.OutputInfos(ins[0].Shape)
+			if err != nil {
+				return nil, nil, nil, fmt.Errorf("field \"in\": %v", err)
+			}
+			return p, slices.Clone(infos[0].Shape), infos, nil
+		}},
+	"sumpool": {arity: [2]int{1, 1}, attrs: windowAttrs(true),
+		summary: "Y = sum over each window (zero padding): an average pool's numerator (follow it with requant, shift log2(kh·kw), for a 2×2 or 4×4 average)",
+		build: func(n *NodeSpec, at Attrs, ins []*gkr.TensorInfo) (kernels.Kernel, []int, []gkr.TensorInfo, error) {
+			ks, a := at.Ints("kernel_shape"), convAttrs(at)
+			shape, err := kernels.PoolOutShape(ins[0].Shape, ks[0], ks[1], a)
+			if err != nil {
+				return nil, nil, nil, fmt.Errorf("field \"in\": %v", err)
+			}
+			return kernels.NewSumPool(n.Name, n.In[0], n.Out, ks[0], ks[1], a), shape, nil, nil
+		}},
+	"global_sumpool": {arity: [2]int{1, 1}, summary: "Y[n, c, 0, 0] = Σ_{h,w} X[n, c, h, w] (a global average pool's numerator)",
+		build: func(n *NodeSpec, _ Attrs, ins []*gkr.TensorInfo) (kernels.Kernel, []int, []gkr.TensorInfo, error) {
+			xs := ins[0].Shape
+			if len(xs) != 4 {
+				return nil, nil, nil, fmt.Errorf("field \"in\": input %q has shape %v, want [N, C, H, W]", ins[0].Name, xs)
+			}
+			return kernels.NewSumPool(n.Name, n.In[0], n.Out, xs[2], xs[3], kernels.ConvAttrs{}), []int{xs[0], xs[1], 1, 1}, nil, nil
+		}},
+	"reshape": {arity: [2]int{1, 1}, attrs: []attrSpec{intsAttr("shape", 0, 1, 1<<40)},
+		summary: "Y = X with another shape (a relabeling of MLE variables: free; refused when the padded layout would change)",
+		build: func(n *NodeSpec, at Attrs, ins []*gkr.TensorInfo) (kernels.Kernel, []int, []gkr.TensorInfo, error) {
+			shape := at.Ints("shape")
+			if err := kernels.ReshapeFree(ins[0].Shape, shape); err != nil {
+				return nil, nil, nil, fmt.Errorf("field \"shape\": %v", err)
+			}
+			return kernels.NewReshape(n.Name, n.In[0], n.Out), shape, nil, nil
+		}},
+	"flatten": {arity: [2]int{1, 1}, attrs: []attrSpec{intAttr("axis", 0, 64).def(1)},
+		summary: "Y [Π d<axis, Π d≥axis] (ONNX Flatten, axis default 1): free when the padded layout is kept, else use flatten_padded",
+		build: func(n *NodeSpec, at Attrs, ins []*gkr.TensorInfo) (kernels.Kernel, []int, []gkr.TensorInfo, error) {
+			xs, axis := ins[0].Shape, at.Int("axis")
+			if axis > len(xs) {
+				return nil, nil, nil, fmt.Errorf("field \"axis\" is %d, want 0..%d", axis, len(xs))
+			}
+			shape := []int{int(gkr.Numel(xs[:axis])), int(gkr.Numel(xs[axis:]))}
+			if err := kernels.ReshapeFree(xs, shape); err != nil {
+				return nil, nil, nil, fmt.Errorf("field \"in\": %v; flatten_padded keeps the padding as zeros (the consumer's weight columns must follow it)", err)
+			}
+			return kernels.NewReshape(n.Name, n.In[0], n.Out), shape, nil, nil
+		}},
+	"flatten_padded": {arity: [2]int{1, 1}, attrs: []attrSpec{intAttr("axis", 0, 64).def(1)},
+		summary: "Y [d0.., d_axis·D_{axis+1}⋯]: flatten keeping the inner dims' power-of-two padding as zeros (free; the next linear's columns follow the padded order)",
+		build: func(n *NodeSpec, at Attrs, ins []*gkr.TensorInfo) (kernels.Kernel, []int, []gkr.TensorInfo, error) {
+			shape, err := kernels.PaddedFlattenShape(ins[0].Shape, at.Int("axis"))
+			if err != nil {
+				return nil, nil, nil, fmt.Errorf("field \"axis\": %v", err)
+			}
+			return kernels.NewPaddedFlatten(n.Name, n.In[0], n.Out, at.Int("axis")), shape, nil, nil
+		}},
 	"scale": {arity: [2]int{1, 1}, summary: "Y = factor · A (factor a non-zero integer)",
 		attrs: []attrSpec{intAttr("factor", math.MinInt64, math.MaxInt64)},
 		build: func(n *NodeSpec, a Attrs, ins []*gkr.TensorInfo) (kernels.Kernel, []int, []gkr.TensorInfo, error) {
@@ -154,4 +239,30 @@ func opNames() string {
 	}
 	sort.Strings(names)
 	return strings.Join(names, ", ")
+}
+
+// windowAttrs declares the window geometry of conv2d and pooling (ONNX names): strides and
+// dilations [h, w] (default [1, 1]), pads [top, left, bottom, right] (default 0), a pool's
+// required kernel_shape [kh, kw], and any op-specific extras.
+func windowAttrs(kernelShape bool, extra ...attrSpec) []attrSpec {
+	a := []attrSpec{
+		intsAttr("strides", 2, 1, 1<<16).def([]int{1, 1}),
+		intsAttr("pads", 4, 0, 1<<16).def([]int{0, 0, 0, 0}),
+		intsAttr("dilations", 2, 1, 1<<16).def([]int{1, 1}),
+	}
+	if kernelShape {
+		a = append(a, intsAttr("kernel_shape", 2, 1, 1<<16))
+	}
+	return append(a, extra...)
+}
+
+// convAttrs reads validated window attributes.
+func convAttrs(at Attrs) kernels.ConvAttrs {
+	s, p, d := at.Ints("strides"), at.Ints("pads"), at.Ints("dilations")
+	a := kernels.ConvAttrs{StrideH: s[0], StrideW: s[1], PadTop: p[0], PadLeft: p[1], PadBottom: p[2], PadRight: p[3],
+		DilH: d[0], DilW: d[1], Groups: 1}
+	if at.Has("group") {
+		a.Groups = at.Int("group")
+	}
+	return a
 }

@@ -312,32 +312,4 @@ func (k *Conv2D) inClaims(cg convGeom, pt1, fin1, pt2, fin2, zeta, eta, omega, b
 	return cs, nil
 }
 
-// Verify checks the kernel's messages and returns the claims on X, W and the bias.
-func (k *Conv2D) Verify(vc *gkr.VerifyCtx, out []gkr.Claim) ([]gkr.Claim, error) {
-	cg, err := k.geom(vc.Graph)
-	if err != nil {
-		return nil, err
-	}
-	zeta, eta, omega, beta := cg.split(out[0].Point)
-	var bv field.Element
-	if k.bias != "" {
-		m, err := vc.Recv("conv2d/bias", 1)
-		if err != nil {
-			return nil, err
-		}
-		bv = m[0]
-	}
-	sc1 := cg.phase1(cg.target(out[0].Value, zeta, eta, beta, bv), omega)
-	pt1, fin1, err := vc.Sumcheck(sc1)
-	if err != nil {
-		return nil, err
-	}
-	sc2 := &sumcheck.Claim{NumVars: cg.lgH + cg.lgW, Gate: sumcheck.Product(2), Sum: fin1[1]}
-	pt2, fin2, err := vc.Sumcheck(sc2)
-	if err != nil {
-		return nil, err
-	}
-	return k.inClaims(cg, pt1, fin1, pt2, fin2, zeta, eta, omega, beta, bv)
-}
-
 var _ Kernel = (*Conv2D)(nil)

@@ -17,52 +17,72 @@ func (cg convGeom) proveBytes() int64 {
 
 // Prove reduces the claim on Y to claims on X, W and the bias (see Conv2D).
 func (k *Conv2D) Prove(pc *gkr.ProveCtx, out []gkr.Claim) ([]gkr.Claim, error) {
-	cg, err := k.geom(pc.Graph)
+	return k.protocol(pc.Party(), out)
+}
+
+// Verify checks the kernel's messages and returns the claims on X, W and the bias.
+func (k *Conv2D) Verify(vc *gkr.VerifyCtx, out []gkr.Claim) ([]gkr.Claim, error) {
+	return k.protocol(vc.Party(), out)
+}
+
+// protocol is the kernel's messages, written once for both sides: the bias value, the phase-1
+// sumcheck over (v, u, c, g), the phase-2 sumcheck over the input plane.
+func (k *Conv2D) protocol(p *gkr.Party, out []gkr.Claim) ([]gkr.Claim, error) {
+	cg, err := k.geom(p.Graph())
 	if err != nil {
 		return nil, err
 	}
-	if b := pc.Budget(); b != nil {
+	if pc := p.Prover(); pc != nil && pc.Budget() != nil {
 		n := cg.proveBytes()
-		if err := b.Reserve("conv tables of "+k.name, n); err != nil {
+		if err := pc.Budget().Reserve("conv tables of "+k.name, n); err != nil {
 			return nil, fmt.Errorf("node %s: %w", k.name, err)
 		}
-		defer b.Release(n)
+		defer pc.Budget().Release(n)
 	}
 	zeta, eta, omega, beta := cg.split(out[0].Point)
 	var bv field.Element
 	if k.bias != "" {
-		src, err := pc.Source(k.bias)
+		m, err := p.Message("conv2d/bias", 1, func() ([]field.Element, error) {
+			src, err := p.Prover().Source(k.bias)
+			if err != nil {
+				return nil, err
+			}
+			v, err := field.EvalStream(src, omega, 14)
+			if err != nil {
+				return nil, fmt.Errorf("node %s: bias %q: %w", k.name, k.bias, err)
+			}
+			return []field.Element{v}, nil
+		})
 		if err != nil {
 			return nil, err
 		}
-		if bv, err = field.EvalStream(src, omega, 14); err != nil {
-			return nil, fmt.Errorf("node %s: bias %q: %w", k.name, k.bias, err)
-		}
-		pc.Send("conv2d/bias", bv)
-	}
-	wOmega, err := k.foldWeight(pc, cg, omega)
-	if err != nil {
-		return nil, err
-	}
-	z, err := k.tapSums(pc, cg, zeta, eta, beta)
-	if err != nil {
-		return nil, err
+		bv = m[0]
 	}
 	sc1 := cg.phase1(cg.target(out[0].Value, zeta, eta, beta, bv), omega)
-	sc1.Sources = []field.Source{field.SliceSource(wOmega), field.SliceSource(z)}
-	pt1, fin1, err := pc.Sumcheck(sc1)
+	pt1, fin1, err := p.Sumcheck(sc1, func() ([]field.Source, error) {
+		pc := p.Prover()
+		wOmega, err := k.foldWeight(pc, cg, omega)
+		if err != nil {
+			return nil, err
+		}
+		z, err := k.tapSums(pc, cg, zeta, eta, beta)
+		if err != nil {
+			return nil, err
+		}
+		return []field.Source{field.SliceSource(wOmega), field.SliceSource(z)}, nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("node %s: phase 1: %w", k.name, err)
 	}
-	wOmega, z = nil, nil
-	plane, err := k.inputPlane(pc, cg, pt1[cg.lgKw+cg.lgKh:], beta)
-	if err != nil {
-		return nil, err
-	}
-	pred := cg.planePredicate(k, eta, zeta, pt1[cg.lgKw:cg.lgKw+cg.lgKh], pt1[:cg.lgKw])
-	sc2 := &sumcheck.Claim{NumVars: cg.lgH + cg.lgW, Gate: sumcheck.Product(2), Sum: fin1[1],
-		Sources: []field.Source{field.SliceSource(plane), field.SliceSource(pred)}}
-	pt2, fin2, err := pc.Sumcheck(sc2)
+	sc2 := &sumcheck.Claim{NumVars: cg.lgH + cg.lgW, Gate: sumcheck.Product(2), Sum: fin1[1]}
+	pt2, fin2, err := p.Sumcheck(sc2, func() ([]field.Source, error) {
+		plane, err := k.inputPlane(p.Prover(), cg, pt1[cg.lgKw+cg.lgKh:], beta)
+		if err != nil {
+			return nil, err
+		}
+		pred := cg.planePredicate(k, eta, zeta, pt1[cg.lgKw:cg.lgKw+cg.lgKh], pt1[:cg.lgKw])
+		return []field.Source{field.SliceSource(plane), field.SliceSource(pred)}, nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("node %s: phase 2: %w", k.name, err)
 	}

@@ -167,50 +167,46 @@ func halves(n int) ([]field.Element, field.Element) {
 
 // Prove reduces the claim on Y to one claim on X.
 func (p *SumPool) Prove(pc *gkr.ProveCtx, out []gkr.Claim) ([]gkr.Claim, error) {
-	cg, ck, err := p.geom(pc.Graph)
-	if err != nil {
-		return nil, err
-	}
-	if b := pc.Budget(); b != nil {
-		n := 3 * cg.planeLen() * field.Bytes
-		if err := b.Reserve("sumpool tables of "+p.name, n); err != nil {
-			return nil, fmt.Errorf("node %s: %w", p.name, err)
-		}
-		defer b.Release(n)
-	}
-	zeta, eta, gamma, beta := cg.outPoint(out[0].Point)
-	plane, err := ck.inputPlane(pc, cg, gamma, beta)
-	if err != nil {
-		return nil, err
-	}
-	mu, fh := halves(cg.lgKh)
-	nu, fw := halves(cg.lgKw)
-	pred := cg.planePredicate(ck, eta, zeta, mu, nu)
-	var f field.Element
-	f.Mul(&fh, &fw)
-	for i := range pred {
-		pred[i].Mul(&pred[i], &f)
-	}
-	sc := &sumcheck.Claim{NumVars: cg.lgH + cg.lgW, Gate: sumcheck.Product(2), Sum: out[0].Value,
-		Sources: []field.Source{field.SliceSource(plane), field.SliceSource(pred)}}
-	pt, fin, err := pc.Sumcheck(sc)
-	if err != nil {
-		return nil, fmt.Errorf("node %s: %w", p.name, err)
-	}
-	return p.inClaims(cg, ck, pt, fin, zeta, eta, gamma, beta)
+	return p.protocol(pc.Party(), out)
 }
 
 // Verify checks the sumcheck and returns the claim on X.
 func (p *SumPool) Verify(vc *gkr.VerifyCtx, out []gkr.Claim) ([]gkr.Claim, error) {
-	cg, ck, err := p.geom(vc.Graph)
+	return p.protocol(vc.Party(), out)
+}
+
+// protocol is the kernel's one message, the sumcheck over the input plane, for both sides.
+func (p *SumPool) protocol(party *gkr.Party, out []gkr.Claim) ([]gkr.Claim, error) {
+	cg, ck, err := p.geom(party.Graph())
 	if err != nil {
 		return nil, err
 	}
+	if pc := party.Prover(); pc != nil && pc.Budget() != nil {
+		n := 3 * cg.planeLen() * field.Bytes
+		if err := pc.Budget().Reserve("sumpool tables of "+p.name, n); err != nil {
+			return nil, fmt.Errorf("node %s: %w", p.name, err)
+		}
+		defer pc.Budget().Release(n)
+	}
 	zeta, eta, gamma, beta := cg.outPoint(out[0].Point)
 	sc := &sumcheck.Claim{NumVars: cg.lgH + cg.lgW, Gate: sumcheck.Product(2), Sum: out[0].Value}
-	pt, fin, err := vc.Sumcheck(sc)
+	pt, fin, err := party.Sumcheck(sc, func() ([]field.Source, error) {
+		plane, err := ck.inputPlane(party.Prover(), cg, gamma, beta)
+		if err != nil {
+			return nil, err
+		}
+		mu, fh := halves(cg.lgKh)
+		nu, fw := halves(cg.lgKw)
+		pred := cg.planePredicate(ck, eta, zeta, mu, nu)
+		var f field.Element
+		f.Mul(&fh, &fw)
+		for i := range pred {
+			pred[i].Mul(&pred[i], &f)
+		}
+		return []field.Source{field.SliceSource(plane), field.SliceSource(pred)}, nil
+	})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("node %s: %w", p.name, err)
 	}
 	return p.inClaims(cg, ck, pt, fin, zeta, eta, gamma, beta)
 }

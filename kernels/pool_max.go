@@ -244,30 +244,122 @@ func (cg convGeom) pos(i int64) (b, c, h, w int) {
 // Prove proves the lookups, the zero product and the consistency with X; out holds empty
 // slots (every output is advice).
 func (p *MaxPool) Prove(pc *gkr.ProveCtx, out []gkr.Claim) ([]gkr.Claim, error) {
-	cg, ck, err := p.geom(pc.Graph)
-	if err != nil {
+	if _, _, err := p.geom(pc.Graph); err != nil {
 		return nil, err
-	}
-	if b := pc.Budget(); b != nil {
-		n := 3 * cg.planeLen() * field.Bytes
-		if err := b.Reserve("maxpool tables of "+p.name, n); err != nil {
-			return nil, fmt.Errorf("node %s: %w", p.name, err)
-		}
-		defer b.Release(n)
 	}
 	claims, err := p.core.prove(pc)
 	if err != nil {
 		return nil, err
 	}
+	return p.protocol(pc.Party(), claims)
+}
+
+// Verify checks the kernel's messages and returns the claims on X and on the advice.
+func (p *MaxPool) Verify(vc *gkr.VerifyCtx, out []gkr.Claim) ([]gkr.Claim, error) {
+	if _, _, err := p.geom(vc.Graph); err != nil {
+		return nil, err
+	}
+	claims, err := p.core.verify(vc)
+	if err != nil {
+		return nil, err
+	}
+	return p.protocol(vc.Party(), claims)
+}
+
+// protocol is the kernel's messages after the range lookups (lookupCore, which Prove and Verify
+// run first and whose claims come in as claims), written once for both sides: the zero-product
+// sumcheck, the tap point, S_X, and the two consistency sumchecks.
+func (p *MaxPool) protocol(party *gkr.Party, claims []gkr.Claim) ([]gkr.Claim, error) {
+	cg, ck, err := p.geom(party.Graph())
+	if err != nil {
+		return nil, err
+	}
+	pc := party.Prover()
+	if pc != nil && pc.Budget() != nil {
+		n := 3 * cg.planeLen() * field.Bytes
+		if err := pc.Budget().Reserve("maxpool tables of "+p.name, n); err != nil {
+			return nil, fmt.Errorf("node %s: %w", p.name, err)
+		}
+		defer pc.Budget().Release(n)
+	}
 	taps := p.kh * p.kw
 	nPos := cg.lgN + cg.lgC + cg.lgHo + cg.lgWo
 	size := int64(1) << nPos
+	one := field.One()
 	// 2. the zero product
-	lo := make([][2]int, taps) // per tap: the h and w intervals, computed once
-	hiw := make([][2]int, taps)
+	tau0 := party.Transcript().Challenges("maxpool/tau", nPos)
+	sc := &sumcheck.Claim{NumVars: nPos, Gate: sumcheck.Product(taps + 1), Eq: []sumcheck.EqTerm{{Coeff: one, Point: tau0}}}
+	r, fin, err := party.Sumcheck(sc, func() ([]field.Source, error) { return p.zeroCheckSources(pc, cg, size) })
+	if err != nil {
+		return nil, fmt.Errorf("node %s: zero product: %w", p.name, err)
+	}
+	dClaims, delta, tau, err := p.afterZeroCheck(cg, party.Transcript(), r, fin)
+	if err != nil {
+		return nil, err
+	}
+	// 3. consistency: S_X by conv's phase 2 at the tap point τ
+	rw, rh, rc, rb := cg.outPoint(r)
+	var plane, pred []field.Element
+	m, err := party.Message("maxpool/sx", 1, func() ([]field.Element, error) {
+		var err error
+		if plane, err = ck.inputPlane(pc, cg, rc, rb); err != nil {
+			return nil, err
+		}
+		pred = cg.planePredicate(ck, rh, rw, tau[cg.lgKw:], tau[:cg.lgKw])
+		return []field.Element{field.InnerProduct(plane, pred)}, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	sx := m[0]
+	var sy field.Element
+	sy.Add(&delta, &sx)
+	scY := &sumcheck.Claim{NumVars: nPos, Gate: sumcheck.Product(2), Eq: []sumcheck.EqTerm{{Coeff: one, Point: r}}, Sum: sy}
+	r2, fin2, err := party.Sumcheck(scY, func() ([]field.Source, error) {
+		ysrc, err := pc.Source(p.y)
+		if err != nil {
+			return nil, err
+		}
+		ah, _ := axisA(tau[cg.lgKw:], p.kh, cg.ho, 1<<cg.lgHo, p.a.StrideH, p.a.DilH, p.a.PadTop, cg.h, nil)
+		aw, _ := axisA(tau[:cg.lgKw], p.kw, cg.wo, 1<<cg.lgWo, p.a.StrideW, p.a.DilW, p.a.PadLeft, cg.w, nil)
+		asrc := funcSource{n: size, fill: func(off int64, buf []field.Element) {
+			for i := range buf {
+				b, c, h, w := cg.pos(off + int64(i))
+				if b < cg.n && c < cg.c {
+					buf[i].Mul(&ah[h], &aw[w])
+				} else {
+					buf[i] = field.Element{}
+				}
+			}
+		}}
+		return []field.Source{ysrc, asrc}, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("node %s: consistency with Y: %w", p.name, err)
+	}
+	scX := &sumcheck.Claim{NumVars: cg.lgH + cg.lgW, Gate: sumcheck.Product(2), Sum: sx}
+	r3, fin3, err := party.Sumcheck(scX, func() ([]field.Source, error) {
+		return []field.Source{field.SliceSource(plane), field.SliceSource(pred)}, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("node %s: consistency with X: %w", p.name, err)
+	}
+	rest, err := p.finish(cg, ck, tau, r, r2, fin2, r3, fin3)
+	if err != nil {
+		return nil, err
+	}
+	return append(append(claims, dClaims...), rest...), nil
+}
+
+// zeroCheckSources are the zero-check's sources, all streamed: the real-output mask and, per
+// tap, F_t = D_t + 1 − In_t computed on the fly from D_t's stream.
+func (p *MaxPool) zeroCheckSources(pc *gkr.ProveCtx, cg convGeom, size int64) ([]field.Source, error) {
+	taps := p.kh * p.kw
+	lo := make([][2]int, taps) // per tap: the in-image h and w intervals [lo, hi)
+	hi := make([][2]int, taps)
 	for t := range lo {
-		lo[t][0], hiw[t][0] = tapRange(cg.ho, p.a.StrideH, p.a.DilH, p.a.PadTop, cg.h, t/p.kw)
-		lo[t][1], hiw[t][1] = tapRange(cg.wo, p.a.StrideW, p.a.DilW, p.a.PadLeft, cg.w, t%p.kw)
+		lo[t][0], hi[t][0] = tapRange(cg.ho, p.a.StrideH, p.a.DilH, p.a.PadTop, cg.h, t/p.kw)
+		lo[t][1], hi[t][1] = tapRange(cg.wo, p.a.StrideW, p.a.DilW, p.a.PadLeft, cg.w, t%p.kw)
 	}
 	one := field.One()
 	srcs := []field.Source{funcSource{n: size, fill: func(off int64, buf []field.Element) {
@@ -289,67 +381,14 @@ func (p *MaxPool) Prove(pc *gkr.ProveCtx, out []gkr.Claim) ([]gkr.Claim, error) 
 		srcs = append(srcs, mapSource{src: src, f: func(off int64, buf []field.Element) {
 			for i := range buf {
 				b, c, h, w := cg.pos(off + int64(i))
-				in := b < cg.n && c < cg.c && h >= lo[t][0] && h < hiw[t][0] && w >= lo[t][1] && w < hiw[t][1]
+				in := b < cg.n && c < cg.c && h >= lo[t][0] && h < hi[t][0] && w >= lo[t][1] && w < hi[t][1]
 				if !in {
 					buf[i].Add(&buf[i], &one)
 				}
 			}
 		}})
 	}
-	tau0 := pc.Transcript().Challenges("maxpool/tau", nPos)
-	sc := &sumcheck.Claim{NumVars: nPos, Gate: sumcheck.Product(taps + 1), Eq: []sumcheck.EqTerm{{Coeff: one, Point: tau0}}, Sources: srcs}
-	r, fin, err := pc.Sumcheck(sc)
-	if err != nil {
-		return nil, fmt.Errorf("node %s: zero product: %w", p.name, err)
-	}
-	dClaims, delta, tau, err := p.afterZeroCheck(cg, pc.Transcript(), r, fin)
-	if err != nil {
-		return nil, err
-	}
-	// 3. consistency: S_X by conv's phase 2 at the tap point τ
-	rw, rh, rc, rb := cg.outPoint(r)
-	plane, err := ck.inputPlane(pc, cg, rc, rb)
-	if err != nil {
-		return nil, err
-	}
-	pred := cg.planePredicate(ck, rh, rw, tau[cg.lgKw:], tau[:cg.lgKw])
-	sx := field.InnerProduct(plane, pred)
-	pc.Send("maxpool/sx", sx)
-	ysrc, err := pc.Source(p.y)
-	if err != nil {
-		return nil, err
-	}
-	ah, _ := axisA(tau[cg.lgKw:], p.kh, cg.ho, 1<<cg.lgHo, p.a.StrideH, p.a.DilH, p.a.PadTop, cg.h, nil)
-	aw, _ := axisA(tau[:cg.lgKw], p.kw, cg.wo, 1<<cg.lgWo, p.a.StrideW, p.a.DilW, p.a.PadLeft, cg.w, nil)
-	asrc := funcSource{n: size, fill: func(off int64, buf []field.Element) {
-		for i := range buf {
-			b, c, h, w := cg.pos(off + int64(i))
-			if b < cg.n && c < cg.c {
-				buf[i].Mul(&ah[h], &aw[w])
-			} else {
-				buf[i] = field.Element{}
-			}
-		}
-	}}
-	var sy field.Element
-	sy.Add(&delta, &sx)
-	scY := &sumcheck.Claim{NumVars: nPos, Gate: sumcheck.Product(2), Eq: []sumcheck.EqTerm{{Coeff: one, Point: r}}, Sum: sy,
-		Sources: []field.Source{ysrc, asrc}}
-	r2, fin2, err := pc.Sumcheck(scY)
-	if err != nil {
-		return nil, fmt.Errorf("node %s: consistency with Y: %w", p.name, err)
-	}
-	scX := &sumcheck.Claim{NumVars: cg.lgH + cg.lgW, Gate: sumcheck.Product(2), Sum: sx,
-		Sources: []field.Source{field.SliceSource(plane), field.SliceSource(pred)}}
-	r3, fin3, err := pc.Sumcheck(scX)
-	if err != nil {
-		return nil, fmt.Errorf("node %s: consistency with X: %w", p.name, err)
-	}
-	rest, err := p.finish(cg, ck, tau, r, r2, fin2, r3, fin3)
-	if err != nil {
-		return nil, err
-	}
-	return append(append(claims, dClaims...), rest...), nil
+	return srcs, nil
 }
 
 // afterZeroCheck checks the mask's final value, turns the F_t finals into claims on D_t, draws
@@ -394,51 +433,6 @@ func (p *MaxPool) finish(cg convGeom, ck *Conv2D, tau, r, r2, fin2, r3, fin3 []f
 	}
 	x := append(append(append([]field.Element{}, r3...), rc...), rb...)
 	return []gkr.Claim{{Tensor: p.y, Point: r2, Value: fin2[0]}, {Tensor: p.x, Point: x, Value: fin3[0]}}, nil
-}
-
-// Verify checks the kernel's messages and returns the claims on X and on the advice.
-func (p *MaxPool) Verify(vc *gkr.VerifyCtx, out []gkr.Claim) ([]gkr.Claim, error) {
-	cg, ck, err := p.geom(vc.Graph)
-	if err != nil {
-		return nil, err
-	}
-	claims, err := p.core.verify(vc)
-	if err != nil {
-		return nil, err
-	}
-	taps := p.kh * p.kw
-	nPos := cg.lgN + cg.lgC + cg.lgHo + cg.lgWo
-	one := field.One()
-	tau0 := vc.Transcript().Challenges("maxpool/tau", nPos)
-	sc := &sumcheck.Claim{NumVars: nPos, Gate: sumcheck.Product(taps + 1), Eq: []sumcheck.EqTerm{{Coeff: one, Point: tau0}}}
-	r, fin, err := vc.Sumcheck(sc)
-	if err != nil {
-		return nil, err
-	}
-	dClaims, delta, tau, err := p.afterZeroCheck(cg, vc.Transcript(), r, fin)
-	if err != nil {
-		return nil, err
-	}
-	m, err := vc.Recv("maxpool/sx", 1)
-	if err != nil {
-		return nil, err
-	}
-	sx := m[0]
-	var sy field.Element
-	sy.Add(&delta, &sx)
-	r2, fin2, err := vc.Sumcheck(&sumcheck.Claim{NumVars: nPos, Gate: sumcheck.Product(2), Eq: []sumcheck.EqTerm{{Coeff: one, Point: r}}, Sum: sy})
-	if err != nil {
-		return nil, err
-	}
-	r3, fin3, err := vc.Sumcheck(&sumcheck.Claim{NumVars: cg.lgH + cg.lgW, Gate: sumcheck.Product(2), Sum: sx})
-	if err != nil {
-		return nil, err
-	}
-	rest, err := p.finish(cg, ck, tau, r, r2, fin2, r3, fin3)
-	if err != nil {
-		return nil, err
-	}
-	return append(append(claims, dClaims...), rest...), nil
 }
 
 // OutBound is |X|: the maximum is one of the inputs.

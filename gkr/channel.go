@@ -2,6 +2,7 @@ package gkr
 
 import (
 	"fmt"
+	"os"
 
 	"github.com/streamprove/streamprove/field"
 	"github.com/streamprove/streamprove/spill"
@@ -14,6 +15,12 @@ type Channel struct {
 	tr  *field.Transcript
 	buf []byte
 	off int
+
+	// file, when set (the prover's Options.ProofFile), receives the proof as it grows: buf then
+	// holds only the bytes not yet written, and flushed counts those already in the file, so a
+	// proof carrying large public outputs never sits whole in RAM.
+	file    *os.File
+	flushed int64
 
 	// On the prover's side the proof grows in RAM (public outputs can make it large): its
 	// capacity is charged to budget as it grows, and the first reservation that fails is kept
@@ -32,6 +39,36 @@ func (c *Channel) Send(label string, es ...field.Element) {
 	}
 	c.tr.AppendElements(label, es...)
 	c.charge()
+	c.spill()
+}
+
+// put appends raw proof bytes (encodings the transcript absorbs by digest, or not at all).
+func (c *Channel) put(b []byte) {
+	c.buf = append(c.buf, b...)
+	c.charge()
+	c.spill()
+}
+
+// flushAt is how many pending proof bytes a file-backed channel holds before it writes them.
+const flushAt = 1 << 20
+
+func (c *Channel) spill() {
+	if c.file != nil && len(c.buf) >= flushAt {
+		c.flush()
+	}
+}
+
+// flush writes the pending bytes to the proof file; the first failure is kept in err.
+func (c *Channel) flush() {
+	if c.file == nil || c.err != nil || len(c.buf) == 0 {
+		return
+	}
+	if _, err := c.file.WriteAt(c.buf, c.flushed); err != nil {
+		c.err = fmt.Errorf("write proof: %w", err)
+		return
+	}
+	c.flushed += int64(len(c.buf))
+	c.buf = c.buf[:0]
 }
 
 // charge reserves the proof buffer's growth from the budget.

@@ -10,24 +10,33 @@ import (
 )
 
 // Checkpoint is the prover's state between two kernels: enough to continue a proof after a
-// crash without redoing the kernels already proven. It holds the transcript state, the proof
-// bytes written so far (which begin with the header binding graph and commitments) and the
-// open claims. It is small: O(log) per claim plus the proof so far.
+// crash without redoing the kernels already proven. It holds the transcript state, the length
+// of the proof so far (which begins with the header binding graph and commitments) — and, when
+// the proof is kept in RAM rather than in Options.ProofFile, its bytes — and the open claims. It
+// is small: O(log) per claim (plus the proof so far when that is in RAM).
 type Checkpoint struct {
 	// Next is the index of the next kernel to prove (kernels run from len−1 down to 0).
-	Next   int
-	State  [32]byte
-	Proof  []byte
-	Claims map[string][]Claim
+	Next  int
+	State [32]byte
+	// ProofLen is the length of the proof so far; Proof holds its bytes when the proof is not
+	// written to a file (nil otherwise: the file's first ProofLen bytes are the proof so far).
+	ProofLen int64
+	Proof    []byte
+	Claims   map[string][]Claim
 }
 
 var errCheckpoint = errors.New("bad checkpoint")
 
+// checkpointMagic names the checkpoint encoding (2: with the proof's length, for proofs kept in
+// a file).
+const checkpointMagic = "SPC2"
+
 // MarshalBinary encodes the checkpoint.
 func (cp *Checkpoint) MarshalBinary() ([]byte, error) {
-	b := []byte("SPCK")
+	b := []byte(checkpointMagic)
 	b = binary.BigEndian.AppendUint64(b, uint64(cp.Next))
 	b = append(b, cp.State[:]...)
+	b = binary.BigEndian.AppendUint64(b, uint64(cp.ProofLen))
 	b = binary.BigEndian.AppendUint64(b, uint64(len(cp.Proof)))
 	b = append(b, cp.Proof...)
 	names := make([]string, 0, len(cp.Claims))
@@ -57,12 +66,18 @@ func (cp *Checkpoint) MarshalBinary() ([]byte, error) {
 // UnmarshalBinary decodes a checkpoint, checking every length against the data.
 func (cp *Checkpoint) UnmarshalBinary(data []byte) error {
 	r := reader{b: data}
-	if string(r.bytes(4)) != "SPCK" {
+	if string(r.bytes(4)) != checkpointMagic {
 		return fmt.Errorf("%w: magic", errCheckpoint)
 	}
 	cp.Next = int(r.u64())
 	copy(cp.State[:], r.bytes(32))
-	cp.Proof = append([]byte(nil), r.bytes(int(r.len(1)))...)
+	cp.ProofLen = int64(r.u64())
+	if n := r.len(1); n > 0 {
+		cp.Proof = append([]byte(nil), r.bytes(int(n))...)
+	}
+	if r.err == nil && (cp.ProofLen < headerLen || cp.Proof != nil && int64(len(cp.Proof)) != cp.ProofLen) {
+		return fmt.Errorf("%w: proof length %d with %d bytes", errCheckpoint, cp.ProofLen, len(cp.Proof))
+	}
 	cp.Claims = map[string][]Claim{}
 	for range r.len(16) {
 		name := string(r.bytes(int(r.len(1))))

@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
+	"os"
 
 	"github.com/streamprove/streamprove/field"
 	"github.com/streamprove/streamprove/pcs"
@@ -48,6 +50,11 @@ type Options struct {
 	// Resume, if set, continues the proof from a checkpoint of the same graph, commitments and
 	// witness instead of starting over.
 	Resume *Checkpoint
+	// ProofFile, if set, receives the proof as it is made (from offset 0; Prove then returns
+	// nil bytes): only a small buffer of it is held in RAM, whatever the size of the public
+	// outputs it carries, and checkpoints record its length instead of copying it. To resume,
+	// pass the same file: it is cut back to the checkpoint's length.
+	ProofFile *os.File
 }
 
 // CommitmentsDigest hashes the weights' commitments in name order.
@@ -116,7 +123,7 @@ func Prove(g *Graph, w Witness, pub Public, opt Options) ([]byte, error) {
 	)
 	pc := &ProveCtx{Graph: g, Witness: w, Opt: opt.Sumcheck}
 	if opt.Resume != nil {
-		ch, ledger, advice, err = resume(g, pub, opt.Resume)
+		ch, ledger, advice, err = resume(g, pub, opt.Resume, opt.ProofFile)
 		if ch != nil {
 			ch.budget = pc.Budget()
 			ch.charge()
@@ -157,7 +164,16 @@ func Prove(g *Graph, w Witness, pub Public, opt Options) ([]byte, error) {
 			ledger[c.Tensor] = append(ledger[c.Tensor], c)
 		}
 		if opt.Checkpoint != nil {
-			cp := &Checkpoint{Next: k - 1, State: tr.State(), Proof: ch.buf, Claims: ledger}
+			cp := &Checkpoint{Next: k - 1, State: tr.State(), Claims: ledger}
+			if ch.file != nil {
+				ch.flush()
+				if ch.err != nil {
+					return nil, ch.err
+				}
+				cp.ProofLen = ch.flushed
+			} else {
+				cp.Proof, cp.ProofLen = ch.buf, int64(len(ch.buf))
+			}
 			if err := opt.Checkpoint(cp); err != nil {
 				return nil, fmt.Errorf("checkpoint after kernel %s: %w", kn.Name(), err)
 			}
@@ -185,9 +201,9 @@ func Prove(g *Graph, w Witness, pub Public, opt Options) ([]byte, error) {
 		if err != nil {
 			return nil, fmt.Errorf("opening weights: %w", err)
 		}
-		ch.buf = op.AppendBinary(ch.buf)
-		ch.charge()
+		ch.put(op.AppendBinary(nil))
 	}
+	ch.flush()
 	if b := pc.Budget(); b != nil {
 		b.Release(pc.hintBytes)
 	}
@@ -196,6 +212,9 @@ func Prove(g *Graph, w Witness, pub Public, opt Options) ([]byte, error) {
 	}
 	if opt.Progress != nil {
 		opt.Progress("done", total, total)
+	}
+	if ch.file != nil {
+		return nil, nil
 	}
 	return ch.buf, nil
 }
@@ -207,14 +226,18 @@ func begin(g *Graph, w Witness, pub Public, opt Options, pc *ProveCtx) (_ *Chann
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	ch := &Channel{tr: tr, budget: pc.Budget()}
+	ch := &Channel{tr: tr, budget: pc.Budget(), file: opt.ProofFile}
 	defer func() {
 		if err != nil {
 			ch.release()
 		}
 	}()
-	ch.buf = appendHeader(nil, gd, cd)
-	ch.charge()
+	if ch.file != nil {
+		if err := ch.file.Truncate(0); err != nil {
+			return nil, nil, nil, fmt.Errorf("proof file: %w", err)
+		}
+	}
+	ch.put(appendHeader(nil, gd, cd))
 	pc.ch = ch
 	ledger := map[string][]Claim{}
 
@@ -237,8 +260,7 @@ func begin(g *Graph, w Witness, pub Public, opt Options, pc *ProveCtx) (_ *Chann
 			return nil, nil, nil, fmt.Errorf("commit advice %q: %w", name, err)
 		}
 		advice[name] = c
-		ch.buf = c.AppendBinary(ch.buf)
-		ch.charge()
+		ch.put(c.AppendBinary(nil))
 		d := c.Digest()
 		tr.AppendBytes(g.Tensors[name].Role.String()+"/"+name, d[:])
 	}
@@ -269,27 +291,49 @@ func begin(g *Graph, w Witness, pub Public, opt Options, pc *ProveCtx) (_ *Chann
 }
 
 // resume rebuilds the prover's state from a checkpoint, after checking that it belongs to this
-// graph and these commitments.
-func resume(g *Graph, pub Public, cp *Checkpoint) (*Channel, map[string][]Claim, map[string]*pcs.Commitment, error) {
+// graph and these commitments. A checkpoint of a proof kept in a file takes the proof's head
+// (header and in-proof commitments) from that file and cuts it back to the checkpoint.
+func resume(g *Graph, pub Public, cp *Checkpoint, file *os.File) (*Channel, map[string][]Claim, map[string]*pcs.Commitment, error) {
 	gd := g.Digest()
 	cd, err := CommitmentsDigest(g, pub.Commitments)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	if err := checkHeader(cp.Proof, gd, cd); err != nil {
+	var head io.Reader
+	ch := &Channel{tr: field.RestoreTranscript(cp.State)}
+	switch {
+	case cp.Proof != nil:
+		head = bytesReader(cp.Proof)
+		ch.buf = append([]byte(nil), cp.Proof...)
+	case file != nil:
+		if st, err := file.Stat(); err != nil || st.Size() < cp.ProofLen {
+			return nil, nil, nil, fmt.Errorf("checkpoint: the proof file holds less than the %d bytes proven so far", cp.ProofLen)
+		}
+		if err := file.Truncate(cp.ProofLen); err != nil {
+			return nil, nil, nil, fmt.Errorf("checkpoint: proof file: %w", err)
+		}
+		head = io.NewSectionReader(file, 0, cp.ProofLen)
+		ch.file, ch.flushed = file, cp.ProofLen
+	default:
+		return nil, nil, nil, fmt.Errorf("checkpoint: the proof so far is in a file and none was given")
+	}
+	hdr := make([]byte, headerLen)
+	if _, err := io.ReadFull(head, hdr); err != nil {
+		return nil, nil, nil, fmt.Errorf("checkpoint is for another proof: %w: %w", errHeader, err)
+	}
+	if err := checkHeader(hdr, gd, cd); err != nil {
 		return nil, nil, nil, fmt.Errorf("checkpoint is for another proof: %w", err)
 	}
 	if cp.Next < -1 || cp.Next >= len(g.Kernels) {
 		return nil, nil, nil, fmt.Errorf("checkpoint: next kernel %d of %d", cp.Next, len(g.Kernels))
 	}
 	advice := map[string]*pcs.Commitment{}
-	rest := cp.Proof[headerLen:]
 	for _, name := range g.InProofCommitted() {
-		c, r, err := pcs.DecodeCommitment(rest)
+		c, err := pcs.ReadCommitment(head)
 		if err != nil {
 			return nil, nil, nil, fmt.Errorf("checkpoint: advice commitment %q: %w", name, err)
 		}
-		advice[name], rest = c, r
+		advice[name] = c
 	}
 	ledger := map[string][]Claim{}
 	for name, cs := range cp.Claims {
@@ -300,7 +344,6 @@ func resume(g *Graph, pub Public, cp *Checkpoint) (*Channel, map[string][]Claim,
 		}
 		ledger[name] = append([]Claim(nil), cs...)
 	}
-	ch := &Channel{tr: field.RestoreTranscript(cp.State), buf: append([]byte(nil), cp.Proof...)}
 	return ch, ledger, advice, nil
 }
 
@@ -589,6 +632,20 @@ func (it *realIndex) next() int64 {
 	}
 	it.done = d < 0
 	return p
+}
+
+// bytesReader reads a byte slice.
+func bytesReader(b []byte) io.Reader { return &sliceReader{b} }
+
+type sliceReader struct{ b []byte }
+
+func (r *sliceReader) Read(p []byte) (int, error) {
+	if len(r.b) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, r.b)
+	r.b = r.b[n:]
+	return n, nil
 }
 
 func appendHeader(dst []byte, gd, cd [32]byte) []byte {

@@ -49,7 +49,8 @@ func TestEvalRealMatchesPadded(t *testing.T) {
 
 func TestCheckpointRoundTrip(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
-	cp := &Checkpoint{Next: 3, Proof: []byte("SPRF-proof-so-far"), Claims: map[string][]Claim{
+	proof := append([]byte("SPRF-proof-so-far"), make([]byte, headerLen)...)
+	cp := &Checkpoint{Next: 3, ProofLen: int64(len(proof)), Proof: proof, Claims: map[string][]Claim{
 		"a": {{Tensor: "a", Point: randElems(rng, 3), Value: randElems(rng, 1)[0]}},
 		"b": {{Tensor: "b", Point: randElems(rng, 0)}, {Tensor: "b", Point: randElems(rng, 2)}},
 	}}
@@ -65,6 +66,20 @@ func TestCheckpointRoundTrip(t *testing.T) {
 	again, _ := got.MarshalBinary()
 	if string(again) != string(data) || got.Next != 3 || got.State != cp.State || len(got.Claims["b"]) != 2 {
 		t.Fatal("checkpoint does not round-trip")
+	}
+	// A checkpoint of a proof kept in a file carries its length only.
+	inFile := &Checkpoint{Next: 1, ProofLen: 1 << 30}
+	data2, _ := inFile.MarshalBinary()
+	var got2 Checkpoint
+	if err := got2.UnmarshalBinary(data2); err != nil || got2.ProofLen != 1<<30 || got2.Proof != nil {
+		t.Fatalf("file checkpoint: %v %+v", err, got2)
+	}
+	// A proof length that disagrees with the bytes, or is shorter than a header, is refused.
+	for _, bad := range []*Checkpoint{{ProofLen: 5}, {ProofLen: 100, Proof: proof}} {
+		b, _ := bad.MarshalBinary()
+		if err := new(Checkpoint).UnmarshalBinary(b); err == nil {
+			t.Fatalf("checkpoint with proof length %d and %d bytes accepted", bad.ProofLen, len(bad.Proof))
+		}
 	}
 	for _, bad := range [][]byte{data[:len(data)-1], append(append([]byte(nil), data...), 0), []byte("SPCX")} {
 		if err := new(Checkpoint).UnmarshalBinary(bad); err == nil {

@@ -78,8 +78,7 @@ func (pc *ProveCtx) Sumcheck(c *sumcheck.Claim) ([]field.Element, []field.Elemen
 	if err != nil {
 		return nil, nil, err
 	}
-	pc.ch.buf = p.AppendBinary(pc.ch.buf)
-	pc.ch.charge()
+	pc.ch.put(p.AppendBinary(nil))
 	return point, p.Finals, nil
 }
 

@@ -27,7 +27,7 @@ func FuzzVerifyProof(f *testing.F) {
 
 // FuzzCheckpoint decodes arbitrary checkpoints: errors, never panics or huge allocations.
 func FuzzCheckpoint(f *testing.F) {
-	cp := &gkr.Checkpoint{Next: 2, Proof: []byte("SPRF..."), Claims: map[string][]gkr.Claim{"x": {{Tensor: "x"}}}}
+	cp := &gkr.Checkpoint{Next: 2, ProofLen: 80, Proof: make([]byte, 80), Claims: map[string][]gkr.Claim{"x": {{Tensor: "x"}}}}
 	b, _ := cp.MarshalBinary()
 	f.Add(b)
 	f.Add([]byte("SPCK"))

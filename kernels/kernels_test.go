@@ -1,9 +1,12 @@
 package kernels
 
 import (
+	"bytes"
 	"errors"
 	"math/big"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -444,5 +447,63 @@ func TestProofBufferCharged(t *testing.T) {
 	}
 	if _, err := gkr.Verify(m.graph, pub, proof); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestProofFile: a proof written to a file as it is made is the in-RAM proof byte for byte, its
+// checkpoints carry only its length, and resuming from each of them — with the file holding
+// more than the checkpoint (a crash after it) — rebuilds the same bytes.
+func TestProofFile(t *testing.T) {
+	m := mlpModel(t, 3, 12, 10, 4, true, false)
+	pub := m.public()
+	w := &StoreWitness{Store: m.store}
+	defer w.Close()
+	full, err := gkr.Prove(m.graph, w, pub, gkr.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Create(filepath.Join(t.TempDir(), "proof"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var cps []*gkr.Checkpoint
+	got, err := gkr.Prove(m.graph, w, pub, gkr.Options{ProofFile: f, Checkpoint: func(cp *gkr.Checkpoint) error {
+		if cp.Proof != nil {
+			t.Fatal("a file-backed checkpoint copied the proof")
+		}
+		b, _ := cp.MarshalBinary()
+		c := new(gkr.Checkpoint)
+		cps = append(cps, c)
+		return c.UnmarshalBinary(b)
+	}})
+	if err != nil || got != nil {
+		t.Fatalf("prove to file: %v (returned %d bytes)", err, len(got))
+	}
+	read := func() []byte {
+		b, err := os.ReadFile(f.Name())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	if !bytes.Equal(read(), full) {
+		t.Fatal("the proof file differs from the in-RAM proof")
+	}
+	for i, cp := range cps {
+		got, err := gkr.Prove(m.graph, w, pub, gkr.Options{ProofFile: f, Resume: cp})
+		if err != nil || got != nil {
+			t.Fatalf("resume from checkpoint %d: %v", i, err)
+		}
+		if !bytes.Equal(read(), full) {
+			t.Fatalf("resume from checkpoint %d: different proof", i)
+		}
+	}
+	// A file shorter than the checkpoint says so.
+	if err := f.Truncate(100); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := gkr.Prove(m.graph, w, pub, gkr.Options{ProofFile: f, Resume: cps[len(cps)-1]}); err == nil {
+		t.Fatal("resumed from a proof file shorter than its checkpoint")
 	}
 }

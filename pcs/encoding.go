@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
+	"io"
 	"sync"
 
 	"github.com/consensys/gnark-crypto/ecc/bn254"
@@ -100,6 +101,27 @@ func DecodeCommitment(data []byte) (*Commitment, []byte, error) {
 		return nil, data, fmt.Errorf("commitment: %w", err)
 	}
 	return c, rest[need:], nil
+}
+
+// ReadCommitment reads one commitment's encoding from r (the prover reading back the head of a
+// proof it wrote to a file). Its size is checked against what any commitment can be before the
+// row bytes are read.
+func ReadCommitment(r io.Reader) (*Commitment, error) {
+	var h [3]byte
+	if _, err := io.ReadFull(r, h[:]); err != nil {
+		return nil, fmt.Errorf("commitment header: %v: %w", err, ErrFormat)
+	}
+	n, b := int(h[1]), int(h[2])
+	if h[0] != encodingVersion || n > MaxVars || b > n || b > MaxColumnLog || n-b > MaxVars-MaxColumnLog {
+		return nil, fmt.Errorf("commitment header %v: %w", h, ErrFormat)
+	}
+	data := make([]byte, 3+compressedBytes<<(n-b))
+	copy(data, h[:])
+	if _, err := io.ReadFull(r, data[3:]); err != nil {
+		return nil, fmt.Errorf("commitment of 2^%d rows: %v: %w", n-b, err, ErrFormat)
+	}
+	c, _, err := DecodeCommitment(data)
+	return c, err
 }
 
 // AppendBinary appends the opening's encoding to dst.

@@ -174,6 +174,8 @@ var ops = map[string]opDef{
 			}
 			return kernels.NewPaddedFlatten(n.Name, n.In[0], n.Out, at.Int("axis")), shape, nil, nil
 		}},
+	"matmul":    matmul(false, "Y = A·B over the last two dims, batched over equal leading dims (heads): in [a, b], A [..., I, K], B [..., K, J]"),
+	"matmul_bt": matmul(true, "Y = A·Bᵀ over the last two dims (attention's Q·Kᵀ): in [a, b], A [..., I, K], B [..., J, K]"),
 	"scale": {arity: [2]int{1, 1}, summary: "Y = factor · A (factor a non-zero integer)",
 		attrs: []attrSpec{intAttr("factor", math.MinInt64, math.MaxInt64)},
 		build: func(n *NodeSpec, a Attrs, ins []*gkr.TensorInfo) (kernels.Kernel, []int, []gkr.TensorInfo, error) {
@@ -182,6 +184,19 @@ var ops = map[string]opDef{
 			}
 			return kernels.Scale(n.Name, n.In[0], a.Int64("factor"), n.Out), slices.Clone(ins[0].Shape), nil, nil
 		}},
+}
+
+// matmul registers the product of two activations (or of an activation and a weight of any
+// rank); the claims on both operands flow backwards, nothing is committed.
+func matmul(transB bool, summary string) opDef {
+	return opDef{arity: [2]int{2, 2}, summary: summary,
+		build: func(n *NodeSpec, _ Attrs, ins []*gkr.TensorInfo) (kernels.Kernel, []int, []gkr.TensorInfo, error) {
+			shape, err := kernels.MatMulShape(ins[0].Shape, ins[1].Shape, transB)
+			if err != nil {
+				return nil, nil, nil, fmt.Errorf("field \"in\": %q and %q: %v", ins[0].Name, ins[1].Name, err)
+			}
+			return kernels.NewMatMul(n.Name, n.In[0], n.In[1], n.Out, transB), shape, nil, nil
+		}}
 }
 
 // Attributes shared by the lookup ops.

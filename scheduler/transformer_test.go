@@ -1,0 +1,69 @@
+package scheduler
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/streamprove/streamprove/tensorstore"
+)
+
+// attentionGraph is scores = x·kᵀ and y = scores·v per head (x public, k and v committed).
+const attentionGraph = `{
+  "format": "streamprove-graph/1",
+  "name": "attention",
+  "tensors": {
+    "x": {"role": "input",  "shape": [3, 5, 4], "dtype": "int8", "source": "input.safetensors"},
+    "k": {"role": "weight", "shape": [3, 5, 4], "dtype": "int8", "source": "model.safetensors"},
+    "v": {"role": "weight", "shape": [3, 5, 6], "dtype": "int8", "source": "model.safetensors"},
+    "y": {"role": "output"}
+  },
+  "nodes": [
+    {"op": "matmul_bt", "name": "qk", "in": ["x", "k"], "out": "s"},
+    {"op": "matmul",    "name": "sv", "in": ["s", "v"], "out": "y"}
+  ]
+}`
+
+func TestMatMulOps(t *testing.T) {
+	dir := t.TempDir()
+	g := writeModel(t, dir, attentionGraph, 3, map[string][]int{"x": {3, 5, 4}, "k": {3, 5, 4}, "v": {3, 5, 6}})
+	store := filepath.Join(dir, "store")
+	m, err := Import(store, g, tensorstore.WriteOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := m.Graph.Tensors["s"].Shape; len(s) != 3 || s[0] != 3 || s[1] != 5 || s[2] != 5 {
+		t.Fatalf("scores shape %v, want [3 5 5]", s)
+	}
+	if _, err := Commit(store, Config{}); err != nil {
+		t.Fatal(err)
+	}
+	proof := filepath.Join(dir, "proof.bin")
+	if _, err := Prove(store, proof, Config{MemBudget: 256 << 20}); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Verify(store, proof, "")
+	if err != nil || !rep.Verified || len(rep.Outputs["y"]) != 3*5*6 {
+		t.Fatalf("honest proof: %v %+v", err, rep)
+	}
+	data, _ := os.ReadFile(proof)
+	bad := append([]byte(nil), data...)
+	bad[len(bad)/2] ^= 0x10
+	p := filepath.Join(t.TempDir(), "bad")
+	os.WriteFile(p, bad, 0o644)
+	if _, err := Verify(store, p, ""); !errors.Is(err, ErrRejected) {
+		t.Fatalf("flipped byte: %v, want ErrRejected", err)
+	}
+	for _, c := range []struct{ old, edit, want string }{
+		{`"op": "matmul_bt"`, `"op": "matmul"`, "inner dimensions"},
+		{`"v": {"role": "weight", "shape": [3, 5, 6]`, `"v": {"role": "weight", "shape": [2, 5, 6]`, "leading dimensions"},
+		{`"in": ["s", "v"]`, `"in": ["s"]`, `field "in"`},
+	} {
+		bad := strings.Replace(attentionGraph, c.old, c.edit, 1)
+		if _, err := ParseGraph([]byte(bad)); !errors.Is(err, ErrGraph) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want ErrGraph mentioning %q", c.edit, err, c.want)
+		}
+	}
+}

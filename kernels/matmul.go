@@ -151,16 +151,16 @@ func (m *MatMul) Prove(pc *gkr.ProveCtx, out []gkr.Claim) ([]gkr.Claim, error) {
 	c := out[0]
 	rJ, rI, rL := m.split(d, c.Point)
 	lL, lI, lK, lJ := d.logs()
-	ar, err := m.combine(pc, m.a, false, lL, lI, lK, rI)
+	ar, err := combineHeads(pc, m.name, m.a, false, lL, lI, lK, rI)
 	if err != nil {
 		return nil, err
 	}
 	defer ar.Release()
 	var br *spill.Table
 	if m.transB {
-		br, err = m.combine(pc, m.b, false, lL, lJ, lK, rJ)
+		br, err = combineHeads(pc, m.name, m.b, false, lL, lJ, lK, rJ)
 	} else {
-		br, err = m.combine(pc, m.b, true, lL, lK, lJ, rJ)
+		br, err = combineHeads(pc, m.name, m.b, true, lL, lK, lJ, rJ)
 	}
 	if err != nil {
 		return nil, err
@@ -219,7 +219,7 @@ func (m *MatMul) inClaims(d mmDims, point, rJ, rI, finals []field.Element) []gkr
 	}
 }
 
-// combine streams a [L, X, Y] tensor (padded, 2^lL heads of 2^lX rows of 2^lY) once and returns
+// combineHeads streams a [L, X, Y] tensor (padded, 2^lL heads of 2^lX rows of 2^lY) once and returns
 // the table out[l, k] of 2^(lL+lK) elements, with
 //
 //	out[l, k] = Σ_x eq(r, x)·T[l, x, k]  (cols false: r binds the rows, k runs over columns), or
@@ -227,7 +227,7 @@ func (m *MatMul) inClaims(d mmDims, point, rJ, rI, finals []field.Element) []gkr
 //
 // The table lives in RAM when the budget allows and spills otherwise; one padded row (and the
 // per-head slice of the result, or an eq table of one row for cols) is held at a time.
-func (m *MatMul) combine(pc *gkr.ProveCtx, name string, cols bool, lL, lX, lY int, r []field.Element) (*spill.Table, error) {
+func combineHeads(pc *gkr.ProveCtx, node, name string, cols bool, lL, lX, lY int, r []field.Element) (*spill.Table, error) {
 	b := pc.Budget()
 	lK := lY
 	if cols {
@@ -239,12 +239,12 @@ func (m *MatMul) combine(pc *gkr.ProveCtx, name string, cols bool, lL, lX, lY in
 		return nil, err
 	}
 	if src.Len() != int64(1)<<(lL+lX+lY) {
-		return nil, fmt.Errorf("node %s: tensor %q has %d elements, want 2^%d", m.name, name, src.Len(), lL+lX+lY)
+		return nil, fmt.Errorf("node %s: tensor %q has %d elements, want 2^%d", node, name, src.Len(), lL+lX+lY)
 	}
 	scratch := PY + PK // one row and one head's result
 	if b != nil {
 		if err := b.Reserve("matmul row of "+name, scratch*field.Bytes); err != nil {
-			return nil, fmt.Errorf("node %s: %w", m.name, err)
+			return nil, fmt.Errorf("node %s: %w", node, err)
 		}
 		defer b.Release(scratch * field.Bytes)
 	}
@@ -266,7 +266,7 @@ func (m *MatMul) combine(pc *gkr.ProveCtx, name string, cols bool, lL, lX, lY in
 		if b != nil {
 			if err := b.Reserve("matmul eq row of "+name, PY*field.Bytes); err != nil {
 				out.Release()
-				return nil, fmt.Errorf("node %s: %w", m.name, err)
+				return nil, fmt.Errorf("node %s: %w", node, err)
 			}
 			defer b.Release(PY * field.Bytes)
 		}
@@ -287,7 +287,7 @@ func (m *MatMul) combine(pc *gkr.ProveCtx, name string, cols bool, lL, lX, lY in
 				if err == io.EOF {
 					err = io.ErrUnexpectedEOF
 				}
-				return nil, fmt.Errorf("node %s: tensor %q head %d row %d: %w", m.name, name, l, x, err)
+				return nil, fmt.Errorf("node %s: tensor %q head %d row %d: %w", node, name, l, x, err)
 			}
 			if cols {
 				acc[x] = field.InnerProduct(row, eqY)

@@ -176,6 +176,17 @@ var ops = map[string]opDef{
 		}},
 	"matmul":    matmul(false, "Y = A·B over the last two dims, batched over equal leading dims (heads): in [a, b], A [..., I, K], B [..., K, J]"),
 	"matmul_bt": matmul(true, "Y = A·Bᵀ over the last two dims (attention's Q·Kᵀ): in [a, b], A [..., I, K], B [..., J, K]"),
+	"gather": {arity: [2]int{2, 2}, summary: "Y[t,:] = W[ids[t],:] (embedding): in [w, ids], W [rows, dim], ids a public input [tokens]",
+		build: func(n *NodeSpec, _ Attrs, ins []*gkr.TensorInfo) (kernels.Kernel, []int, []gkr.TensorInfo, error) {
+			shape, err := kernels.GatherShape(ins[0].Shape, ins[1].Shape)
+			if err != nil {
+				return nil, nil, nil, fmt.Errorf("field \"in\": %q and %q: %v", ins[0].Name, ins[1].Name, err)
+			}
+			if ins[1].Role != gkr.Input {
+				return nil, nil, nil, fmt.Errorf("field \"in\"[1]: ids %q must be a public input (the verifier reads them)", ins[1].Name)
+			}
+			return kernels.NewGather(n.Name, n.In[0], n.In[1], n.Out), shape, nil, nil
+		}},
 	"scale": {arity: [2]int{1, 1}, summary: "Y = factor · A (factor a non-zero integer)",
 		attrs: []attrSpec{intAttr("factor", math.MinInt64, math.MaxInt64)},
 		build: func(n *NodeSpec, a Attrs, ins []*gkr.TensorInfo) (kernels.Kernel, []int, []gkr.TensorInfo, error) {

@@ -67,3 +67,54 @@ func TestMatMulOps(t *testing.T) {
 		}
 	}
 }
+
+const embedGraph = `{
+  "format": "streamprove-graph/1",
+  "name": "embed",
+  "tensors": {
+    "ids":  {"role": "input",  "shape": [6],     "dtype": "int32", "source": "ids.safetensors"},
+    "emb":  {"role": "weight", "shape": [10, 4], "dtype": "int8",  "source": "model.safetensors"},
+    "head": {"role": "weight", "shape": [3, 4],  "dtype": "int8",  "source": "model.safetensors"},
+    "y":    {"role": "output"}
+  },
+  "nodes": [
+    {"op": "gather", "name": "embed", "in": ["emb", "ids"], "out": "e"},
+    {"op": "linear", "name": "lm",    "in": ["e", "head"], "out": "y"}
+  ]
+}`
+
+func TestGatherOp(t *testing.T) {
+	dir := t.TempDir()
+	g := writeModel(t, dir, embedGraph, 4, map[string][]int{"emb": {10, 4}, "head": {3, 4}})
+	ids := []tensorstore.Array{{Name: "ids", DType: "I32", Shape: []int{6}, Values: []int64{9, 0, 3, 3, 7, 1}}}
+	if err := tensorstore.WriteSafetensors(filepath.Join(dir, "ids.safetensors"), ids, nil); err != nil {
+		t.Fatal(err)
+	}
+	store := filepath.Join(dir, "store")
+	if _, err := Import(store, g, tensorstore.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Commit(store, Config{}); err != nil {
+		t.Fatal(err)
+	}
+	proof := filepath.Join(dir, "proof.bin")
+	if _, err := Prove(store, proof, Config{MemBudget: 256 << 20}); err != nil {
+		t.Fatal(err)
+	}
+	if rep, err := Verify(store, proof, ""); err != nil || !rep.Verified {
+		t.Fatalf("honest proof: %v", err)
+	}
+	// The same proof against other public ids is rejected.
+	other := filepath.Join(t.TempDir(), "ids.safetensors")
+	ids[0].Values[2] = 4
+	if err := tensorstore.WriteSafetensors(other, ids, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Verify(store, proof, other); !errors.Is(err, ErrRejected) {
+		t.Fatalf("other ids: %v, want ErrRejected", err)
+	}
+	bad := strings.Replace(embedGraph, `"ids":  {"role": "input"`, `"ids":  {"role": "weight"`, 1)
+	if _, err := ParseGraph([]byte(bad)); !errors.Is(err, ErrGraph) || !strings.Contains(err.Error(), "public input") {
+		t.Errorf("committed ids: %v, want ErrGraph about a public input", err)
+	}
+}

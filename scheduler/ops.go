@@ -187,6 +187,10 @@ var ops = map[string]opDef{
 			}
 			return kernels.NewGather(n.Name, n.In[0], n.In[1], n.Out), shape, nil, nil
 		}},
+	"silu":      activation("silu", "y = x·σ(x) (SiLU; SwiGLU is silu then mul)"),
+	"gelu":      activation("gelu", "y = x·Φ(x) (GELU, erf form)"),
+	"gelu_tanh": activation("gelu_tanh", "y = GELU's tanh approximation"),
+	"tanh":      activation("tanh", "y = tanh(x)"),
 	"scale": {arity: [2]int{1, 1}, summary: "Y = factor · A (factor a non-zero integer)",
 		attrs: []attrSpec{intAttr("factor", math.MinInt64, math.MaxInt64)},
 		build: func(n *NodeSpec, a Attrs, ins []*gkr.TensorInfo) (kernels.Kernel, []int, []gkr.TensorInfo, error) {
@@ -207,6 +211,20 @@ func matmul(transB bool, summary string) opDef {
 				return nil, nil, nil, fmt.Errorf("field \"in\": %q and %q: %v", ins[0].Name, ins[1].Name, err)
 			}
 			return kernels.NewMatMul(n.Name, n.In[0], n.In[1], n.Out, transB), shape, nil, nil
+		}}
+}
+
+// activation registers a smooth non-linearity proven by one lookup into its table of 2^bits
+// rows (bits default 16); "shift" is the fraction bits of input and output (value = x/2^shift).
+func activation(fn, summary string) opDef {
+	return opDef{arity: [2]int{1, 1}, attrs: []attrSpec{intAttr("shift", 0, 14), bitsAttr.def(16)},
+		summary: summary + " on fixed point x/2^shift, by lookup (bits ≤ 16)",
+		build: func(n *NodeSpec, a Attrs, ins []*gkr.TensorInfo) (kernels.Kernel, []int, []gkr.TensorInfo, error) {
+			k, err := kernels.NewActivation(n.Name, fn, n.In[0], n.Out, a.Int("bits"), a.Int("shift"))
+			if err != nil {
+				return nil, nil, nil, err
+			}
+			return k, slices.Clone(ins[0].Shape), k.OutputInfos(ins[0].Shape), nil
 		}}
 }
 

@@ -118,3 +118,59 @@ func TestGatherOp(t *testing.T) {
 		t.Errorf("committed ids: %v, want ErrGraph about a public input", err)
 	}
 }
+
+// swigluGraph: a = silu(requant(x·W1ᵀ)), b = x·W3ᵀ, y = (a ∘ b)·W2ᵀ: LLaMA's FFN shape.
+const swigluGraph = `{
+  "format": "streamprove-graph/1",
+  "name": "swiglu",
+  "tensors": {
+    "x":    {"role": "input",  "shape": [3, 10], "dtype": "int8", "source": "input.safetensors"},
+    "w1":   {"role": "weight", "shape": [6, 10], "dtype": "int8", "source": "model.safetensors"},
+    "w3":   {"role": "weight", "shape": [6, 10], "dtype": "int8", "source": "model.safetensors"},
+    "w2":   {"role": "weight", "shape": [4, 6],  "dtype": "int8", "source": "model.safetensors"},
+    "y":    {"role": "output"}
+  },
+  "nodes": [
+    {"op": "linear",  "name": "up",   "in": ["x", "w1"], "out": "h"},
+    {"op": "requant", "name": "rq",   "in": ["h"], "out": "hq", "shift": 4, "bits": 12},
+    {"op": "silu",    "name": "act",  "in": ["hq"], "out": "a", "shift": 6, "bits": 12},
+    {"op": "linear",  "name": "gate", "in": ["x", "w3"], "out": "b"},
+    {"op": "mul",     "name": "glu",  "in": ["a", "b"], "out": "g"},
+    {"op": "linear",  "name": "down", "in": ["g", "w2"], "out": "y"}
+  ]
+}`
+
+func TestActivationOps(t *testing.T) {
+	dir := t.TempDir()
+	g := writeModel(t, dir, swigluGraph, 5, map[string][]int{"x": {3, 10}, "w1": {6, 10}, "w3": {6, 10}, "w2": {4, 6}})
+	store := filepath.Join(dir, "store")
+	if _, err := Import(store, g, tensorstore.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Commit(store, Config{}); err != nil {
+		t.Fatal(err)
+	}
+	proof := filepath.Join(dir, "proof.bin")
+	if _, err := Prove(store, proof, Config{MemBudget: 256 << 20}); err != nil {
+		t.Fatal(err)
+	}
+	if rep, err := Verify(store, proof, ""); err != nil || !rep.Verified {
+		t.Fatalf("honest proof: %v", err)
+	}
+	for _, c := range []struct{ old, edit, want string }{
+		{`"out": "a", "shift": 6, "bits": 12`, `"out": "a", "bits": 12`, `field "shift" is missing`},
+		{`"out": "a", "shift": 6, "bits": 12`, `"out": "a", "shift": 6, "bits": 17`, `17 bits`},
+		{`"in": ["a", "b"], "out": "g"}`, `"in": ["a", "b"], "out": "g"}, {"op": "gelu", "in": ["g"], "out": "y", "shift": 2}`, `lookup's output is committed advice`},
+	} {
+		bad := strings.Replace(swigluGraph, c.old, c.edit, 1)
+		if c.want == `lookup's output is committed advice` {
+			bad = strings.Replace(bad, `{"op": "linear",  "name": "down", "in": ["g", "w2"], "out": "y"}`, `{"op": "linear",  "name": "down", "in": ["g", "w2"], "out": "y2"}`, 1)
+		}
+		if bad == swigluGraph {
+			t.Fatalf("edit %q did not apply", c.edit)
+		}
+		if _, err := ParseGraph([]byte(bad)); !errors.Is(err, ErrGraph) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want ErrGraph mentioning %q", c.edit, err, c.want)
+		}
+	}
+}

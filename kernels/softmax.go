@@ -419,7 +419,7 @@ func (s *Softmax) Prove(pc *gkr.ProveCtx, _ []gkr.Claim) ([]gkr.Claim, error) {
 			if err != nil {
 				return nil, err
 			}
-			srcs = append(srcs, broadcastSource{rows: t, lT: lT})
+			srcs = append(srcs, rowBroadcastSource{rows: t, lT: lT})
 		default:
 			t, err := src(name)
 			if err != nil {
@@ -592,24 +592,24 @@ func (st *maskStream2) Next(buf []field.Element) (int, error) {
 
 func (st *maskStream2) Close() error { return nil }
 
-// broadcastSource repeats each element of a per-row source 2^lT times (constant along the last
+// rowBroadcastSource repeats each element of a per-row source 2^lT times (constant along the last
 // axis); its MLE at (ρ_j, ρ_row) is the rows' MLE at ρ_row.
-type broadcastSource struct {
+type rowBroadcastSource struct {
 	rows field.Source
 	lT   int
 }
 
-func (b broadcastSource) Len() int64 { return b.rows.Len() << b.lT }
+func (b rowBroadcastSource) Len() int64 { return b.rows.Len() << b.lT }
 
-func (b broadcastSource) Open() (field.Stream, error) {
+func (b rowBroadcastSource) Open() (field.Stream, error) {
 	st, err := b.rows.Open()
 	if err != nil {
 		return nil, err
 	}
-	return &bcastStream{st: st, per: int64(1) << b.lT, n: b.Len()}, nil
+	return &rowBcastStream{st: st, per: int64(1) << b.lT, n: b.Len()}, nil
 }
 
-type bcastStream struct {
+type rowBcastStream struct {
 	st   field.Stream
 	per  int64
 	n    int64
@@ -618,7 +618,7 @@ type bcastStream struct {
 	left int64
 }
 
-func (b *bcastStream) Next(buf []field.Element) (int, error) {
+func (b *rowBcastStream) Next(buf []field.Element) (int, error) {
 	if b.pos >= b.n {
 		return 0, io.EOF
 	}
@@ -641,6 +641,6 @@ func (b *bcastStream) Next(buf []field.Element) (int, error) {
 	return k, nil
 }
 
-func (b *bcastStream) Close() error { return b.st.Close() }
+func (b *rowBcastStream) Close() error { return b.st.Close() }
 
 var _ Kernel = (*Softmax)(nil)

@@ -220,7 +220,7 @@ func TestCausalMLE(t *testing.T) {
 		P := 1 << n
 		for i := 0; i < P; i++ {
 			for j := 0; j < P; j++ {
-				rj, ri := bits(j, n), bits(i, n)
+				rj, ri := bitsLE(j, n), bitsLE(i, n)
 				got := causalMLE(rj, ri, uint64(T))
 				want := int64(0)
 				if i < T && j <= i {
@@ -234,7 +234,7 @@ func TestCausalMLE(t *testing.T) {
 	}
 }
 
-func bits(v, n int) []field.Element {
+func bitsLE(v, n int) []field.Element {
 	out := make([]field.Element, n)
 	for k := range out {
 		out[k] = field.NewInt(int64(v>>k) & 1)

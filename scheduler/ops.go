@@ -191,6 +191,8 @@ var ops = map[string]opDef{
 	"gelu":      activation("gelu", "y = x·Φ(x) (GELU, erf form)"),
 	"gelu_tanh": activation("gelu_tanh", "y = GELU's tanh approximation"),
 	"tanh":      activation("tanh", "y = tanh(x)"),
+	"softmax":        softmax(false, "p = softmax(x/2^shift) along the last axis, in bits fraction bits (default 8), by lookups"),
+	"softmax_causal": softmax(true, "softmax with the causal mask j ≤ i over the last two axes ([..., T, T])"),
 	"scale": {arity: [2]int{1, 1}, summary: "Y = factor · A (factor a non-zero integer)",
 		attrs: []attrSpec{intAttr("factor", math.MinInt64, math.MaxInt64)},
 		build: func(n *NodeSpec, a Attrs, ins []*gkr.TensorInfo) (kernels.Kernel, []int, []gkr.TensorInfo, error) {
@@ -225,6 +227,23 @@ func activation(fn, summary string) opDef {
 				return nil, nil, nil, err
 			}
 			return k, slices.Clone(ins[0].Shape), k.OutputInfos(ins[0].Shape), nil
+		}}
+}
+
+// softmax registers the integer softmax; "shift" is the logits' fraction bits, "bits" the
+// output's (default 8). Its output and its advice are committed.
+func softmax(causal bool, summary string) opDef {
+	return opDef{arity: [2]int{1, 1}, attrs: []attrSpec{intAttr("shift", 0, 16), intAttr("bits", 1, 15).def(8)}, summary: summary,
+		build: func(n *NodeSpec, a Attrs, ins []*gkr.TensorInfo) (kernels.Kernel, []int, []gkr.TensorInfo, error) {
+			xs := ins[0].Shape
+			if causal && (len(xs) < 2 || xs[len(xs)-1] != xs[len(xs)-2]) {
+				return nil, nil, nil, fmt.Errorf("field \"in\": causal softmax needs a square [..., T, T] input, %q is %v", ins[0].Name, xs)
+			}
+			k, err := kernels.NewSoftmax(n.Name, n.In[0], n.Out, a.Int("shift"), a.Int("bits"), causal)
+			if err != nil {
+				return nil, nil, nil, err
+			}
+			return k, slices.Clone(xs), k.OutputInfos(xs), nil
 		}}
 }
 

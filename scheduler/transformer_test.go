@@ -174,3 +174,44 @@ func TestActivationOps(t *testing.T) {
 		}
 	}
 }
+
+// headGraph is one causal attention head: s = requant(q·kᵀ), p = softmax_causal(s), y = p·v.
+const headGraph = `{
+  "format": "streamprove-graph/1",
+  "name": "head",
+  "tensors": {
+    "x": {"role": "input",  "shape": [2, 6, 4], "dtype": "int8", "source": "input.safetensors"},
+    "k": {"role": "weight", "shape": [2, 6, 4], "dtype": "int8", "source": "model.safetensors"},
+    "v": {"role": "weight", "shape": [2, 6, 3], "dtype": "int8", "source": "model.safetensors"},
+    "y": {"role": "output"}
+  },
+  "nodes": [
+    {"op": "matmul_bt",      "name": "qk", "in": ["x", "k"], "out": "s"},
+    {"op": "requant",        "name": "rq", "in": ["s"], "out": "sq", "shift": 2, "bits": 14},
+    {"op": "softmax_causal", "name": "sm", "in": ["sq"], "out": "p", "shift": 8, "bits": 8},
+    {"op": "matmul",         "name": "pv", "in": ["p", "v"], "out": "y"}
+  ]
+}`
+
+func TestSoftmaxOps(t *testing.T) {
+	dir := t.TempDir()
+	g := writeModel(t, dir, headGraph, 6, map[string][]int{"x": {2, 6, 4}, "k": {2, 6, 4}, "v": {2, 6, 3}})
+	store := filepath.Join(dir, "store")
+	if _, err := Import(store, g, tensorstore.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Commit(store, Config{}); err != nil {
+		t.Fatal(err)
+	}
+	proof := filepath.Join(dir, "proof.bin")
+	if _, err := Prove(store, proof, Config{MemBudget: 256 << 20}); err != nil {
+		t.Fatal(err)
+	}
+	if rep, err := Verify(store, proof, ""); err != nil || !rep.Verified {
+		t.Fatalf("honest proof: %v", err)
+	}
+	bad := strings.Replace(headGraph, `"in": ["sq"], "out": "p"`, `"in": ["x"], "out": "p"`, 1)
+	if _, err := ParseGraph([]byte(bad)); !errors.Is(err, ErrGraph) || !strings.Contains(err.Error(), "square") {
+		t.Errorf("non-square causal softmax: %v", err)
+	}
+}

@@ -294,7 +294,7 @@ func (n *RMSNorm) run(pc *gkr.ProveCtx, vc *gkr.VerifyCtx) ([]gkr.Claim, error) 
 	}
 	srcs = []field.Source{src(n.x), nil, nil, src(n.y), src(n.rem())}
 	if pc != nil {
-		srcs[1] = broadcastSource{rows: src(n.rowLimbs()[0]), lT: lD}
+		srcs[1] = rowBroadcastSource{rows: src(n.rowLimbs()[0]), lT: lD}
 		srcs[2] = tileSource{vec: src(n.g), times: int64(1) << lR}
 	}
 	sc = &sumcheck.Claim{NumVars: lD + lR, Gate: gate, Sources: srcs, Eq: []sumcheck.EqTerm{{Coeff: field.One(), Point: r3}}}

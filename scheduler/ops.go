@@ -193,6 +193,19 @@ var ops = map[string]opDef{
 	"tanh":      activation("tanh", "y = tanh(x)"),
 	"softmax":        softmax(false, "p = softmax(x/2^shift) along the last axis, in bits fraction bits (default 8), by lookups"),
 	"softmax_causal": softmax(true, "softmax with the causal mask j ≤ i over the last two axes ([..., T, T])"),
+	"rmsnorm": {arity: [2]int{2, 2}, attrs: []attrSpec{intAttr("shift", 1, 16), intAttr("bits", 2, 16).def(16), intAttr("eps", 1, 1<<20).def(1)},
+		summary: "y = ⌊x·ρ·γ/2^shift⌋ with ρ = ⌊2^15/rms(x)⌋, rms over the last axis with eps at the squared input scale: in [x, gamma], x [rows, D], γ [D]; y in bits (default 16)",
+		build: func(n *NodeSpec, a Attrs, ins []*gkr.TensorInfo) (kernels.Kernel, []int, []gkr.TensorInfo, error) {
+			x, g := ins[0], ins[1]
+			if len(x.Shape) != 2 || !slices.Equal(g.Shape, x.Shape[1:]) {
+				return nil, nil, nil, fmt.Errorf("field \"in\": x %q %v and γ %q %v: want [rows, D] and [D]", x.Name, x.Shape, g.Name, g.Shape)
+			}
+			k, err := kernels.NewRMSNorm(n.Name, x.Name, g.Name, n.Out, a.Int("shift"), a.Int("bits"), a.Int64("eps"))
+			if err != nil {
+				return nil, nil, nil, err
+			}
+			return k, slices.Clone(x.Shape), k.OutputInfos(x.Shape), nil
+		}},
 	"scale": {arity: [2]int{1, 1}, summary: "Y = factor · A (factor a non-zero integer)",
 		attrs: []attrSpec{intAttr("factor", math.MinInt64, math.MaxInt64)},
 		build: func(n *NodeSpec, a Attrs, ins []*gkr.TensorInfo) (kernels.Kernel, []int, []gkr.TensorInfo, error) {

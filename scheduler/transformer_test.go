@@ -215,3 +215,42 @@ func TestSoftmaxOps(t *testing.T) {
 		t.Errorf("non-square causal softmax: %v", err)
 	}
 }
+
+// normGraph: y = fc(rmsnorm(x, γ)).
+const normGraph = `{
+  "format": "streamprove-graph/1",
+  "name": "norm",
+  "tensors": {
+    "x":  {"role": "input",  "shape": [3, 10], "dtype": "int8", "source": "input.safetensors"},
+    "g":  {"role": "weight", "shape": [10],    "dtype": "int8", "source": "model.safetensors"},
+    "w":  {"role": "weight", "shape": [4, 10], "dtype": "int8", "source": "model.safetensors"},
+    "y":  {"role": "output"}
+  },
+  "nodes": [
+    {"op": "rmsnorm", "name": "norm", "in": ["x", "g"], "out": "h", "shift": 12, "eps": 2},
+    {"op": "linear",  "name": "fc",   "in": ["h", "w"], "out": "y"}
+  ]
+}`
+
+func TestRMSNormOp(t *testing.T) {
+	dir := t.TempDir()
+	g := writeModel(t, dir, normGraph, 7, map[string][]int{"x": {3, 10}, "g": {10}, "w": {4, 10}})
+	store := filepath.Join(dir, "store")
+	if _, err := Import(store, g, tensorstore.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Commit(store, Config{}); err != nil {
+		t.Fatal(err)
+	}
+	proof := filepath.Join(dir, "proof.bin")
+	if _, err := Prove(store, proof, Config{MemBudget: 256 << 20}); err != nil {
+		t.Fatal(err)
+	}
+	if rep, err := Verify(store, proof, ""); err != nil || !rep.Verified {
+		t.Fatalf("honest proof: %v", err)
+	}
+	bad := strings.Replace(normGraph, `"shape": [10],`, `"shape": [9],`, 1)
+	if _, err := ParseGraph([]byte(bad)); !errors.Is(err, ErrGraph) || !strings.Contains(err.Error(), "[rows, D] and [D]") {
+		t.Errorf("γ of the wrong length: %v", err)
+	}
+}

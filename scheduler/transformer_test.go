@@ -159,7 +159,7 @@ func TestActivationOps(t *testing.T) {
 	}
 	for _, c := range []struct{ old, edit, want string }{
 		{`"out": "a", "shift": 6, "bits": 12`, `"out": "a", "bits": 12`, `field "shift" is missing`},
-		{`"out": "a", "shift": 6, "bits": 12`, `"out": "a", "shift": 6, "bits": 17`, `17 bits`},
+		{`"out": "a", "shift": 6, "bits": 12`, `"out": "a", "shift": 6, "bits": 17`, `field "bits" is 17`},
 		{`"in": ["a", "b"], "out": "g"}`, `"in": ["a", "b"], "out": "g"}, {"op": "gelu", "in": ["g"], "out": "y", "shift": 2}`, `lookup's output is committed advice`},
 	} {
 		bad := strings.Replace(swigluGraph, c.old, c.edit, 1)

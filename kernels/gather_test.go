@@ -111,7 +111,7 @@ func TestGatherSoundness(t *testing.T) {
 	pub3 := m3.public()
 	e := m3.values("e")
 	e[2*D+1]++
-	m3.rewriteInts("e", e)
+	m3.rewriteInts("e", e, tensorstore.Int64)
 	w3 := &StoreWitness{Store: m3.store}
 	defer w3.Close()
 	proof, err = gkr.Prove(m3.graph, w3, pub3, gkr.Options{})

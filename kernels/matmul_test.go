@@ -76,14 +76,6 @@ func TestMatMulCompleteness(t *testing.T) {
 	}
 }
 
-// rewriteInts replaces a stored tensor by v (int64 storage).
-func (m *model) rewriteInts(name string, v []int64) {
-	m.t.Helper()
-	e := make([]field.Element, len(v))
-	field.FromInt64s(e, v)
-	m.rewrite(name, e)
-}
-
 // A prover whose scores have two heads swapped (the rest of the witness honest), or one score
 // changed, or whose output's heads are swapped, is rejected.
 func TestMatMulSoundness(t *testing.T) {
@@ -106,7 +98,7 @@ func TestMatMulSoundness(t *testing.T) {
 	} {
 		m := attentionModel(t, []int{H}, T, dh)
 		pub := m.public()
-		m.rewriteInts(c.victim, c.mutate(m.values(c.victim)))
+		m.rewriteInts(c.victim, c.mutate(m.values(c.victim)), tensorstore.Int64)
 		wit := &StoreWitness{Store: m.store}
 		proof, err := gkr.Prove(m.graph, wit, pub, gkr.Options{})
 		wit.Close()

@@ -364,7 +364,7 @@ func Verify(g *Graph, pub Public, proof []byte) (map[string][]field.Element, err
 		return nil, err
 	}
 	ch := &Channel{tr: tr, buf: proof, off: headerLen}
-	vc := &VerifyCtx{Graph: g, ch: ch}
+	vc := &VerifyCtx{Graph: g, ch: ch, public: pub.Inputs}
 	ledger := map[string][]Claim{}
 	advice := map[string]*pcs.Commitment{}
 	for _, name := range g.InProofCommitted() {

@@ -1,6 +1,8 @@
 package gkr
 
 import (
+	"fmt"
+
 	"github.com/streamprove/streamprove/field"
 	"github.com/streamprove/streamprove/spill"
 	"github.com/streamprove/streamprove/sumcheck"
@@ -87,8 +89,21 @@ func (pc *ProveCtx) Source(name string) (field.Source, error) { return pc.Witnes
 
 // VerifyCtx is what a kernel's Verify works with.
 type VerifyCtx struct {
-	Graph *Graph
-	ch    *Channel
+	Graph  *Graph
+	ch     *Channel
+	public Witness
+}
+
+// PublicInput returns the verifier's own source of a public input tensor, for a kernel whose
+// relation depends on public data itself (a gather's token ids), not only on claims.
+func (vc *VerifyCtx) PublicInput(name string) (field.Source, error) {
+	if ti, ok := vc.Graph.Tensors[name]; !ok || ti.Role != Input {
+		return nil, fmt.Errorf("%w: tensor %q is not a public input", ErrGraph, name)
+	}
+	if vc.public == nil {
+		return nil, fmt.Errorf("tensor %q: no public inputs", name)
+	}
+	return vc.public.Source(name)
 }
 
 // Transcript returns the shared transcript.

@@ -3,7 +3,10 @@
 // (maxpool, sumpool: pool*.go), layout relabelings (reshape, flatten: layout.go),
 // elementwise polynomial gates (add, sub, mul, square, scale, general small polynomials),
 // non-linear layers proven by LogUp lookups (range, relu, requant, requant_relu: lookup*.go),
-// and the zkCUDA-style data-parallel kernel built from a small arithmetic circuit (parallel*.go).
+// the zkCUDA-style data-parallel kernel built from a small arithmetic circuit (parallel*.go), and
+// the transformer operators: matmul of two activations batched over heads (matmul*.go), gather
+// with public token ids (gather*.go), softmax with an optional causal mask (softmax*.go), rmsnorm
+// (norm*.go) and smooth activations by lookup (activation*.go).
 // Each kind knows how to compute its output from its inputs (Forward, streaming through the
 // tensor store) and how to reduce a claim on its output to claims on its inputs (Prove/Verify,
 // the gkr.Kernel interface).

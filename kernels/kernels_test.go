@@ -18,6 +18,10 @@ import (
 	"github.com/streamprove/streamprove/tensorstore"
 )
 
+// testChunk is the chunk length of stored test tensors: small, to exercise chunk edges (the
+// benchmarks raise it).
+var testChunk = 64
+
 // model is a small graph with its store, built by the test.
 type model struct {
 	t      testing.TB
@@ -37,7 +41,7 @@ func newModel(t testing.TB, seed uint64) *model {
 	}
 	t.Cleanup(func() { s.Close() })
 	return &model{t: t, store: s, graph: &gkr.Graph{Name: "test", Tensors: map[string]*gkr.TensorInfo{}},
-		bounds: map[string]*big.Int{}, rng: rand.New(rand.NewPCG(seed, seed+1)), chunk: 64}
+		bounds: map[string]*big.Int{}, rng: rand.New(rand.NewPCG(seed, seed+1)), chunk: testChunk}
 }
 
 // data adds an input or weight tensor of random int8 values (int32 for biases).

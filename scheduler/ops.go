@@ -174,6 +174,38 @@ var ops = map[string]opDef{
 			}
 			return kernels.NewPaddedFlatten(n.Name, n.In[0], n.Out, at.Int("axis")), shape, nil, nil
 		}},
+	"matmul":    matmul(false, "Y = A·B over the last two dims, batched over equal leading dims (heads): in [a, b], A [..., I, K], B [..., K, J]"),
+	"matmul_bt": matmul(true, "Y = A·Bᵀ over the last two dims (attention's Q·Kᵀ): in [a, b], A [..., I, K], B [..., J, K]"),
+	"gather": {arity: [2]int{2, 2}, summary: "Y[t,:] = W[ids[t],:] (embedding): in [w, ids], W [rows, dim], ids a public input [tokens]",
+		build: func(n *NodeSpec, _ Attrs, ins []*gkr.TensorInfo) (kernels.Kernel, []int, []gkr.TensorInfo, error) {
+			shape, err := kernels.GatherShape(ins[0].Shape, ins[1].Shape)
+			if err != nil {
+				return nil, nil, nil, fmt.Errorf("field \"in\": %q and %q: %v", ins[0].Name, ins[1].Name, err)
+			}
+			if ins[1].Role != gkr.Input {
+				return nil, nil, nil, fmt.Errorf("field \"in\"[1]: ids %q must be a public input (the verifier reads them)", ins[1].Name)
+			}
+			return kernels.NewGather(n.Name, n.In[0], n.In[1], n.Out), shape, nil, nil
+		}},
+	"silu":      activation("silu", "y = x·σ(x) (SiLU; SwiGLU is silu then mul)"),
+	"gelu":      activation("gelu", "y = x·Φ(x) (GELU, erf form)"),
+	"gelu_tanh": activation("gelu_tanh", "y = GELU's tanh approximation"),
+	"tanh":      activation("tanh", "y = tanh(x)"),
+	"softmax":        softmax(false, "p = softmax(x/2^shift) along the last axis, in bits fraction bits (default 8), by lookups"),
+	"softmax_causal": softmax(true, "softmax with the causal mask j ≤ i over the last two axes ([..., T, T])"),
+	"rmsnorm": {arity: [2]int{2, 2}, attrs: []attrSpec{intAttr("shift", 1, 16), intAttr("bits", 2, 16).def(16), intAttr("eps", 1, 1<<20).def(1)},
+		summary: "y = ⌊x·ρ·γ/2^shift⌋ with ρ = ⌊2^15/rms(x)⌋, rms over the last axis with eps at the squared input scale: in [x, gamma], x [rows, D], γ [D]; y in bits (default 16)",
+		build: func(n *NodeSpec, a Attrs, ins []*gkr.TensorInfo) (kernels.Kernel, []int, []gkr.TensorInfo, error) {
+			x, g := ins[0], ins[1]
+			if len(x.Shape) != 2 || !slices.Equal(g.Shape, x.Shape[1:]) {
+				return nil, nil, nil, fmt.Errorf("field \"in\": x %q %v and γ %q %v: want [rows, D] and [D]", x.Name, x.Shape, g.Name, g.Shape)
+			}
+			k, err := kernels.NewRMSNorm(n.Name, x.Name, g.Name, n.Out, a.Int("shift"), a.Int("bits"), a.Int64("eps"))
+			if err != nil {
+				return nil, nil, nil, err
+			}
+			return k, slices.Clone(x.Shape), k.OutputInfos(x.Shape), nil
+		}},
 	"scale": {arity: [2]int{1, 1}, summary: "Y = factor · A (factor a non-zero integer)",
 		attrs: []attrSpec{intAttr("factor", math.MinInt64, math.MaxInt64)},
 		build: func(n *NodeSpec, a Attrs, ins []*gkr.TensorInfo) (kernels.Kernel, []int, []gkr.TensorInfo, error) {
@@ -182,6 +214,50 @@ var ops = map[string]opDef{
 			}
 			return kernels.Scale(n.Name, n.In[0], a.Int64("factor"), n.Out), slices.Clone(ins[0].Shape), nil, nil
 		}},
+}
+
+// matmul registers the product of two activations (or of an activation and a weight of any
+// rank); the claims on both operands flow backwards, nothing is committed.
+func matmul(transB bool, summary string) opDef {
+	return opDef{arity: [2]int{2, 2}, summary: summary,
+		build: func(n *NodeSpec, _ Attrs, ins []*gkr.TensorInfo) (kernels.Kernel, []int, []gkr.TensorInfo, error) {
+			shape, err := kernels.MatMulShape(ins[0].Shape, ins[1].Shape, transB)
+			if err != nil {
+				return nil, nil, nil, fmt.Errorf("field \"in\": %q and %q: %v", ins[0].Name, ins[1].Name, err)
+			}
+			return kernels.NewMatMul(n.Name, n.In[0], n.In[1], n.Out, transB), shape, nil, nil
+		}}
+}
+
+// activation registers a smooth non-linearity proven by one lookup into its table of 2^bits
+// rows (bits default 16); "shift" is the fraction bits of input and output (value = x/2^shift).
+func activation(fn, summary string) opDef {
+	return opDef{arity: [2]int{1, 1}, attrs: []attrSpec{intAttr("shift", 0, 14), bitsAttr.def(16)},
+		summary: summary + " on fixed point x/2^shift, by lookup (bits ≤ 16)",
+		build: func(n *NodeSpec, a Attrs, ins []*gkr.TensorInfo) (kernels.Kernel, []int, []gkr.TensorInfo, error) {
+			k, err := kernels.NewActivation(n.Name, fn, n.In[0], n.Out, a.Int("bits"), a.Int("shift"))
+			if err != nil {
+				return nil, nil, nil, err
+			}
+			return k, slices.Clone(ins[0].Shape), k.OutputInfos(ins[0].Shape), nil
+		}}
+}
+
+// softmax registers the integer softmax; "shift" is the logits' fraction bits, "bits" the
+// output's (default 8). Its output and its advice are committed.
+func softmax(causal bool, summary string) opDef {
+	return opDef{arity: [2]int{1, 1}, attrs: []attrSpec{intAttr("shift", 0, 16), intAttr("bits", 1, 15).def(8)}, summary: summary,
+		build: func(n *NodeSpec, a Attrs, ins []*gkr.TensorInfo) (kernels.Kernel, []int, []gkr.TensorInfo, error) {
+			xs := ins[0].Shape
+			if causal && (len(xs) < 2 || xs[len(xs)-1] != xs[len(xs)-2]) {
+				return nil, nil, nil, fmt.Errorf("field \"in\": causal softmax needs a square [..., T, T] input, %q is %v", ins[0].Name, xs)
+			}
+			k, err := kernels.NewSoftmax(n.Name, n.In[0], n.Out, a.Int("shift"), a.Int("bits"), causal)
+			if err != nil {
+				return nil, nil, nil, err
+			}
+			return k, slices.Clone(xs), k.OutputInfos(xs), nil
+		}}
 }
 
 // Attributes shared by the lookup ops.

@@ -42,8 +42,22 @@ func (c *Channel) Send(label string, es ...field.Element) {
 	c.spill()
 }
 
-// put appends raw proof bytes (encodings the transcript absorbs by digest, or not at all).
+// put appends raw proof bytes (encodings the transcript absorbs by digest, or not at all). A
+// file-backed channel writes a large encoding (an opening) straight to the file, not through
+// its buffer.
 func (c *Channel) put(b []byte) {
+	if c.file != nil && len(b) >= flushAt {
+		c.flush()
+		if c.err != nil {
+			return
+		}
+		if _, err := c.file.WriteAt(b, c.flushed); err != nil {
+			c.err = fmt.Errorf("write proof: %w", err)
+			return
+		}
+		c.flushed += int64(len(b))
+		return
+	}
 	c.buf = append(c.buf, b...)
 	c.charge()
 	c.spill()

@@ -12,6 +12,10 @@ import (
 	"github.com/streamprove/streamprove/sumcheck"
 )
 
+// ProofBufferBytes bounds what a prover writing to Options.ProofFile holds of the proof in RAM
+// (its channel's pending buffer), besides the transient encoding of one message or opening.
+const ProofBufferBytes = 2 * flushAt
+
 // Proof format constants. A proof is: magic, version, graph digest, weight-commitments digest,
 // the commitments made inside the proof (advice, then private inputs, each by name), then the
 // channel (the public outputs in chunks of outputChunk; every kernel's messages in reverse

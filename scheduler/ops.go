@@ -187,10 +187,10 @@ var ops = map[string]opDef{
 			}
 			return kernels.NewGather(n.Name, n.In[0], n.In[1], n.Out), shape, nil, nil
 		}},
-	"silu":      activation("silu", "y = x·σ(x) (SiLU; SwiGLU is silu then mul)"),
-	"gelu":      activation("gelu", "y = x·Φ(x) (GELU, erf form)"),
-	"gelu_tanh": activation("gelu_tanh", "y = GELU's tanh approximation"),
-	"tanh":      activation("tanh", "y = tanh(x)"),
+	"silu":           activation("silu", "y = x·σ(x) (SiLU; SwiGLU is silu then mul)"),
+	"gelu":           activation("gelu", "y = x·Φ(x) (GELU, erf form)"),
+	"gelu_tanh":      activation("gelu_tanh", "y = GELU's tanh approximation"),
+	"tanh":           activation("tanh", "y = tanh(x)"),
 	"softmax":        softmax(false, "p = softmax(x/2^shift) along the last axis, in bits fraction bits (default 8), by lookups"),
 	"softmax_causal": softmax(true, "softmax with the causal mask j ≤ i over the last two axes ([..., T, T])"),
 	"rmsnorm": {arity: [2]int{2, 2}, attrs: []attrSpec{intAttr("shift", 1, 16), intAttr("bits", 2, 16).def(16), intAttr("eps", 1, 1<<20).def(1)},

@@ -3,6 +3,7 @@ package scheduler
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -148,10 +149,6 @@ type StepPlan struct {
 // readers with their prefetch queues (~2.2 MiB each at the default chunk size).
 const stepFloor = 6 << 20
 
-// checkpointCopies is how many copies of the proof so far a checkpoint makes while it is written
-// (its encoding, and the catalog transaction's pages).
-const checkpointCopies = 2
-
 // engineSlack is what a step whose readers its estimate counts (kernels.ReaderEstimator) needs
 // besides: the engine's transient buffers around it (transcript, claims, message encoding).
 const engineSlack = 1 << 20
@@ -177,7 +174,6 @@ func plan(m *Model, memBudget int64, s *tensorstore.Store, workers int) ([]StepP
 		return nil, err
 	}
 	held := proofHeld(m)
-	ckpt := checkpointCopies * held * 4 / 5
 	out := make([]StepPlan, 0, len(m.Kernels))
 	for _, k := range m.Kernels {
 		var e gkr.Estimate
@@ -188,18 +184,14 @@ func plan(m *Model, memBudget int64, s *tensorstore.Store, workers int) ([]StepP
 		} else {
 			e = k.Estimate(m.Graph)
 		}
-		// During the step the proof is held beside the step's own needs; after it, beside the
-		// checkpoint's copies of it.
-		sp := StepPlan{Kernel: k.Name(), MinBytes: held + max(e.MinBytes+floor, ckpt), TableBytes: e.TableBytes, StreamBytes: e.StreamBytes}
+		// The proof's buffer is held beside the step's own needs (checkpoints record only the
+		// proof file's length: O(claims)).
+		sp := StepPlan{Kernel: k.Name(), MinBytes: held + e.MinBytes + floor, TableBytes: e.TableBytes, StreamBytes: e.StreamBytes}
 		if ledger >= 0 {
 			if sp.MinBytes > ledger {
-				what := fmt.Sprintf("%s for the step", spill.FormatBytes(e.MinBytes+floor))
-				if ckpt > e.MinBytes+floor {
-					what = fmt.Sprintf("%s for the checkpoint's copies of the proof after it", spill.FormatBytes(ckpt))
-				}
-				return nil, fmt.Errorf("kernel %s needs at least --mem-budget %s (a ledger of %s: %s for the proof held in RAM, %s); %s leaves %s: %w",
+				return nil, fmt.Errorf("kernel %s needs at least --mem-budget %s (a ledger of %s: %s for the proof's buffer, %s for the step); %s leaves %s: %w",
 					k.Name(), spill.FormatBytes(spill.BudgetFor(sp.MinBytes)), spill.FormatBytes(sp.MinBytes),
-					spill.FormatBytes(held), what, spill.FormatBytes(memBudget), spill.FormatBytes(ledger), spill.ErrBudget)
+					spill.FormatBytes(held), spill.FormatBytes(e.MinBytes+floor), spill.FormatBytes(memBudget), spill.FormatBytes(ledger), spill.ErrBudget)
 			}
 			sp.Spills = sp.MinBytes+sp.TableBytes > ledger
 		}
@@ -208,38 +200,22 @@ func plan(m *Model, memBudget int64, s *tensorstore.Store, workers int) ([]StepP
 	return out, nil
 }
 
-// proofHeld bounds what the proof itself holds in RAM, charged to the ledger through every step
-// (gkr's channel): the public outputs it carries (all of them are sent before the first
-// kernel), the commitments made in the proof, every kernel's messages, and the final opening's
-// vectors, with a quarter more: the channel reserves the buffer's capacity, which append grows
-// by about a quarter at a time.
+// proofHeld bounds what the proof holds in RAM through every step: it is written to a file as
+// it grows (gkr.Options.ProofFile), so only the channel's buffer stays, plus the transient
+// encoding of the largest single piece — the final opening's vectors (up to two claims and the
+// padding claim's vectors per committed tensor) or an in-proof commitment.
 func proofHeld(m *Model) int64 {
 	g := m.Graph
-	n := int64(70) // header
-	for _, name := range g.Names(gkr.Output) {
-		n += gkr.Numel(g.Tensors[name].Shape) * field.Bytes
-	}
 	cols := func(nv int) int { return min((nv+1)/2, pcs.DefaultMaxColumnLog) }
+	var opening, piece int64
+	for _, name := range append(g.Names(gkr.Weight), g.InProofCommitted()...) {
+		opening += 5 * field.Bytes << cols(g.Tensors[name].NumVars())
+	}
 	for _, name := range g.InProofCommitted() {
 		nv := g.Tensors[name].NumVars()
-		n += 3 + 32<<(nv-cols(nv))
+		piece = max(piece, 3+32<<(nv-cols(nv)))
 	}
-	for _, name := range append(g.Names(gkr.Weight), g.InProofCommitted()...) {
-		n += 2 * field.Bytes << cols(g.Tensors[name].NumVars()) // up to two claims' vectors each
-	}
-	for _, k := range m.Kernels {
-		nv := 0
-		for _, t := range append(k.Inputs(), k.Outputs()...) {
-			if ti, ok := g.Tensors[t]; ok {
-				nv = max(nv, ti.NumVars())
-			}
-		}
-		// two sumchecks of up to nv rounds for every variable (a lookup's layers: its witness
-		// trees and a table tree), 4 elements a round (measured: 42 KB for a requant_relu at
-		// 2^20, below this bound's 113 KiB)
-		n += int64(2*(nv+1)*(nv+1)) * 4 * field.Bytes
-	}
-	return n + n/4
+	return gkr.ProofBufferBytes + max(opening, piece)
 }
 
 // readerSizes returns, per tensor, the least bytes a sequential reader holds as a kernel opens
@@ -363,22 +339,26 @@ func Prove(storeDir, out string, cfg Config) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The proof grows in a file of the store's run state (never whole in RAM): a resumed run
+	// continues the same file; a finished one is moved to out.
+	pf, err := openProofFile(s, resuming(cfg, s))
+	if err != nil {
+		return nil, err
+	}
+	defer pf.Close()
 	t1 := time.Now()
 	opt := gkr.Options{
-		Sumcheck: sumcheck.Options{Budget: b, SpillDir: spillDir, Workers: cfg.Workers},
-		PCS:      pcs.Options{Budget: b, Workers: cfg.Workers},
-		Progress: proveProgress(cfg, steps),
+		ProofFile: pf,
+		Sumcheck:  sumcheck.Options{Budget: b, SpillDir: spillDir, Workers: cfg.Workers},
+		PCS:       pcs.Options{Budget: b, Workers: cfg.Workers},
+		Progress:  proveProgress(cfg, steps),
 		// Each finished kernel is recorded in the catalog (one bbolt transaction, fsynced), so a
 		// killed prover resumes after the last kernel it finished.
 		Checkpoint: func(cp *gkr.Checkpoint) error {
-			// The encoding copies the proof so far, and the catalog's transaction copies the
-			// encoding into its pages: both live next to the proof while it is written.
-			if b != nil {
-				n := checkpointCopies * int64(len(cp.Proof))
-				if err := b.Reserve("checkpoint of the proof so far", n); err != nil {
-					return err
-				}
-				defer b.Release(n)
+			// The proof is in its file: a checkpoint is its length, the transcript state and
+			// the open claims (O(log) each), and the file is synced before the catalog says so.
+			if err := pf.Sync(); err != nil {
+				return fmt.Errorf("proof file: %w", err)
 			}
 			data, err := cp.MarshalBinary()
 			if err != nil {
@@ -397,25 +377,100 @@ func Prove(storeDir, out string, cfg Config) (*Report, error) {
 			rep.ResumedSteps += len(m.Kernels) - 1 - cp.Next
 		}
 	}
-	proof, err := gkr.Prove(m.Graph, w, pub, opt)
-	if err != nil {
+	if _, err := gkr.Prove(m.Graph, w, pub, opt); err != nil {
 		return nil, fmt.Errorf("prove: %w", err)
 	}
-	// The proof is complete: the next run starts afresh.
+	rep.ProveSeconds = time.Since(t1).Seconds()
+	if rep.ProofBytes, err = publishProof(pf, out); err != nil {
+		return nil, err
+	}
+	// The proof is complete and published: the next run starts afresh.
 	if err := s.DeleteMeta(metaRun, keyCheckpoint); err != nil {
 		return nil, err
 	}
-	rep.ProveSeconds = time.Since(t1).Seconds()
-	if err := writeAtomic(out, proof); err != nil {
-		return nil, err
-	}
-	rep.ProofBytes = int64(len(proof))
 	rep.WitnessBytes = witnessBytes(m)
 	rep.WallSeconds = time.Since(start).Seconds()
 	io1 := readIO()
 	rep.BytesRead, rep.BytesWritten = io1.read-io0.read, io1.written-io0.written
 	rep.PeakRSSBytes, _ = spill.PeakRSS()
 	return rep, nil
+}
+
+// proofPartial is the file in a store that the proof of the current run grows in.
+const proofPartial = "proof.partial"
+
+// resuming reports whether the run resumes from a recorded checkpoint (its proof file is then
+// kept, not truncated).
+func resuming(cfg Config, s *tensorstore.Store) bool {
+	if !cfg.Resume {
+		return false
+	}
+	data, err := s.GetMeta(metaRun, keyCheckpoint)
+	return err == nil && len(data) > 0
+}
+
+// openProofFile opens the run's proof file: kept as it is for a resume, empty otherwise.
+func openProofFile(s *tensorstore.Store, resume bool) (*os.File, error) {
+	flags := os.O_RDWR | os.O_CREATE
+	if !resume {
+		flags |= os.O_TRUNC
+	}
+	f, err := os.OpenFile(filepath.Join(s.Dir(), proofPartial), flags, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("proof file: %w", err)
+	}
+	return f, nil
+}
+
+// publishProof makes the finished proof file the file out, atomically: renamed into place when
+// both are on one file system, else copied (streamed) to a temporary file beside out and renamed.
+// It returns the proof's size.
+func publishProof(pf *os.File, out string) (int64, error) {
+	if err := pf.Sync(); err != nil {
+		return 0, fmt.Errorf("proof file: %w", err)
+	}
+	st, err := pf.Stat()
+	if err != nil {
+		return 0, fmt.Errorf("proof file: %w", err)
+	}
+	if err := os.Rename(pf.Name(), out); err == nil {
+		syncDir(filepath.Dir(out))
+		return st.Size(), nil
+	}
+	dir := filepath.Dir(out)
+	tmp, err := os.CreateTemp(dir, ".proof-*")
+	if err != nil {
+		return 0, err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := io.Copy(tmp, io.NewSectionReader(pf, 0, st.Size())); err != nil {
+		tmp.Close()
+		return 0, err
+	}
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		return 0, err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return 0, err
+	}
+	if err := tmp.Close(); err != nil {
+		return 0, err
+	}
+	if err := os.Rename(tmp.Name(), out); err != nil {
+		return 0, err
+	}
+	syncDir(dir)
+	os.Remove(pf.Name())
+	return st.Size(), nil
+}
+
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
 }
 
 // proveProgress turns the engine's per-kernel progress (kernels run last to first, then the

@@ -174,6 +174,16 @@ var ops = map[string]opDef{
 			}
 			return kernels.NewPaddedFlatten(n.Name, n.In[0], n.Out, at.Int("axis")), shape, nil, nil
 		}},
+	"transpose": {arity: [2]int{1, 1}, attrs: []attrSpec{intsAttr("perm", 0, 0, 63)},
+		summary: "Y = X with its dimensions permuted, Y.shape[i] = X.shape[perm[i]] (ONNX Transpose; a relabeling of MLE variables: free)",
+		build: func(n *NodeSpec, at Attrs, ins []*gkr.TensorInfo) (kernels.Kernel, []int, []gkr.TensorInfo, error) {
+			perm := at.Ints("perm")
+			shape, err := kernels.TransposeShape(ins[0].Shape, perm)
+			if err != nil {
+				return nil, nil, nil, fmt.Errorf("field \"perm\": %v", err)
+			}
+			return kernels.NewTranspose(n.Name, n.In[0], n.Out, perm), shape, nil, nil
+		}},
 	"matmul":    matmul(false, "Y = A·B over the last two dims, batched over equal leading dims (heads): in [a, b], A [..., I, K], B [..., K, J]"),
 	"matmul_bt": matmul(true, "Y = A·Bᵀ over the last two dims (attention's Q·Kᵀ): in [a, b], A [..., I, K], B [..., J, K]"),
 	"gather": {arity: [2]int{2, 2}, summary: "Y[t,:] = W[ids[t],:] (embedding): in [w, ids], W [rows, dim], ids a public input [tokens]",

@@ -4,7 +4,10 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
+
+	"github.com/streamprove/streamprove/spill"
 )
 
 // A tiny LLaMA-shaped model proves and verifies; a flipped proof byte is rejected.
@@ -32,6 +35,49 @@ func TestGenLlamaTiny(t *testing.T) {
 	data, _ := os.ReadFile(proof)
 	data[len(data)/3] ^= 0x04
 	bad := filepath.Join(dir, "bad.bin")
+	os.WriteFile(bad, data, 0o644)
+	if _, err := Verify(store, bad, ""); !errors.Is(err, ErrRejected) {
+		t.Fatalf("flipped byte: %v, want ErrRejected", err)
+	}
+}
+
+// TestGenLlamaBudget is issue 15's small LLaMA (2 blocks, dim 256, 4 heads, FFN 688, vocab 512,
+// 16 tokens): committed and proven in child processes under a 64 MiB budget, their real peak RSS
+// (VmHWM) within it; the proof verifies and a flipped byte is rejected.
+func TestGenLlamaBudget(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a 270 MiB witness proven in a child; run without -short")
+	}
+	const budget = 64 << 20
+	store := filepath.Join(t.TempDir(), "store")
+	if _, err := GenLlama(store, LlamaSpec{Layers: 2, Dim: 256, Heads: 4, FFN: 688, Vocab: 512, Seq: 16, Seed: 15}); err != nil {
+		t.Fatal(err)
+	}
+	b := "CHILD_BUDGET=" + strconv.Itoa(budget)
+	crep, err := runChild(t, "STREAMPROVE_CHILD=commit", "CHILD_STORE="+store, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "proof.bin")
+	rep, err := runChild(t, "STREAMPROVE_CHILD=prove", "CHILD_STORE="+store, "CHILD_OUT="+out, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("commit peak RSS %s, prove peak RSS %s (budget %s), witness %s, proof %s", spill.FormatBytes(crep.PeakRSSBytes),
+		spill.FormatBytes(rep.PeakRSSBytes), spill.FormatBytes(budget), spill.FormatBytes(rep.WitnessBytes), spill.FormatBytes(rep.ProofBytes))
+	if crep.PeakRSSBytes <= 0 || crep.PeakRSSBytes > budget || rep.PeakRSSBytes <= 0 || rep.PeakRSSBytes > budget {
+		t.Fatalf("peak RSS: commit %d, prove %d bytes, budget %d", crep.PeakRSSBytes, rep.PeakRSSBytes, budget)
+	}
+	vr, err := Verify(store, out, "")
+	if err != nil || !vr.Verified || len(vr.Outputs["logits"]) != 16*512 {
+		t.Fatalf("honest proof: %v", err)
+	}
+	data, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data[len(data)/2] ^= 0x01
+	bad := filepath.Join(t.TempDir(), "bad.bin")
 	os.WriteFile(bad, data, 0o644)
 	if _, err := Verify(store, bad, ""); !errors.Is(err, ErrRejected) {
 		t.Fatalf("flipped byte: %v, want ErrRejected", err)

@@ -69,8 +69,8 @@ func TestGenLlamaBudget(t *testing.T) {
 		t.Fatalf("peak RSS: commit %d, prove %d bytes, budget %d", crep.PeakRSSBytes, rep.PeakRSSBytes, budget)
 	}
 	vr, err := Verify(store, out, "")
-	if err != nil || !vr.Verified || len(vr.Outputs["logits"]) != 16*512 {
-		t.Fatalf("honest proof: %v", err)
+	if err != nil || !vr.Verified || vr.OutputElements["logits"] != 16*512 {
+		t.Fatalf("honest proof: %v %+v", err, vr.OutputElements)
 	}
 	data, err := os.ReadFile(out)
 	if err != nil {

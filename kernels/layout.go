@@ -14,9 +14,11 @@ import (
 // no pass over any tensor in the proof (kernels-and-zk.md §0.2, §3).
 //
 // Two forms:
+//
 //   - reshape/flatten to a shape whose padded layout equals X's (ReshapeFree reports when): dims
 //     merged into one must all be powers of two except the outermost of each merged group (and a
 //     split d → (d1, d2) needs d2 a power of two); size-1 dims are free.
+//
 //   - a padded flatten, X [d_0, …, d_{a−1}, d_a, …, d_k] → Y [d_0, …, d_{a−1}, d_a·D_{a+1}⋯D_k] with
 //     D the padded sizes: X's inner padding becomes real zeros of Y. This is the flatten in front
 //     of a linear layer whose weight columns the importer lays out in the same padded order (the

@@ -315,18 +315,15 @@ func identityGroup(d int) mapGroup { return mapGroup{xd: []int{d}, yd: []int{d}}
 
 // shiftGroup relates Y dim d (length yLen) and X dim d (length xLen) by x = y + start for a
 // slice (start ≥ 0) or y = x + off for a concatenated part (off ≥ 0): one of start, off is 0.
-// The predicate is [y + start = x + off]·[y < yLen]·[x < xLen]; comparisons already implied are
-// left out.
+// The predicate is [y + start = x + off]·[y < yLen]·[x < xLen].
 func shiftGroup(d int, ybits, xbits int, start, off, yLen, xLen int) mapGroup {
 	g := mapGroup{xd: []int{d}, yd: []int{d}}
-	if start > 0 {
-		// y − x + start = 0, y < yLen (then x < start + yLen ≤ xLen)
-		g.pred = &affinePred{coef: []int64{1, -1}, bits: []int{ybits, xbits}, c0: int64(start),
-			cmp: []predCmp{{v: 0, bound: int64(yLen)}}}
+	// y + start − x − off = 0 with a non-negative constant term (the automaton's c0)
+	cmp := []predCmp{{v: 0, bound: int64(yLen)}, {v: 1, bound: int64(xLen)}}
+	if start >= off {
+		g.pred = &affinePred{coef: []int64{1, -1}, bits: []int{ybits, xbits}, c0: int64(start - off), cmp: cmp}
 	} else {
-		// x − y + off = 0, x < xLen (then y < off + xLen ≤ yLen)
-		g.pred = &affinePred{coef: []int64{-1, 1}, bits: []int{ybits, xbits}, c0: int64(off),
-			cmp: []predCmp{{v: 1, bound: int64(xLen)}}}
+		g.pred = &affinePred{coef: []int64{-1, 1}, bits: []int{ybits, xbits}, c0: int64(off - start), cmp: cmp}
 	}
 	g.yOf = func(x []int) ([]int, bool) {
 		y := x[0] + off - start

@@ -1,6 +1,7 @@
 // Package kernels implements the layer kinds of streamprove: linear (matmul with optional bias),
 // conv2d (a two-phase sumcheck through the convolution's tap predicate, conv*.go), pooling
-// (maxpool, sumpool: pool*.go), layout relabelings (reshape, flatten: layout.go),
+// (maxpool, sumpool: pool*.go), layout ops as index maps (reshape, flatten, transpose, squeeze/unsqueeze free; slice, concat and
+// padding-changing reshapes by one sumcheck with a wiring predicate: layout*.go),
 // elementwise polynomial gates (add, sub, mul, square, scale, general small polynomials),
 // non-linear layers proven by LogUp lookups (range, relu, requant, requant_relu: lookup*.go),
 // the zkCUDA-style data-parallel kernel built from a small arithmetic circuit (parallel*.go), and

@@ -14,24 +14,53 @@ import (
 // no pass over any tensor in the proof (kernels-and-zk.md §0.2, §3).
 //
 // Two forms:
+//
 //   - reshape/flatten to a shape whose padded layout equals X's (ReshapeFree reports when): dims
 //     merged into one must all be powers of two except the outermost of each merged group (and a
 //     split d → (d1, d2) needs d2 a power of two); size-1 dims are free.
+//
 //   - a padded flatten, X [d_0, …, d_{a−1}, d_a, …, d_k] → Y [d_0, …, d_{a−1}, d_a·D_{a+1}⋯D_k] with
 //     D the padded sizes: X's inner padding becomes real zeros of Y. This is the flatten in front
 //     of a linear layer whose weight columns the importer lays out in the same padded order (the
 //     Flatten → Linear absorption of kernels-and-zk.md §3 (ii)); it costs the weight the padding
 //     ratio (VGG's 512×7×7 → 512×8×8) and the prover nothing.
 //
-// A reshape that changes the padding in any other way needs a repad kernel (an index-map
-// sumcheck whose predicate has one linear relation and a comparator per merged dim); it is not
-// implemented, and such graphs are refused with an error saying so.
+//   - a reshape that changes the padding ([3, 5] → [15], [N, C, 7, 7] → [N, 49·C]): Y[y] = X[x] where
+//     the real row-major indices agree, and Ỹ(r) = Σ_x X(x)·P(r, x) with P the relabeling
+//     predicate, one factor per run of dims whose products agree (ReshapeFree's groups):
+//     [Σ y_k·B_k = Σ x_k·A_k] (B, A the real strides in the run) times a comparator per real range.
+//     One degree-2 sumcheck over X's variables (mapClaim in layout_map.go) yields a claim on X;
+//     the verifier evaluates P at the bound point with conv's carry automaton, in
+//     O(bits · Σ strides · 2^dims) — a run whose strides make that too large (maxMapWork) is
+//     refused with an error saying so. Padding: P is zero unless both y and x are real, so Y's
+//     padding (written zero by the forward pass) is never the image of an element of X.
 //
 // The forward pass writes Y as a sequential copy of X (a store alias would avoid the copy).
 type Reshape struct {
 	name, x, y string
 	padded     bool
 	axis       int // padded flatten: the first merged dim
+}
+
+// repad returns the index map of a reshape that changes the padding (nil when the reshape is a
+// relabeling).
+func (r *Reshape) repad(g *gkr.Graph) (*indexMap, error) {
+	if err := r.check(g); err != nil {
+		return nil, err
+	}
+	xi, yi := g.Tensors[r.x], g.Tensors[r.y]
+	if r.padded || ReshapeFree(xi.Shape, yi.Shape) == nil {
+		return nil, nil
+	}
+	gs, err := reshapeGroups(xi.Shape, yi.Shape)
+	if err != nil {
+		return nil, fmt.Errorf("%w: node %s: %v", gkr.ErrGraph, r.name, err)
+	}
+	m := &indexMap{xs: xi.Shape, ys: yi.Shape, groups: gs}
+	if w := m.work(); w > maxMapWork {
+		return nil, fmt.Errorf("%w: node %s: reshape %v → %v changes the padding and its relabeling predicate would cost the verifier %d automaton steps (limit %d): split the reshape so each merged run has smaller strides", gkr.ErrGraph, r.name, xi.Shape, yi.Shape, w, maxMapWork)
+	}
+	return m, nil
 }
 
 // NewReshape returns a relabeling reshape (checked against the shapes when the graph is known).
@@ -75,7 +104,7 @@ func ReshapeFree(xs, ys []int) error {
 		for _, run := range [][]int{a[i+1 : i2], b[j+1 : j2]} {
 			for _, d := range run {
 				if !isPow2(d) {
-					return fmt.Errorf("reshape %v → %v changes the padded layout: dim %d is merged below another dim and is not a power of two (use a padded flatten, or a repad kernel, which is not implemented)", xs, ys, d)
+					return fmt.Errorf("reshape %v → %v changes the padded layout: dim %d is merged below another dim and is not a power of two (a repad sumcheck, or a padded flatten)", xs, ys, d)
 				}
 			}
 		}
@@ -129,32 +158,48 @@ func (r *Reshape) check(g *gkr.Graph) error {
 		if !slices.Equal(want, yi.Shape) {
 			return fmt.Errorf("%w: node %s: output %q has shape %v, want %v", gkr.ErrGraph, r.name, r.y, yi.Shape, want)
 		}
-	} else if err := ReshapeFree(xi.Shape, yi.Shape); err != nil {
-		return fmt.Errorf("%w: node %s: %v", gkr.ErrGraph, r.name, err)
-	}
-	if xi.NumVars() != yi.NumVars() {
+		if xi.NumVars() != yi.NumVars() {
+			return fmt.Errorf("%w: node %s: %v and %v have different padded sizes", gkr.ErrGraph, r.name, xi.Shape, yi.Shape)
+		}
+	} else if gkr.Numel(xi.Shape) != gkr.Numel(yi.Shape) {
+		return fmt.Errorf("%w: node %s: shapes %v and %v have different sizes", gkr.ErrGraph, r.name, xi.Shape, yi.Shape)
+	} else if ReshapeFree(xi.Shape, yi.Shape) == nil && xi.NumVars() != yi.NumVars() {
 		return fmt.Errorf("%w: node %s: %v and %v have different padded sizes", gkr.ErrGraph, r.name, xi.Shape, yi.Shape)
 	}
 	return nil
 }
 
-// Estimate: nothing in RAM, nothing streamed.
-func (r *Reshape) Estimate(g *gkr.Graph) gkr.Estimate { return gkr.Estimate{} }
-
-// Prove passes the claim through.
-func (r *Reshape) Prove(pc *gkr.ProveCtx, out []gkr.Claim) ([]gkr.Claim, error) {
-	if err := r.check(pc.Graph); err != nil {
-		return nil, err
+// Estimate: nothing for a relabeling; the predicate tables and X streamed for a repad.
+func (r *Reshape) Estimate(g *gkr.Graph) gkr.Estimate {
+	if m, err := r.repad(g); err == nil && m != nil {
+		return mapEstimate(m)
 	}
-	return []gkr.Claim{{Tensor: r.x, Point: out[0].Point, Value: out[0].Value}}, nil
+	return gkr.Estimate{}
 }
 
-// Verify passes the claim through.
+// Prove passes the claim through (a relabeling) or proves the repad sumcheck.
+func (r *Reshape) Prove(pc *gkr.ProveCtx, out []gkr.Claim) ([]gkr.Claim, error) {
+	return r.protocol(pc.Party(), out)
+}
+
+// Verify passes the claim through (a relabeling) or checks the repad sumcheck.
 func (r *Reshape) Verify(vc *gkr.VerifyCtx, out []gkr.Claim) ([]gkr.Claim, error) {
-	if err := r.check(vc.Graph); err != nil {
+	return r.protocol(vc.Party(), out)
+}
+
+func (r *Reshape) protocol(p *gkr.Party, out []gkr.Claim) ([]gkr.Claim, error) {
+	m, err := r.repad(p.Graph())
+	if err != nil {
 		return nil, err
 	}
-	return []gkr.Claim{{Tensor: r.x, Point: out[0].Point, Value: out[0].Value}}, nil
+	if m == nil {
+		return []gkr.Claim{{Tensor: r.x, Point: out[0].Point, Value: out[0].Value}}, nil
+	}
+	c, err := mapClaim(p, r.name, r.x, m, out[0])
+	if err != nil {
+		return nil, err
+	}
+	return []gkr.Claim{c}, nil
 }
 
 // OutBound is X's bound.

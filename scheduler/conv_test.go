@@ -108,16 +108,10 @@ const flattenGraph = `{
 func TestCNNGraph(t *testing.T) {
 	proveGraph(t, cnnGraph, map[string][]int{"x": {2, 3, 9, 7}, "c1.w": {4, 3, 3, 3}}, "y", 8)
 	proveGraph(t, flattenGraph, map[string][]int{"x": {2, 3, 9, 7}, "c1.w": {4, 3, 3, 3}, "fc.w": {5, 64}}, "y", 10)
-	// m is [2, 4, 4, 3]: a plain flatten would merge 3 below 4 and change the padding
-	bad := strings.Replace(flattenGraph, `"flatten_padded"`, `"flatten"`, 1)
-	if _, err := ParseGraph([]byte(bad)); !errors.Is(err, ErrGraph) || !strings.Contains(err.Error(), "flatten_padded") {
-		t.Errorf("flatten that changes the padding: %v", err)
-	}
-	bad = strings.Replace(flattenGraph, `{"op": "flatten_padded", "name": "flat", "in": ["m"], "out": "f"}`,
-		`{"op": "reshape", "name": "flat", "in": ["m"], "out": "f", "shape": [2, 4, 12]}`, 1)
-	if _, err := ParseGraph([]byte(bad)); !errors.Is(err, ErrGraph) || !strings.Contains(err.Error(), "padded layout") {
-		t.Errorf("reshape that changes the padding: %v", err)
-	}
+	// m is [2, 4, 4, 3]: a plain flatten merges 3 below 4 and changes the padding, which the
+	// relabeling sumcheck proves (the classifier then has 48 columns, not 64)
+	flat := strings.Replace(strings.Replace(flattenGraph, `"flatten_padded"`, `"flatten"`, 1), `[5, 64]`, `[5, 48]`, 1)
+	proveGraph(t, flat, map[string][]int{"x": {2, 3, 9, 7}, "c1.w": {4, 3, 3, 3}, "fc.w": {5, 48}}, "y", 10)
 	for _, c := range []struct{ old, edit, want string }{
 		{`"kernel_shape": [2, 2], "strides"`, `"strides"`, `field "kernel_shape" is missing`},
 		{`"kernel_shape": [2, 2]}`, `"kernel_shape": [2, 2], "group": 2}`, `field "group"`},
@@ -126,6 +120,57 @@ func TestCNNGraph(t *testing.T) {
 	} {
 		bad := strings.Replace(cnnGraph, c.old, c.edit, 1)
 		if bad == cnnGraph {
+			t.Fatalf("edit %q did not apply", c.edit)
+		}
+		if _, err := ParseGraph([]byte(bad)); !errors.Is(err, ErrGraph) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: error %v, want ErrGraph mentioning %q", c.edit, err, c.want)
+		}
+	}
+}
+
+const layoutGraph = `{
+  "format": "streamprove-graph/1",
+  "name": "layout ops",
+  "tensors": {
+    "x":    {"role": "input",  "shape": [2, 3, 5, 7], "dtype": "int8", "source": "input.safetensors"},
+    "z":    {"role": "weight", "shape": [7, 2, 1], "dtype": "int8", "source": "model.safetensors"},
+    "y":    {"role": "output"}
+  },
+  "nodes": [
+    {"op": "transpose", "name": "t", "in": ["x"], "out": "xt", "perm": [0, 2, 3, 1]},
+    {"op": "slice", "name": "s", "in": ["xt"], "out": "xs", "starts": [1, -2], "ends": [4, 1000], "axes": [1, -1]},
+    {"op": "reshape", "name": "r", "in": ["xs"], "out": "xr", "shape": [2, 21, 1, 2]},
+    {"op": "squeeze", "name": "q", "in": ["xr"], "out": "xq", "axes": [2]},
+    {"op": "transpose", "name": "tz", "in": ["z"], "out": "zt"},
+    {"op": "unsqueeze", "name": "u", "in": ["zt"], "out": "zu", "axes": [1]},
+    {"op": "slice", "name": "sz", "in": ["zu"], "out": "zs", "starts": [0, 0, 0, 0], "ends": [1, 1, 2, 7]},
+    {"op": "concat", "name": "c", "in": ["xq", "zs"], "out": "y", "axis": -2}
+  ]
+}`
+
+// Every layout op in one graph: x [2,3,5,7] → NHWC [2,5,7,3] → [2,3,7,2] → [2,21,1,2] →
+// [2,21,2]; z [7,2,1] → [1,2,7] → [1,1,2,7] → wrong rank for concat, so it is refused; then
+// with a z that fits, y is [2, 21+k, 2].
+func TestLayoutGraph(t *testing.T) {
+	if _, err := ParseGraph([]byte(layoutGraph)); !errors.Is(err, ErrGraph) || !strings.Contains(err.Error(), "dims") {
+		t.Errorf("concat of parts of different ranks: %v", err)
+	}
+	g := strings.Replace(layoutGraph, `"shape": [7, 2, 1]`, `"shape": [2, 5, 2]`, 1)
+	g = strings.Replace(g, `{"op": "transpose", "name": "tz", "in": ["z"], "out": "zt"},`, `{"op": "transpose", "name": "tz", "in": ["z"], "out": "zt", "perm": [0, 1, 2]},`, 1)
+	g = strings.Replace(g, `{"op": "unsqueeze", "name": "u", "in": ["zt"], "out": "zu", "axes": [1]},`, `{"op": "unsqueeze", "name": "u", "in": ["zt"], "out": "zu", "axes": [-1]},`, 1)
+	g = strings.Replace(g, `"starts": [0, 0, 0, 0], "ends": [1, 1, 2, 7]`, `"starts": [1], "ends": [4], "axes": [1]`, 1)
+	g = strings.Replace(g, `{"op": "concat", "name": "c", "in": ["xq", "zs"], "out": "y", "axis": -2}`,
+		`{"op": "squeeze", "name": "q2", "in": ["zs"], "out": "zq"},
+    {"op": "concat", "name": "c", "in": ["xq", "zq"], "out": "y", "axis": -2}`, 1)
+	proveGraph(t, g, map[string][]int{"x": {2, 3, 5, 7}, "z": {2, 5, 2}}, "y", 2*24*2)
+	for _, c := range []struct{ old, edit, want string }{
+		{`"perm": [0, 2, 3, 1]`, `"perm": [0, 2, 2, 1]`, `not a permutation`},
+		{`"axes": [2]}`, `"axes": [1]}`, `not 1`},
+		{`"ends": [4, 1000]`, `"ends": [1, 1000]`, `empty`},
+		{`"axis": -2`, `"axis": 3`, `field "axis"`},
+	} {
+		bad := strings.Replace(g, c.old, c.edit, 1)
+		if bad == g {
 			t.Fatalf("edit %q did not apply", c.edit)
 		}
 		if _, err := ParseGraph([]byte(bad)); !errors.Is(err, ErrGraph) || !strings.Contains(err.Error(), c.want) {

@@ -144,26 +144,173 @@ var ops = map[string]opDef{
 			return kernels.NewSumPool(n.Name, n.In[0], n.Out, xs[2], xs[3], kernels.ConvAttrs{}), []int{xs[0], xs[1], 1, 1}, nil, nil
 		}},
 	"reshape": {arity: [2]int{1, 1}, attrs: []attrSpec{intsAttr("shape", 0, 1, 1<<40)},
-		summary: "Y = X with another shape (a relabeling of MLE variables: free; refused when the padded layout would change)",
+		summary: "Y = X with another shape (free when the padded layout is kept; else one sumcheck with the relabeling predicate)",
 		build: func(n *NodeSpec, at Attrs, ins []*gkr.TensorInfo) (kernels.Kernel, []int, []gkr.TensorInfo, error) {
 			shape := at.Ints("shape")
-			if err := kernels.ReshapeFree(ins[0].Shape, shape); err != nil {
-				return nil, nil, nil, fmt.Errorf("field \"shape\": %v", err)
+			if gkr.Numel(shape) != gkr.Numel(ins[0].Shape) {
+				return nil, nil, nil, fmt.Errorf("field \"shape\": %v has %d elements, input %q %v has %d", shape, gkr.Numel(shape), ins[0].Name, ins[0].Shape, gkr.Numel(ins[0].Shape))
 			}
 			return kernels.NewReshape(n.Name, n.In[0], n.Out), shape, nil, nil
 		}},
 	"flatten": {arity: [2]int{1, 1}, attrs: []attrSpec{intAttr("axis", 0, 64).def(1)},
-		summary: "Y [Π d<axis, Π d≥axis] (ONNX Flatten, axis default 1): free when the padded layout is kept, else use flatten_padded",
+		summary: "Y [Π d<axis, Π d≥axis] (ONNX Flatten, axis default 1): free when the padded layout is kept, else a relabeling sumcheck (flatten_padded avoids it when the next linear's columns can follow the padding)",
 		build: func(n *NodeSpec, at Attrs, ins []*gkr.TensorInfo) (kernels.Kernel, []int, []gkr.TensorInfo, error) {
 			xs, axis := ins[0].Shape, at.Int("axis")
 			if axis > len(xs) {
 				return nil, nil, nil, fmt.Errorf("field \"axis\" is %d, want 0..%d", axis, len(xs))
 			}
 			shape := []int{int(gkr.Numel(xs[:axis])), int(gkr.Numel(xs[axis:]))}
-			if err := kernels.ReshapeFree(xs, shape); err != nil {
-				return nil, nil, nil, fmt.Errorf("field \"in\": %v; flatten_padded keeps the padding as zeros (the consumer's weight columns must follow it)", err)
+			return kernels.NewReshape(n.Name, n.In[0], n.Out), shape, nil, nil
+		}},
+	"transpose": {arity: [2]int{1, 1}, attrs: []attrSpec{intsAttr("perm", 0, 0, 63).optional()},
+		summary: "Y = X with dims permuted, Y.shape[k] = X.shape[perm[k]] (ONNX Transpose; perm default reverses the dims): free",
+		build: func(n *NodeSpec, at Attrs, ins []*gkr.TensorInfo) (kernels.Kernel, []int, []gkr.TensorInfo, error) {
+			xs := ins[0].Shape
+			perm := make([]int, len(xs))
+			for i := range perm {
+				perm[i] = len(xs) - 1 - i
+			}
+			if at.Has("perm") {
+				perm = at.Ints("perm")
+			}
+			shape, err := kernels.TransposeShape(xs, perm)
+			if err != nil {
+				return nil, nil, nil, fmt.Errorf("field \"perm\": %v", err)
+			}
+			return kernels.NewTranspose(n.Name, n.In[0], n.Out, perm), shape, nil, nil
+		}},
+	"squeeze": {arity: [2]int{1, 1}, attrs: []attrSpec{intsAttr("axes", 0, -64, 63).optional()},
+		summary: "Y = X without the size-1 dims axes (ONNX Squeeze; negative axes count from the end; default every size-1 dim): free",
+		build: func(n *NodeSpec, at Attrs, ins []*gkr.TensorInfo) (kernels.Kernel, []int, []gkr.TensorInfo, error) {
+			xs := ins[0].Shape
+			drop := make([]bool, len(xs))
+			if at.Has("axes") {
+				for _, a := range at.Ints("axes") {
+					if a < -len(xs) || a >= len(xs) {
+						return nil, nil, nil, fmt.Errorf("field \"axes\": axis %d out of range for input %q of %d dims", a, ins[0].Name, len(xs))
+					}
+					if a < 0 {
+						a += len(xs)
+					}
+					if xs[a] != 1 {
+						return nil, nil, nil, fmt.Errorf("field \"axes\": dim %d of input %q %v is %d, not 1", a, ins[0].Name, xs, xs[a])
+					}
+					drop[a] = true
+				}
+			} else {
+				for i, d := range xs {
+					drop[i] = d == 1
+				}
+			}
+			var shape []int
+			for i, d := range xs {
+				if !drop[i] {
+					shape = append(shape, d)
+				}
+			}
+			if len(shape) == 0 {
+				shape = []int{1}
 			}
 			return kernels.NewReshape(n.Name, n.In[0], n.Out), shape, nil, nil
+		}},
+	"unsqueeze": {arity: [2]int{1, 1}, attrs: []attrSpec{intsAttr("axes", 0, -64, 63)},
+		summary: "Y = X with size-1 dims inserted at axes of the output (ONNX Unsqueeze; negative axes count from the output's end): free",
+		build: func(n *NodeSpec, at Attrs, ins []*gkr.TensorInfo) (kernels.Kernel, []int, []gkr.TensorInfo, error) {
+			xs, axes := ins[0].Shape, at.Ints("axes")
+			r := len(xs) + len(axes)
+			ins1 := make([]bool, r)
+			for _, a := range axes {
+				if a < -r || a >= r {
+					return nil, nil, nil, fmt.Errorf("field \"axes\": axis %d out of range for an output of %d dims", a, r)
+				}
+				if a < 0 {
+					a += r
+				}
+				if ins1[a] {
+					return nil, nil, nil, fmt.Errorf("field \"axes\": axis %d given twice", a)
+				}
+				ins1[a] = true
+			}
+			shape := make([]int, 0, r)
+			j := 0
+			for i := 0; i < r; i++ {
+				if ins1[i] {
+					shape = append(shape, 1)
+				} else {
+					shape = append(shape, xs[j])
+					j++
+				}
+			}
+			return kernels.NewReshape(n.Name, n.In[0], n.Out), shape, nil, nil
+		}},
+	"slice": {arity: [2]int{1, 1}, attrs: []attrSpec{intsAttr("starts", 0, -1<<62, 1<<62), intsAttr("ends", 0, -1<<62, 1<<62),
+		intsAttr("axes", 0, -64, 63).optional(), intsAttr("steps", 0, 1, 1).optional()},
+		summary: "Y = X[starts:ends] on axes (ONNX Slice with step 1: negative starts/ends count from the dim's end, then clamp to [0, dim]; axes default 0..len(starts)−1): one sumcheck with a shifted-eq predicate",
+		build: func(n *NodeSpec, at Attrs, ins []*gkr.TensorInfo) (kernels.Kernel, []int, []gkr.TensorInfo, error) {
+			xs := ins[0].Shape
+			st, en := at.Int64s("starts"), at.Int64s("ends")
+			if len(st) != len(en) || len(st) == 0 {
+				return nil, nil, nil, fmt.Errorf("field \"ends\": %d ends for %d starts", len(en), len(st))
+			}
+			axes := make([]int, len(st))
+			for i := range axes {
+				axes[i] = i
+			}
+			if at.Has("axes") {
+				axes = at.Ints("axes")
+				if len(axes) != len(st) {
+					return nil, nil, nil, fmt.Errorf("field \"axes\": %d axes for %d starts", len(axes), len(st))
+				}
+			}
+			if at.Has("steps") && len(at.Ints("steps")) != len(st) {
+				return nil, nil, nil, fmt.Errorf("field \"steps\": %d steps for %d starts", len(at.Ints("steps")), len(st))
+			}
+			starts, ends := make([]int, len(xs)), slices.Clone(xs)
+			seen := make([]bool, len(xs))
+			for i, a := range axes {
+				if a < -len(xs) || a >= len(xs) {
+					return nil, nil, nil, fmt.Errorf("field \"axes\": axis %d out of range for input %q of %d dims", a, ins[0].Name, len(xs))
+				}
+				if a < 0 {
+					a += len(xs)
+				}
+				if seen[a] {
+					return nil, nil, nil, fmt.Errorf("field \"axes\": axis %d given twice", a)
+				}
+				seen[a] = true
+				d := int64(xs[a])
+				clamp := func(v int64) int {
+					if v < 0 {
+						v += d
+					}
+					return int(max(0, min(v, d)))
+				}
+				starts[a], ends[a] = clamp(st[i]), clamp(en[i])
+			}
+			shape, err := kernels.SliceShape(xs, starts, ends)
+			if err != nil {
+				return nil, nil, nil, fmt.Errorf("field \"starts\": input %q %v: %v", ins[0].Name, xs, err)
+			}
+			return kernels.NewSlice(n.Name, n.In[0], n.Out, starts, ends), shape, nil, nil
+		}},
+	"concat": {arity: [2]int{1, 64}, attrs: []attrSpec{intAttr("axis", -64, 63)},
+		summary: "Y = the inputs joined along axis (ONNX Concat; negative axis counts from the end): one partial sum and one shifted-eq sumcheck per input",
+		build: func(n *NodeSpec, at Attrs, ins []*gkr.TensorInfo) (kernels.Kernel, []int, []gkr.TensorInfo, error) {
+			shapes := make([][]int, len(ins))
+			for i, in := range ins {
+				shapes[i] = in.Shape
+			}
+			axis := at.Int("axis")
+			if r := len(shapes[0]); axis < -r || axis >= r {
+				return nil, nil, nil, fmt.Errorf("field \"axis\" is %d, want %d..%d", axis, -r, r-1)
+			} else if axis < 0 {
+				axis += r
+			}
+			shape, err := kernels.ConcatShape(shapes, axis)
+			if err != nil {
+				return nil, nil, nil, fmt.Errorf("field \"in\": %v", err)
+			}
+			return kernels.NewConcat(n.Name, n.In, n.Out, axis), shape, nil, nil
 		}},
 	"flatten_padded": {arity: [2]int{1, 1}, attrs: []attrSpec{intAttr("axis", 0, 64).def(1)},
 		summary: "Y [d0.., d_axis·D_{axis+1}⋯]: flatten keeping the inner dims' power-of-two padding as zeros (free; the next linear's columns follow the padded order)",
@@ -173,16 +320,6 @@ var ops = map[string]opDef{
 				return nil, nil, nil, fmt.Errorf("field \"axis\": %v", err)
 			}
 			return kernels.NewPaddedFlatten(n.Name, n.In[0], n.Out, at.Int("axis")), shape, nil, nil
-		}},
-	"transpose": {arity: [2]int{1, 1}, attrs: []attrSpec{intsAttr("perm", 0, 0, 63)},
-		summary: "Y = X with its dimensions permuted, Y.shape[i] = X.shape[perm[i]] (ONNX Transpose; a relabeling of MLE variables: free)",
-		build: func(n *NodeSpec, at Attrs, ins []*gkr.TensorInfo) (kernels.Kernel, []int, []gkr.TensorInfo, error) {
-			perm := at.Ints("perm")
-			shape, err := kernels.TransposeShape(ins[0].Shape, perm)
-			if err != nil {
-				return nil, nil, nil, fmt.Errorf("field \"perm\": %v", err)
-			}
-			return kernels.NewTranspose(n.Name, n.In[0], n.Out, perm), shape, nil, nil
 		}},
 	"matmul":    matmul(false, "Y = A·B over the last two dims, batched over equal leading dims (heads): in [a, b], A [..., I, K], B [..., K, J]"),
 	"matmul_bt": matmul(true, "Y = A·Bᵀ over the last two dims (attention's Q·Kᵀ): in [a, b], A [..., I, K], B [..., J, K]"),

@@ -1,0 +1,154 @@
+package kernels
+
+import (
+	"fmt"
+	"math/big"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/streamprove/streamprove/gkr"
+	"github.com/streamprove/streamprove/pcs"
+	"github.com/streamprove/streamprove/spill"
+	"github.com/streamprove/streamprove/sumcheck"
+	"github.com/streamprove/streamprove/tensorstore"
+)
+
+const (
+	layoutBudgetEnv   = "STREAMPROVE_LAYOUT_BUDGET_CHILD"
+	layoutBudgetBytes = 32 << 20
+)
+
+// layoutBudgetX is 64 × 255 × 1024 (2^24 padded elements, 512 MiB as field elements: 16× the
+// budget). The slice to [64, 253, 1000] and the reshape to [16192, 1000] (which changes the
+// padding) are each a sumcheck over 2^24 variables' worth of X; a linear layer of 4 outputs
+// makes the public output small.
+var layoutBudgetX = []int{64, 255, 1024}
+
+// TestLayoutBudget runs forward, prove and verify of slice → repad reshape → linear in a child
+// process under a 32 MiB budget and checks the child's real peak RSS (VmHWM).
+func TestLayoutBudget(t *testing.T) {
+	if dir := os.Getenv(layoutBudgetEnv); dir != "" {
+		layoutBudgetChild(t, dir)
+		return
+	}
+	if testing.Short() {
+		t.Skip("proves a slice and a reshape of a 2^24-element tensor under a 32 MiB budget")
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestLayoutBudget$", "-test.v")
+	cmd.Env = append(os.Environ(), layoutBudgetEnv+"="+t.TempDir())
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("child: %v\n%s", err, out)
+	}
+	var hwm int64
+	for _, line := range strings.Split(string(out), "\n") {
+		if strings.HasPrefix(line, "VMHWM ") {
+			fmt.Sscan(strings.TrimPrefix(line, "VMHWM "), &hwm)
+		}
+		if strings.HasPrefix(line, "REPORT ") {
+			t.Log(strings.TrimPrefix(line, "REPORT "))
+		}
+	}
+	if hwm == 0 {
+		t.Fatalf("child reported no VmHWM:\n%s", out)
+	}
+	t.Logf("input %v (%s as field elements), budget %s, child VmHWM %s", layoutBudgetX,
+		spill.FormatBytes(32*gkr.Numel(layoutBudgetX)), spill.FormatBytes(layoutBudgetBytes), spill.FormatBytes(hwm))
+	if hwm >= layoutBudgetBytes {
+		t.Fatalf("VmHWM %s exceeds the %s budget", spill.FormatBytes(hwm), spill.FormatBytes(layoutBudgetBytes))
+	}
+}
+
+func layoutBudgetChild(t *testing.T, dir string) {
+	spill.SetMemoryLimit(layoutBudgetBytes)
+	bud := spill.NewBudget(layoutBudgetBytes - spill.RuntimeOverhead)
+	s, err := tensorstore.Open(dir + "/store")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	rng := rand.New(rand.NewPCG(7, 8))
+	opts := tensorstore.WriteOptions{ChunkElems: 1 << 14, Budget: bud}
+	g := &gkr.Graph{Name: "layout budget", Tensors: map[string]*gkr.TensorInfo{}}
+	bounds := map[string]*big.Int{}
+	data := func(name string, role gkr.Role, shape []int, dt tensorstore.DType) {
+		w, err := s.Create(name, shape, dt, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		buf := make([]int64, 1<<14)
+		for left := gkr.Numel(shape); left > 0; {
+			n := min(left, int64(len(buf)))
+			for i := range buf[:n] {
+				buf[i] = rng.Int64N(256) - 128
+			}
+			if err := w.WriteInt64s(buf[:n]); err != nil {
+				t.Fatal(err)
+			}
+			left -= n
+		}
+		if _, err := w.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		g.Tensors[name] = &gkr.TensorInfo{Name: name, Shape: shape, Role: role}
+		bounds[name] = BoundForDType(dt)
+	}
+	data("x", gkr.Input, layoutBudgetX, tensorstore.Int8)
+	data("w", gkr.Weight, []int{4, 1000}, tensorstore.Int8)
+	sl := NewSlice("sl", "x", "s", []int{0, 1, 0}, []int{64, 254, 1000})
+	rs := NewReshape("rs", "s", "r")
+	ln := NewLinear("fc", "r", "w", "", "y")
+	g.Tensors["s"] = &gkr.TensorInfo{Name: "s", Shape: []int{64, 253, 1000}, Role: gkr.Intermediate}
+	g.Tensors["r"] = &gkr.TensorInfo{Name: "r", Shape: []int{64 * 253, 1000}, Role: gkr.Intermediate}
+	g.Tensors["y"] = &gkr.TensorInfo{Name: "y", Shape: []int{64 * 253, 4}, Role: gkr.Output}
+	g.Kernels = []gkr.Kernel{sl, rs, ln}
+
+	start := time.Now()
+	fc := &ForwardCtx{Store: s, Graph: g, Budget: bud, Bounds: bounds, Write: opts, ChunkElems: 1 << 14}
+	for _, k := range []Kernel{sl, rs, ln} {
+		if err := k.Forward(fc); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fwd := time.Since(start)
+	w := &StoreWitness{Store: s, Budget: bud}
+	defer w.Close()
+	cm := map[string]*pcs.Commitment{}
+	src, err := w.Source("w")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cm["w"], err = pcs.Commit(src, pcs.Options{Budget: bud}); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(dir+"/spill", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	padding, err := gkr.ProveWeightPadding(g, cm, w, pcs.Options{Budget: bud})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub := gkr.Public{Inputs: &StoreWitness{Store: s, Budget: bud, Allow: map[string]bool{"x": true}}, Commitments: cm, WeightPadding: padding}
+	start = time.Now()
+	proof, err := gkr.Prove(g, w, pub, gkr.Options{Sumcheck: sumcheck.Options{Budget: bud, SpillDir: dir + "/spill"}, PCS: pcs.Options{Budget: bud}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	prv := time.Since(start)
+	start = time.Now()
+	if _, err := gkr.Verify(g, pub, proof); err != nil {
+		t.Fatalf("verify: %v", err)
+	}
+	ver := time.Since(start)
+	hwm, err := spill.PeakRSS()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Printf("REPORT forward %v, prove %v, verify %v (includes the public input's MLE), proof %d bytes, ledger peak %s of %s\n",
+		fwd.Round(time.Millisecond), prv.Round(time.Millisecond), ver.Round(time.Millisecond), len(proof), spill.FormatBytes(bud.Peak()), spill.FormatBytes(bud.Limit()))
+	fmt.Printf("VMHWM %d\n", hwm)
+}

@@ -45,15 +45,18 @@ type passRun struct {
 // spill tables once spillEvery challenges are pending (the spill file then is the new base,
 // overwritten in place: the write position never passes the read position).
 func (pr *prover) pass(t int) ([]field.Element, error) {
-	ps, err := pr.plan(t)
-	if err != nil {
-		return nil, err
-	}
+	ps := pr.plan(t)
+	// The streams are opened before the level's tables are placed: their readers' bytes come
+	// first, so RAM tables take only what is left after them and never starve them.
 	if err := ps.openStreams(); err != nil {
 		return nil, err
 	}
+	if err := ps.place(); err != nil {
+		ps.closeStreams()
+		return nil, err
+	}
 	t0 := time.Now()
-	err = ps.run()
+	err := ps.run()
 	ps.closeStreams()
 	if err != nil {
 		return nil, err
@@ -64,16 +67,39 @@ func (pr *prover) pass(t int) ([]field.Element, error) {
 	return ps.finish()
 }
 
-// plan fixes a pass's geometry and decides where level t goes: RAM tables when they fit (the
-// prover then finishes in RAM), the spill tables when enough challenges are pending and the
-// next level would not fit anyway, or nowhere.
-func (pr *prover) plan(t int) (*passRun, error) {
+// plan fixes a pass's geometry and whether it folds straight from integer sources.
+func (pr *prover) plan(t int) *passRun {
 	ps := &passRun{pr: pr, t: t, eval: t < pr.n, shift: t - pr.b, Nb: pr.base[0].Len(), fromSpill: pr.b > 0}
 	ps.Nt = ps.Nb >> ps.shift
 	ps.C = min(int64(1)<<pr.chunkLog, ps.Nb)
 	ps.Ct = ps.C >> ps.shift
 	ps.nch = ps.Nb / ps.C
+	if ps.eval {
+		ps.rc = pr.roundCtx(t, min(int(ps.Ct/2), pr.maxPairs()))
+		ps.acc = make([]field.Element, ps.rc.nTerms*len(ps.rc.pts))
+		for _, ws := range pr.wss {
+			ws.acc = make([]field.Element, len(ps.acc))
+		}
+	}
+	// From integer sources, the pending challenges fold straight into the integers.
+	if pr.b == 0 && ps.shift > 0 && pr.sv != nil && pr.intBatches() {
+		for _, src := range pr.sv.srcs {
+			f := newIntFolder(pr.pend, src.Bits())
+			if f == nil {
+				ps.ifold = nil
+				break
+			}
+			ps.ifold = append(ps.ifold, f)
+		}
+	}
+	return ps
+}
 
+// place decides where level t goes: RAM tables when they fit (the prover then finishes in
+// RAM), the spill tables when enough challenges are pending and the next level would not fit
+// anyway, or nowhere.
+func (ps *passRun) place() error {
+	pr, t := ps.pr, ps.t
 	// Past level 0 the RAM tables take the blocked layout (folded in place: Nt per source);
 	// the natural layout needs a second, half-size buffer.
 	if ps.eval && t > 0 {
@@ -99,31 +125,13 @@ func (pr *prover) plan(t int) (*passRun, error) {
 			for j := 0; j < pr.k; j++ {
 				tb, err := spill.NewSpilledTable(fmt.Sprintf("sumcheck source %d", j), ps.Nt, pr.dir)
 				if err != nil {
-					return nil, err
+					return err
 				}
 				pr.spills = append(pr.spills, tb)
 			}
 		}
 	}
-	if ps.eval {
-		ps.rc = pr.roundCtx(t, min(int(ps.Ct/2), pr.maxPairs()))
-		ps.acc = make([]field.Element, ps.rc.nTerms*len(ps.rc.pts))
-		for _, ws := range pr.wss {
-			ws.acc = make([]field.Element, len(ps.acc))
-		}
-	}
-	// From integer sources, the pending challenges fold straight into the integers.
-	if pr.b == 0 && ps.shift > 0 && pr.sv != nil && pr.intBatches() {
-		for _, src := range pr.sv.srcs {
-			f := newIntFolder(pr.pend, src.Bits())
-			if f == nil {
-				ps.ifold = nil
-				break
-			}
-			ps.ifold = append(ps.ifold, f)
-		}
-	}
-	return ps, nil
+	return nil
 }
 
 // openStreams opens every base source: as integers when the pass folds from them.

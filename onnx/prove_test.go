@@ -2,6 +2,8 @@ package onnx
 
 import (
 	"fmt"
+	"math"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -60,5 +62,89 @@ func TestProveDigitsMLP(t *testing.T) {
 		if s != fmt.Sprint(want.V[i]) {
 			t.Fatalf("output %d: proven %s, Go integer model %d", i, s, want.V[i])
 		}
+	}
+}
+
+// TestProveDigitsCNN: the digits CNN (Conv, BatchNorm, ReLU, MaxPool, AveragePool, Flatten,
+// Gemm) quantized to int8 proves all 450 test images in one proof in a child process whose peak
+// RSS stays under --mem-budget 64 MiB; the proof verifies, its outputs equal the Go integer
+// model's bit for bit, and so the proven accuracy is the integer model's: within 1.5 points of
+// the float model's, argmax agreement ≥ 97%. 64 images with -short.
+func TestProveDigitsCNN(t *testing.T) {
+	n := 450
+	if testing.Short() {
+		n = 64
+	}
+	m, x, _ := loadDigits(t, "cnn")
+	labels, err := ReadNPY(filepath.Join(digitsDir, "test_y.npy"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	calib, err := ReadNPY(filepath.Join(digitsDir, "cnn_calib.npy"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := Quantize(m, calib, QuantOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	xs := &Tensor{DType: Float32, Shape: []int{n, 1, 8, 8}, F: x.F[:n*64]}
+	dir := t.TempDir()
+	if d := os.Getenv("STREAMPROVE_KEEP"); d != "" {
+		dir = d
+	}
+	g, err := q.Emit(filepath.Join(dir, "graph.json"), xs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := filepath.Join(dir, "store")
+	if _, err := scheduler.Import(st, g, tensorstore.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := scheduler.Commit(st, scheduler.Config{}); err != nil {
+		t.Fatal(err)
+	}
+	proof := filepath.Join(dir, "proof")
+	const budget = 64 << 20
+	rep := proveInChild(t, st, proof, budget)
+	t.Logf("cnn, %d images: prove %.2fs (forward %.2fs), peak RSS %.1f MiB (budget 64 MiB), proof %d bytes",
+		n, rep.WallSeconds, rep.ForwardSeconds, float64(rep.PeakRSSBytes)/(1<<20), rep.ProofBytes)
+	if rep.PeakRSSBytes <= 0 || rep.PeakRSSBytes > budget {
+		t.Errorf("peak RSS %d bytes, budget %d", rep.PeakRSSBytes, budget)
+	}
+	vr, err := scheduler.Verify(st, proof, "")
+	if err != nil || !vr.Verified {
+		t.Fatalf("verify: %v", err)
+	}
+	t.Logf("verify %.2fs", vr.WallSeconds)
+	want, err := q.Run(q.QuantizeInput(xs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := vr.Outputs["logits"]
+	if len(got) != min(len(want.V), scheduler.MaxReportedOutputs) {
+		t.Fatalf("%d outputs reported, want %d", len(got), min(len(want.V), scheduler.MaxReportedOutputs))
+	}
+	for i, s := range got {
+		if s != fmt.Sprint(want.V[i]) {
+			t.Fatalf("output %d: proven %s, Go integer model %d", i, s, want.V[i])
+		}
+	}
+	f, err := m.Run(map[string]*Tensor{"x": xs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := q.Dequantize(want)
+	fAcc, qAcc := accuracy(f["logits"], labels.I[:n]), accuracy(d, labels.I[:n])
+	agree := 0
+	fa, da := argmaxRows(f["logits"]), argmaxRows(d)
+	for i := range fa {
+		if fa[i] == da[i] {
+			agree++
+		}
+	}
+	t.Logf("cnn, %d images: float accuracy %.4f, proven int8 accuracy %.4f, argmax agreement %.4f", n, fAcc, qAcc, float64(agree)/float64(n))
+	if math.Abs(fAcc-qAcc) > 0.015 || float64(agree) < 0.97*float64(n) {
+		t.Errorf("proven accuracy %.4f vs float %.4f, agreement %d/%d", qAcc, fAcc, agree, n)
 	}
 }

@@ -97,6 +97,9 @@ func FuzzNPY(f *testing.F) {
 	f.Add(b)
 	store := fuzzStore(f)
 	f.Fuzz(func(t *testing.T, b []byte) {
+		if e, err := parseNPYKinds(bytes.NewReader(b), int64(len(b)), "fuzz", true); err == nil && e.off+e.n*int64(e.kind.size) != int64(len(b)) {
+			t.Fatalf("float-accepting parse: data [%d,+%d) does not end the %d-byte file", e.off, e.n, len(b))
+		}
 		e, err := parseNPY(bytes.NewReader(b), int64(len(b)), "fuzz")
 		if err != nil {
 			return

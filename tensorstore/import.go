@@ -27,16 +27,17 @@ type srcKind struct {
 	size     int
 	unsigned bool
 	store    DType // the store dtype it imports as
+	float    bool  // IEEE little-endian float (only through ImportNPYInput with a Quantizer)
 }
 
 // safetensors dtypes we import. U8 is stored as Int16, the narrowest signed dtype that holds
 // 0..255 (the field sees the same integers either way).
 var stKinds = map[string]srcKind{
-	"I8":  {1, false, Int8},
-	"U8":  {1, true, Int16},
-	"I16": {2, false, Int16},
-	"I32": {4, false, Int32},
-	"I64": {8, false, Int64},
+	"I8":  {size: 1, store: Int8},
+	"U8":  {size: 1, unsigned: true, store: Int16},
+	"I16": {size: 2, store: Int16},
+	"I32": {size: 4, store: Int32},
+	"I64": {size: 8, store: Int64},
 }
 
 var floatDTypes = map[string]bool{"F16": true, "BF16": true, "F32": true, "F64": true,
@@ -252,15 +253,23 @@ func importData(s *Store, r io.ReaderAt, file string, e stEntry, name string, op
 
 // npyKinds maps .npy descr strings to element kinds ('|' and '<' are the same for one byte).
 var npyKinds = map[string]srcKind{
-	"|i1": {1, false, Int8}, "<i1": {1, false, Int8}, "i1": {1, false, Int8},
-	"|u1": {1, true, Int16}, "<u1": {1, true, Int16}, "u1": {1, true, Int16},
-	"<i2": {2, false, Int16}, "<i4": {4, false, Int32}, "<i8": {8, false, Int64},
+	"|i1": {size: 1, store: Int8}, "<i1": {size: 1, store: Int8}, "i1": {size: 1, store: Int8},
+	"|u1": {size: 1, unsigned: true, store: Int16}, "<u1": {size: 1, unsigned: true, store: Int16}, "u1": {size: 1, unsigned: true, store: Int16},
+	"<i2": {size: 2, store: Int16}, "<i4": {size: 4, store: Int32}, "<i8": {size: 8, store: Int64},
 }
+
+// npyFloatKinds are the float dtypes a model's float input may come in (quantized on import).
+var npyFloatKinds = map[string]srcKind{"<f4": {size: 4, float: true}, "<f8": {size: 8, float: true}}
 
 const npyMagic = "\x93NUMPY"
 
 // parseNPY validates a .npy header against the file size and returns the data's entry.
 func parseNPY(r io.ReaderAt, size int64, file string) (stEntry, error) {
+	return parseNPYKinds(r, size, file, false)
+}
+
+// parseNPYKinds is parseNPY that also accepts little-endian float32/float64 when floats is set.
+func parseNPYKinds(r io.ReaderAt, size int64, file string, floats bool) (stEntry, error) {
 	var pre [12]byte
 	if size < 10 {
 		return stEntry{}, fmt.Errorf("%s: %d bytes is too short for a .npy file: %w", file, size, ErrFormat)
@@ -300,6 +309,9 @@ func parseNPY(r io.ReaderAt, size int64, file string) (stEntry, error) {
 		return stEntry{}, fmt.Errorf("%s: .npy header has no descr: %w", file, ErrFormat)
 	}
 	kind, ok := npyKinds[descr]
+	if fk, isFloat := npyFloatKinds[descr]; isFloat && floats {
+		kind, ok = fk, true
+	}
 	if !ok {
 		if len(descr) >= 2 && strings.ContainsAny(descr[:1], "<>|=") && descr[1] == 'f' {
 			return stEntry{}, kindError(file, "array", "f"+descr[2:])

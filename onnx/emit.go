@@ -1,42 +1,31 @@
 package onnx
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/streamprove/streamprove/gkr"
 	"github.com/streamprove/streamprove/scheduler"
 	"github.com/streamprove/streamprove/tensorstore"
 )
 
-// Files Emit writes beside the graph (the weights go to scheduler.DataFile).
-const (
-	InputFile = "input.npy"
-	// ScalesFile records the input's and output's scales (float ≈ scale · integer), which the
-	// graph format has no field for yet.
-	ScalesFile = "scales.json"
-)
+// InputFile is the file Emit writes the graph's input to (the weights go to scheduler.DataFile).
+const InputFile = "input.npy"
 
 // Emit writes the quantized model as a streamprove graph file at path, through the scheduler's
 // GraphBuilder (so it is validated exactly as a graph file is), with beside it the int8 weights
-// and int32 biases (scheduler.DataFile), x quantized as the graph's input in InputFile (its
-// batch binds the dynamic dimensions: the graph format fixes shapes), and the scales in
-// ScalesFile. It returns path.
+// and int32 biases (scheduler.DataFile) and x quantized as the graph's input in InputFile. The
+// graph keeps the model's dynamic dimensions: the input declares them (dim_params), x binds
+// them for now, and a reshape writes -1 where the batch goes, so prove --input may bind them
+// anew. The input's and the output's scales are in the graph (TensorSpec.Scale). It returns
+// path.
 func (q *QModel) Emit(path string, x *Tensor) (string, error) {
 	dir := filepath.Dir(path)
 	xi := q.QuantizeInput(x)
-	env := map[string]int{}
-	if len(x.Shape) != len(q.Input.Shape) {
-		return "", fmt.Errorf("emit: input of shape %v, model wants %v", x.Shape, q.Input.Shape)
-	}
-	for i, d := range q.Input.Shape {
-		if d.Sym != "" {
-			env[d.Sym] = x.Shape[i]
-		} else if d.N != x.Shape[i] {
-			return "", fmt.Errorf("emit: input of shape %v, model wants %v", x.Shape, q.Input.Shape)
-		}
+	if _, err := q.Input.Shape.bindTo(x.Shape, nil); err != nil {
+		return "", fmt.Errorf("emit: %w", err)
 	}
 	name := q.Name
 	if name == "" {
@@ -44,8 +33,15 @@ func (q *QModel) Emit(path string, x *Tensor) (string, error) {
 	}
 	b := scheduler.NewGraphBuilder(name)
 	inDT := intDType(q.Input.Bits)
-	b.Tensor(q.Input.Name, gkr.Input, xi.Shape, inDT).Source = InputFile
-	b.Output(q.Output.Name)
+	in := b.Tensor(q.Input.Name, gkr.Input, xi.Shape, inDT)
+	in.Source, in.Scale = InputFile, q.Input.Scale
+	if slices.ContainsFunc(q.Input.Shape, func(d Dim) bool { return d.Sym != "" }) {
+		in.DimParams = make([]string, len(q.Input.Shape))
+		for i, d := range q.Input.Shape {
+			in.DimParams[i] = d.Sym
+		}
+	}
+	b.Output(q.Output.Name).Scale = q.Output.Scale
 	for wname, w := range q.Weights {
 		b.Tensor(wname, gkr.Weight, w.Shape, intDType(q.WeightBits[wname]))
 		b.Data(wname, w.V)
@@ -64,9 +60,18 @@ func (q *QModel) Emit(path string, x *Tensor) (string, error) {
 		case "scale":
 			a = scheduler.Attrs{"factor": op.Multipliers[0]}
 		case "reshape":
-			shape, err := op.Shape.Bind(env)
-			if err != nil {
-				return "", fmt.Errorf("emit: op %q: %w", op.Name, err)
+			// The dynamic dimension is left for the graph to infer from the input (-1).
+			shape := make([]int, len(op.Shape))
+			syms := 0
+			for i, d := range op.Shape {
+				shape[i] = d.N
+				if d.Sym != "" {
+					shape[i] = -1
+					syms++
+				}
+			}
+			if syms > 1 {
+				return "", fmt.Errorf("emit: op %q: a reshape to %v has %d dynamic dimensions; the graph infers one", op.Name, op.Shape, syms)
 			}
 			a = scheduler.Attrs{"shape": shape}
 		case "requant_fixed":
@@ -91,13 +96,6 @@ func (q *QModel) Emit(path string, x *Tensor) (string, error) {
 	}
 	if err := tensorstore.WriteNPY(filepath.Join(dir, InputFile), tensorstore.Array{Name: q.Input.Name, DType: stDType(inDT), Shape: xi.Shape, Values: xi.V}); err != nil {
 		return "", fmt.Errorf("emit: %w", err)
-	}
-	scales, err := json.MarshalIndent(map[string]QValue{"input": q.Input, "output": q.Output}, "", "  ")
-	if err != nil {
-		return "", err
-	}
-	if err := os.WriteFile(filepath.Join(dir, ScalesFile), append(scales, '\n'), 0o644); err != nil {
-		return "", err
 	}
 	return path, nil
 }

@@ -153,3 +153,23 @@ func (d Dim) MarshalJSON() ([]byte, error) {
 	}
 	return json.Marshal(d.N)
 }
+
+// bindTo binds the shape's dynamic dimensions to those of dims (adding to env, which may be
+// nil) and checks the fixed ones: the input given is what decides a dynamic dimension.
+func (s Shape) bindTo(dims []int, env map[string]int) (map[string]int, error) {
+	if env == nil {
+		env = map[string]int{}
+	}
+	if len(dims) != len(s) {
+		return nil, fmt.Errorf("input of shape %v, model wants %v", dims, s)
+	}
+	for i, d := range s {
+		switch v, seen := env[d.Sym]; {
+		case d.Sym == "" && d.N != dims[i], d.Sym != "" && seen && v != dims[i], dims[i] <= 0:
+			return nil, fmt.Errorf("input of shape %v, model wants %v", dims, s)
+		case d.Sym != "":
+			env[d.Sym] = dims[i]
+		}
+	}
+	return env, nil
+}

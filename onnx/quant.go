@@ -6,6 +6,8 @@ import (
 	"math/bits"
 	"slices"
 	"sort"
+
+	"github.com/streamprove/streamprove/tensorstore"
 )
 
 // Calibration chooses how an activation's range is read from the calibration samples.
@@ -376,12 +378,13 @@ func roundShift(x, m int64, shift int) (int64, bool) {
 	return int64(qv), true
 }
 
-// QuantizeInput rounds a float input to the input's integers (ties to even, saturated).
+// QuantizeInput rounds a float input to the input's integers (ties to even, saturated to the
+// graph input's dtype): what prove --input does to a float .npy (tensorstore.Quantizer).
 func (q *QModel) QuantizeInput(x *Tensor) *IntTensor {
-	lim := int64(1)<<(q.Input.Bits-1) - 1
+	qz := tensorstore.Quantizer{Scale: q.Input.Scale, DType: intDType(q.Input.Bits)}
 	out := &IntTensor{Shape: slices.Clone(x.Shape), V: make([]int64, len(x.F))}
 	for i, v := range x.F {
-		out.V[i] = max(-lim-1, min(lim, int64(math.RoundToEven(v/q.Input.Scale))))
+		out.V[i], _ = qz.Quantize(v) // a non-finite value saturates to 0 here; prove --input refuses it
 	}
 	return out
 }
@@ -402,16 +405,9 @@ func (q *QModel) Dequantize(y *IntTensor) *Tensor {
 }
 
 func (q *QModel) run(x *IntTensor, sizeQBits bool) (*IntTensor, error) {
-	env := map[string]int{}
-	if len(x.Shape) != len(q.Input.Shape) {
-		return nil, fmt.Errorf("input of shape %v, model wants %v", x.Shape, q.Input.Shape)
-	}
-	for i, d := range q.Input.Shape {
-		if d.Sym != "" {
-			env[d.Sym] = x.Shape[i]
-		} else if d.N != x.Shape[i] {
-			return nil, fmt.Errorf("input of shape %v, model wants %v", x.Shape, q.Input.Shape)
-		}
+	env, err := q.Input.Shape.bindTo(x.Shape, nil)
+	if err != nil {
+		return nil, err
 	}
 	vals := map[string]*IntTensor{q.Input.Name: x}
 	for k, w := range q.Weights {

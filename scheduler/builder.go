@@ -44,9 +44,12 @@ func (b *GraphBuilder) Tensor(name string, role gkr.Role, shape []int, dt tensor
 	return ts
 }
 
-// Output declares a public output (its shape comes from the node that produces it).
-func (b *GraphBuilder) Output(name string) {
-	b.f.Tensors[name] = &TensorSpec{Role: gkr.Output.String()}
+// Output declares a public output (its shape comes from the node that produces it) and returns
+// its spec, whose Scale the caller may set.
+func (b *GraphBuilder) Output(name string) *TensorSpec {
+	ts := &TensorSpec{Role: gkr.Output.String()}
+	b.f.Tensors[name] = ts
+	return ts
 }
 
 // Data attaches a declared tensor's values, held in RAM (row-major, within its dtype's range);

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -29,6 +30,15 @@ type TensorSpec struct {
 	Source string `json:"source,omitempty"`
 	// Key is the tensor's key inside a safetensors source (default: the tensor's name).
 	Key string `json:"key,omitempty"`
+	// DimParams names a public input's dynamic dimensions (ONNX dim_param, e.g. "batch"), one
+	// entry per dimension, "" for a fixed one. Shape holds the current binding: an input given
+	// to prove or verify may change these dimensions (Model.Bind), and the bound shapes are part
+	// of the graph digest a proof carries.
+	DimParams []string `json:"dim_params,omitempty"`
+	// Scale, on a public input or an output of a quantized model, is what one integer step is
+	// worth: float ≈ Scale · integer. A float .npy given as that input is quantized with it;
+	// a verified output is dequantized with it.
+	Scale float64 `json:"scale,omitempty"`
 }
 
 // NodeSpec is one entry of the graph file's "nodes" list. Attrs holds the op-specific
@@ -167,6 +177,12 @@ func newModel(f *GraphFile) (*Model, error) {
 			ti.Shape = slices.Clone(ts.Shape)
 		} else if len(ts.Shape) > 0 || ts.Source != "" {
 			return nil, fmt.Errorf("%w: tensor %q: an output's shape and data come from its node; remove \"shape\"/\"source\"", ErrGraph, name)
+		}
+		if err := checkDimParams(ts, role); err != nil {
+			return nil, fmt.Errorf("%w: tensor %q: %v", ErrGraph, name, err)
+		}
+		if ts.Scale != 0 && (role == gkr.Weight || role == gkr.PrivateInput || !(ts.Scale > 0) || math.IsInf(ts.Scale, 0)) {
+			return nil, fmt.Errorf("%w: tensor %q: field \"scale\" is %v: want a positive finite number, on a public input or an output", ErrGraph, name, ts.Scale)
 		}
 		m.Graph.Tensors[name] = ti
 	}

@@ -143,10 +143,13 @@ var ops = map[string]opDef{
 			}
 			return kernels.NewSumPool(n.Name, n.In[0], n.Out, xs[2], xs[3], kernels.ConvAttrs{}), []int{xs[0], xs[1], 1, 1}, nil, nil
 		}},
-	"reshape": {arity: [2]int{1, 1}, attrs: []attrSpec{intsAttr("shape", 0, 1, 1<<40)},
-		summary: "Y = X with another shape (free when the padded layout is kept; else one sumcheck with the relabeling predicate)",
+	"reshape": {arity: [2]int{1, 1}, attrs: []attrSpec{intsAttr("shape", 0, -1, 1<<40)},
+		summary: "Y = X with another shape (free when the padded layout is kept; else one sumcheck with the relabeling predicate); one dimension may be -1, inferred from the size (a dynamic batch)",
 		build: func(n *NodeSpec, at Attrs, ins []*gkr.TensorInfo) (kernels.Kernel, []int, []gkr.TensorInfo, error) {
-			shape := at.Ints("shape")
+			shape, err := inferReshape(ins[0].Shape, at.Ints("shape"))
+			if err != nil {
+				return nil, nil, nil, fmt.Errorf("field \"shape\": %v", err)
+			}
 			if gkr.Numel(shape) != gkr.Numel(ins[0].Shape) {
 				return nil, nil, nil, fmt.Errorf("field \"shape\": %v has %d elements, input %q %v has %d", shape, gkr.Numel(shape), ins[0].Name, ins[0].Shape, gkr.Numel(ins[0].Shape))
 			}
@@ -488,4 +491,31 @@ func convAttrs(at Attrs) kernels.ConvAttrs {
 		a.Groups = at.Int("group")
 	}
 	return a
+}
+
+// inferReshape resolves a reshape target whose one -1 dimension takes what the input's size
+// leaves (ONNX Reshape's rule): a graph whose batch is bound by its input keeps -1 there.
+func inferReshape(in, target []int) ([]int, error) {
+	out := slices.Clone(target)
+	at, known := -1, int64(1)
+	for i, d := range target {
+		switch {
+		case d == -1 && at >= 0:
+			return nil, fmt.Errorf("%v has more than one -1", target)
+		case d == -1:
+			at = i
+		case d == 0:
+			return nil, fmt.Errorf("dimension %d of %v is 0", i, target)
+		default:
+			known *= int64(d)
+		}
+	}
+	if at >= 0 {
+		n := gkr.Numel(in)
+		if known == 0 || n%known != 0 {
+			return nil, fmt.Errorf("%v does not divide the %d elements of input %v", target, n, in)
+		}
+		out[at] = int(n / known)
+	}
+	return out, nil
 }

@@ -28,6 +28,10 @@ type Config struct {
 	SpillDir string
 	// Resume continues an interrupted run: finished forward steps are kept.
 	Resume bool
+	// Input, when set, is a public input file (.npy or safetensors, as verify --input takes)
+	// that Prove proves instead of the store's inputs: it replaces them, and its shapes bind
+	// the graph's dynamic dimensions (Model.Bind); no re-import or commit is needed.
+	Input string
 	// Progress, if set, receives progress events.
 	Progress func(Event)
 }
@@ -309,6 +313,19 @@ func Prove(storeDir, out string, cfg Config) (*Report, error) {
 	if err := checkCommitted(s, m); err != nil {
 		return nil, err
 	}
+	if cfg.Input != "" {
+		if cfg.Resume {
+			return nil, fmt.Errorf("--resume continues the run of the store's input; drop --input (or --resume to prove the new input)")
+		}
+		if m, err = useInput(s, m, cfg.Input); err != nil {
+			return nil, err
+		}
+	}
+	for _, name := range m.Graph.Names(gkr.Input) {
+		if err := checkDeclared(s, m, name); err != nil {
+			return nil, fmt.Errorf("store %s: public input: %w (give the input to prove with --input)", s.Dir(), err)
+		}
+	}
 	b, err := cfg.budget()
 	if err != nil {
 		return nil, err
@@ -473,6 +490,64 @@ func syncDir(dir string) {
 	}
 }
 
+// useInput replaces the store's public inputs with those of an input file and records the model
+// bound to their shapes (importInputs checks them as verify does). The inputs are written before
+// the graph: after a crash in between, prove finds an input that its recorded graph does not
+// declare and refuses it, naming the tensor.
+func useInput(s *tensorstore.Store, m *Model, path string) (*Model, error) {
+	is, names, bound, cleanup, err := importInputs(m, path)
+	if err != nil {
+		return nil, err
+	}
+	defer cleanup()
+	for _, name := range sortedKeys(names) {
+		if err := copyTensor(is, s, name); err != nil {
+			return nil, fmt.Errorf("--input %s: tensor %q: %w", path, name, err)
+		}
+	}
+	if err := saveModel(s, bound); err != nil {
+		return nil, err
+	}
+	return bound, nil
+}
+
+// copyTensor streams an integer tensor from one store into another, replacing it there.
+func copyTensor(from, to *tensorstore.Store, name string) error {
+	t, err := from.Tensor(name)
+	if err != nil {
+		return err
+	}
+	defer t.Close()
+	in := t.Info()
+	r, err := t.Ints()
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	w, err := to.Create(name, in.Shape, in.DType, tensorstore.WriteOptions{Replace: true})
+	if err != nil {
+		return err
+	}
+	defer w.Abort()
+	buf := make([]int64, 1<<14)
+	for {
+		n, err := r.Next(buf)
+		if n > 0 {
+			if werr := w.WriteInt64s(buf[:n]); werr != nil {
+				return werr
+			}
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return err
+		}
+	}
+	_, err = w.Commit()
+	return err
+}
+
 // proveProgress turns the engine's per-kernel progress (kernels run last to first, then the
 // opening) into events that also count the planned bytes streamed so far.
 func proveProgress(cfg Config, steps []StepPlan) func(step string, done, total int) {
@@ -584,12 +659,13 @@ func Verify(storeDir, proofPath, inputOverride string) (*VerifyReport, error) {
 		return nil, err
 	}
 	if inputOverride != "" {
-		is, _, cleanup, err := importInputs(k.model, inputOverride)
+		is, _, bound, cleanup, err := importInputs(k.model, inputOverride)
 		if err != nil {
 			return nil, err
 		}
 		defer cleanup()
 		pub.Inputs = &overlay{top: &kernels.StoreWitness{Store: is}, base: pub.Inputs}
+		k = k.withModel(bound)
 	}
 	return verifyProof(k, pub, proofPath, start)
 }
@@ -607,7 +683,7 @@ func VerifyKey(vkeyPath, proofPath, input string) (*VerifyReport, error) {
 		if input == "" {
 			return nil, fmt.Errorf("model %s has public inputs %v: give them with --input", k.model.File.Name, want)
 		}
-		is, names, cleanup, err := importInputs(k.model, input)
+		is, names, bound, cleanup, err := importInputs(k.model, input)
 		if err != nil {
 			return nil, err
 		}
@@ -618,29 +694,33 @@ func VerifyKey(vkeyPath, proofPath, input string) (*VerifyReport, error) {
 			}
 		}
 		pub.Inputs = &kernels.StoreWitness{Store: is}
+		k = k.withModel(bound)
 	}
 	return verifyProof(k, pub, proofPath, start)
 }
 
-// importInputs imports a public input file into a temporary store and checks every tensor in
-// it against the model's declaration (checkDeclared, as import does): a wrong shape, dtype or
-// value range is refused rather than padded or reinterpreted. cleanup closes and removes the
+// importInputs imports a public input file into a temporary store, binds the model's dynamic
+// dimensions to the shapes it holds (Model.Bind: only dimensions the graph marks dynamic may
+// differ) and checks every tensor in it against the bound model's declaration (checkDeclared, as
+// import does): a wrong shape, dtype or value range is refused rather than padded or
+// reinterpreted. A float .npy is quantized with its input's scale (a quantized model's). It
+// returns the store, the names it holds and the bound model; cleanup closes and removes the
 // temporary store.
-func importInputs(m *Model, path string) (*tensorstore.Store, map[string]bool, func(), error) {
+func importInputs(m *Model, path string) (*tensorstore.Store, map[string]bool, *Model, func(), error) {
 	publicIn := m.Graph.Names(gkr.Input)
 	tmp, err := os.MkdirTemp("", "streamprove-input-*")
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
 	is, err := tensorstore.Open(tmp)
 	if err != nil {
 		os.RemoveAll(tmp)
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
 	cleanup := func() { is.Close(); os.RemoveAll(tmp) }
-	fail := func(err error) (*tensorstore.Store, map[string]bool, func(), error) {
+	fail := func(err error) (*tensorstore.Store, map[string]bool, *Model, func(), error) {
 		cleanup()
-		return nil, nil, nil, fmt.Errorf("--input %s: %w", path, err)
+		return nil, nil, nil, nil, fmt.Errorf("--input %s: %w", path, err)
 	}
 	var infos []tensorstore.Info
 	switch strings.ToLower(filepath.Ext(path)) {
@@ -648,8 +728,12 @@ func importInputs(m *Model, path string) (*tensorstore.Store, map[string]bool, f
 		if len(publicIn) != 1 {
 			return fail(fmt.Errorf("a .npy file holds one array and model %s has public inputs %v: give a safetensors file naming each", m.File.Name, publicIn))
 		}
+		var q *tensorstore.Quantizer
+		if ts := m.File.Tensors[publicIn[0]]; ts.Scale > 0 {
+			q = &tensorstore.Quantizer{Scale: ts.Scale, DType: m.DTypes[publicIn[0]]}
+		}
 		var in tensorstore.Info
-		in, err = tensorstore.ImportNPY(is, path, publicIn[0], tensorstore.WriteOptions{})
+		in, err = tensorstore.ImportNPYInput(is, path, publicIn[0], q, tensorstore.WriteOptions{})
 		infos = []tensorstore.Info{in}
 	default:
 		infos, err = tensorstore.ImportSafetensors(is, path, nil, tensorstore.WriteOptions{})
@@ -658,6 +742,7 @@ func importInputs(m *Model, path string) (*tensorstore.Store, map[string]bool, f
 		return fail(err)
 	}
 	names := map[string]bool{}
+	shapes := map[string][]int{}
 	// Every tensor of the file must be a public input of the model: a misnamed tensor would
 	// otherwise silently leave the store's input in place.
 	for _, in := range infos {
@@ -665,12 +750,19 @@ func importInputs(m *Model, path string) (*tensorstore.Store, map[string]bool, f
 		if !ok || ti.Role != gkr.Input {
 			return fail(fmt.Errorf("tensor %q is not a public input of model %s (public inputs: %v)", in.Name, m.File.Name, publicIn))
 		}
-		if err := checkDeclared(is, m, in.Name); err != nil {
+		names[in.Name] = true
+		shapes[in.Name] = in.Shape
+	}
+	bound, err := m.Bind(shapes)
+	if err != nil {
+		return fail(err)
+	}
+	for name := range names {
+		if err := checkDeclared(is, bound, name); err != nil {
 			return fail(err)
 		}
-		names[in.Name] = true
 	}
-	return is, names, cleanup, nil
+	return is, names, bound, cleanup, nil
 }
 
 // verifyProof runs the verifier of k's graph over a proof file and reports its verdict.

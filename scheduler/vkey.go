@@ -236,3 +236,11 @@ func ExportVerifier(storeDir, out string) (*VKeyInfo, error) {
 	return &VKeyInfo{Path: out, Model: m.File.Name, Bytes: int64(len(data)), Weights: len(k.cf.Commitments),
 		Fingerprint: hex.EncodeToString(sum[:]), GraphDigest: hex.EncodeToString(gd[:]), CommitmentsDigest: hex.EncodeToString(cd[:])}, nil
 }
+
+// withModel returns the key with its model replaced by m, the same model bound to other input
+// shapes (Model.Bind): the proof is checked against m's digest, the commitments are the key's.
+func (k *verifierKey) withModel(m *Model) *verifierKey {
+	c := *k
+	c.model = m
+	return &c
+}

@@ -39,7 +39,7 @@ func importCommand() *cli.Command {
 			&cli.StringFlag{Name: "onnx", Usage: "ONNX `MODEL` (float): quantized with --calibrate, emitted as a graph and imported"},
 			&cli.StringFlag{Name: "calibrate", Usage: "float32 .npy `SAMPLES` in the model's input layout (activation scales: max-abs; also the graph's input)"},
 			&cli.IntFlag{Name: "bits", Value: 8, Usage: "bits of weights and activations (the output is requantized to 16)"},
-			&cli.StringFlag{Name: "emit-graph", Usage: "also keep the emitted graph at `FILE` (weights, input and scales beside it)"},
+			&cli.StringFlag{Name: "emit-graph", Usage: "also keep the emitted graph at `FILE` (weights and input beside it)"},
 		},
 		Action: runImport,
 	}
@@ -134,7 +134,7 @@ func runImportONNX(c *cli.Context, dir string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(c.App.Writer, "imported model %s: %d tensors, %d kernels into %s (input: the calibration samples; output scale %g)\n",
-		m.File.Name, len(m.Graph.Tensors), len(m.Kernels), dir, q.Output.Scale)
+	fmt.Fprintf(c.App.Writer, "imported model %s: %d tensors, %d kernels into %s (input: the calibration samples until prove --input; input scale %g, output scale %g)\n",
+		m.File.Name, len(m.Graph.Tensors), len(m.Kernels), dir, q.Input.Scale, q.Output.Scale)
 	return nil
 }

@@ -15,13 +15,17 @@ func proveCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "prove",
 		Usage:     "run the forward pass (if not done) and prove it under a memory budget",
-		UsageText: "streamprove prove --store DIR --mem-budget SIZE --out PROOF [--resume] [--json] [--workers N] [--spill-dir D]",
+		UsageText: "streamprove prove --store DIR --mem-budget SIZE --out PROOF [--input FILE] [--resume] [--json] [--workers N] [--spill-dir D]",
 		Description: "Peak RSS stays under --mem-budget: the witness streams from the store chunk by chunk and\n" +
 			"tables that do not fit spill to --spill-dir. A step that cannot fit at all is refused\n" +
-			"before anything starts. After a crash, --resume keeps the forward steps already finished.",
+			"before anything starts. After a crash, --resume keeps the forward steps already finished.\n" +
+			"--input proves another public input without re-importing or committing: a .npy (float32 for\n" +
+			"a quantized model: quantized with the graph's input scale) or a safetensors file; its shape\n" +
+			"binds the model's dynamic dimensions (the batch) and must match the others.",
 		Flags: []cli.Flag{storeFlag, budgetFlag, workerFlag, jsonFlag,
 			&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "proof `FILE` to write"},
 			&cli.BoolFlag{Name: "resume", Usage: "continue an interrupted run"},
+			&cli.StringFlag{Name: "input", Usage: "public input `FILE` (.npy or .safetensors) to prove instead of the store's"},
 			&cli.StringFlag{Name: "spill-dir", Usage: "`DIR` for spill files (default: STORE/spill)"},
 		},
 		Action: func(c *cli.Context) error {
@@ -37,7 +41,7 @@ func proveCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			cfg.Resume, cfg.SpillDir = c.Bool("resume"), c.String("spill-dir")
+			cfg.Resume, cfg.SpillDir, cfg.Input = c.Bool("resume"), c.String("spill-dir"), c.String("input")
 			rep, err := scheduler.Prove(dir, out, cfg)
 			if err != nil {
 				if errors.Is(err, spill.ErrBudget) {

@@ -92,15 +92,7 @@ func TestProveNewInput(t *testing.T) {
 			if err != nil || !rep.Verified {
 				t.Fatalf("%d images: verify: %v", n, err)
 			}
-			got := rep.Outputs["logits"]
-			if len(got) != len(want.V) {
-				t.Fatalf("%d images: %d outputs, want %d", n, len(got), len(want.V))
-			}
-			for i, s := range got {
-				if s != fmt.Sprint(want.V[i]) {
-					t.Fatalf("%d images: output %d: proven %s, Go integer model %d", n, i, s, want.V[i])
-				}
-			}
+			checkProven(t, rep.Outputs["logits"], want, q.Output.Scale)
 		}
 	}
 	if commit1, err := os.ReadFile(filepath.Join(st, "model.commit")); err != nil || string(commit1) != string(commit0) {

@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/streamprove/streamprove/scheduler"
@@ -54,15 +55,7 @@ func TestProveDigitsMLP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := rep.Outputs["logits"]
-	if len(got) != min(len(want.V), scheduler.MaxReportedOutputs) {
-		t.Fatalf("%d outputs reported, want %d", len(got), min(len(want.V), scheduler.MaxReportedOutputs))
-	}
-	for i, s := range got {
-		if s != fmt.Sprint(want.V[i]) {
-			t.Fatalf("output %d: proven %s, Go integer model %d", i, s, want.V[i])
-		}
-	}
+	checkProven(t, rep.Outputs["logits"], want, q.Output.Scale)
 }
 
 // TestProveDigitsCNN: the digits CNN (Conv, BatchNorm, ReLU, MaxPool, AveragePool, Flatten,
@@ -121,15 +114,8 @@ func TestProveDigitsCNN(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := vr.Outputs["logits"]
-	if len(got) != min(len(want.V), scheduler.MaxReportedOutputs) {
-		t.Fatalf("%d outputs reported, want %d", len(got), min(len(want.V), scheduler.MaxReportedOutputs))
-	}
-	for i, s := range got {
-		if s != fmt.Sprint(want.V[i]) {
-			t.Fatalf("output %d: proven %s, Go integer model %d", i, s, want.V[i])
-		}
-	}
+	checkProven(t, vr.Outputs["logits"], want, q.Output.Scale)
+	checkProven(t, rep.Outputs["logits"], want, q.Output.Scale)
 	f, err := m.Run(map[string]*Tensor{"x": xs})
 	if err != nil {
 		t.Fatal(err)
@@ -146,5 +132,21 @@ func TestProveDigitsCNN(t *testing.T) {
 	t.Logf("cnn, %d images: float accuracy %.4f, proven int8 accuracy %.4f, argmax agreement %.4f", n, fAcc, qAcc, float64(agree)/float64(n))
 	if math.Abs(fAcc-qAcc) > 0.015 || float64(agree) < 0.97*float64(n) {
 		t.Errorf("proven accuracy %.4f vs float %.4f, agreement %d/%d", qAcc, fAcc, agree, n)
+	}
+}
+
+// checkProven: a proven output has the Go integer model's shape, scale and every value.
+func checkProven(t *testing.T, got *scheduler.Output, want *IntTensor, scale float64) {
+	t.Helper()
+	if got == nil {
+		t.Fatal("no proven output")
+	}
+	if !slices.Equal(got.Shape, want.Shape) || got.Scale != scale || len(got.Values) != len(want.V) {
+		t.Fatalf("proven output of shape %v, scale %g, %d values; the Go integer model's: %v, %g, %d", got.Shape, got.Scale, len(got.Values), want.Shape, scale, len(want.V))
+	}
+	for i, s := range got.Values {
+		if s != fmt.Sprint(want.V[i]) {
+			t.Fatalf("output %d: proven %s, Go integer model %d", i, s, want.V[i])
+		}
 	}
 }

@@ -80,7 +80,7 @@ func TestProveInputGraphJSON(t *testing.T) {
 					for i := 0; i < 12; i++ {
 						s += x[r*12+i] * w[o*12+i]
 					}
-					if got := rep.Outputs["y"][r*5+o]; got != fmt.Sprint(s) {
+					if got := rep.Outputs["y"].Values[r*5+o]; got != fmt.Sprint(s) {
 						t.Fatalf("batch %d: y[%d,%d] proven %s, want %d", batch, r, o, got, s)
 					}
 				}

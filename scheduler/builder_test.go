@@ -75,7 +75,7 @@ func TestGraphBuilder(t *testing.T) {
 	if _, err := Prove(store, proof, Config{MemBudget: 256 << 20}); err != nil {
 		t.Fatal(err)
 	}
-	if rep, err := Verify(store, proof, ""); err != nil || !rep.Verified || len(rep.Outputs["y"]) != 30 {
+	if rep, err := Verify(store, proof, ""); err != nil || !rep.Verified || len(rep.Outputs["y"].Values) != 30 {
 		t.Fatalf("verify: %v", err)
 	}
 }

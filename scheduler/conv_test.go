@@ -44,8 +44,8 @@ func TestConvGraph(t *testing.T) {
 		t.Fatalf("conv graph: %v", err)
 	}
 	// h is [2, 4, 4, 3]; y: rows (4+2−3)+1 = 4, columns (3+2−5)/1+1 = 1
-	if len(rep.Outputs["y"]) != 2*4*4*1 {
-		t.Fatalf("%d outputs, want 32", len(rep.Outputs["y"]))
+	if len(rep.Outputs["y"].Values) != 2*4*4*1 {
+		t.Fatalf("%d outputs, want 32", len(rep.Outputs["y"].Values))
 	}
 
 	for _, c := range []struct{ old, edit, want string }{
@@ -198,7 +198,7 @@ func proveGraph(t *testing.T, graph string, arrays map[string][]int, out string,
 	if err != nil || !rep.Verified {
 		t.Fatalf("graph: %v", err)
 	}
-	if len(rep.Outputs[out]) != want {
-		t.Fatalf("%d outputs, want %d", len(rep.Outputs[out]), want)
+	if len(rep.Outputs[out].Values) != want {
+		t.Fatalf("%d outputs, want %d", len(rep.Outputs[out].Values), want)
 	}
 }

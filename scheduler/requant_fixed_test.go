@@ -54,7 +54,7 @@ func TestRequantFixedOp(t *testing.T) {
 	if err != nil || !rep.Verified {
 		t.Fatalf("honest proof: %v", err)
 	}
-	ys := rep.Outputs["y"]
+	ys := rep.Outputs["y"].Values
 	if len(ys) != 18 {
 		t.Fatalf("outputs: %v", rep.Outputs)
 	}

@@ -68,6 +68,8 @@ type Report struct {
 	ResumedSteps   int     `json:"resumed_steps"`
 	// Plan is the per-kernel memory plan the run followed.
 	Plan []StepPlan `json:"plan,omitempty"`
+	// Outputs are the public outputs the proof proves (Prove only).
+	Outputs map[string]*Output `json:"outputs,omitempty"`
 }
 
 // budget sets up the ledger and the GC limit for a run (spill.ForRun).
@@ -405,6 +407,9 @@ func Prove(storeDir, out string, cfg Config) (*Report, error) {
 	if err := s.DeleteMeta(metaRun, keyCheckpoint); err != nil {
 		return nil, err
 	}
+	if rep.Outputs, err = storeOutputs(s, m); err != nil {
+		return nil, err
+	}
 	rep.WitnessBytes = witnessBytes(m)
 	rep.WallSeconds = time.Since(start).Seconds()
 	io1 := readIO()
@@ -629,14 +634,10 @@ type VerifyReport struct {
 	Reason      string  `json:"reason,omitempty"`
 	WallSeconds float64 `json:"wall_seconds"`
 	ProofBytes  int64   `json:"proof_bytes"`
-	// Outputs are the verified public outputs (signed integers), by tensor name: the first
-	// MaxReportedOutputs of each; OutputElements has their full counts.
-	Outputs        map[string][]string `json:"outputs,omitempty"`
-	OutputElements map[string]int      `json:"output_elements,omitempty"`
+	// Outputs are the verified public outputs, by tensor name, every value of each (the proof
+	// carries them all), with their shapes and scales.
+	Outputs map[string]*Output `json:"outputs,omitempty"`
 }
-
-// MaxReportedOutputs bounds how many output values a verify report carries per tensor.
-const MaxReportedOutputs = 1024
 
 // Verify checks a proof against the public parts of a store: graph, weight commitments and
 // public inputs. inputOverride, when set, is a file (safetensors, or .npy for a model with one
@@ -783,20 +784,7 @@ func verifyProof(k *verifierKey, pub gkr.Public, proofPath string, start time.Ti
 		return nil, err
 	}
 	rep.Verified = true
-	rep.Outputs, rep.OutputElements = map[string][]string{}, map[string]int{}
-	for name, vals := range outs {
-		rep.OutputElements[name] = len(vals)
-		vals = vals[:min(len(vals), MaxReportedOutputs)]
-		strs := make([]string, len(vals))
-		for i := range vals {
-			if v, ok := field.ToInt64(&vals[i]); ok {
-				strs[i] = fmt.Sprint(v)
-			} else {
-				strs[i] = vals[i].String()
-			}
-		}
-		rep.Outputs[name] = strs
-	}
+	rep.Outputs = newOutputs(k.model, outs)
 	return rep, nil
 }
 

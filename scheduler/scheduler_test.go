@@ -95,7 +95,7 @@ func TestEndToEnd(t *testing.T) {
 	if err != nil || !rep.Verified {
 		t.Fatalf("honest proof: %v", err)
 	}
-	if len(rep.Outputs["y"]) != 15 {
+	if len(rep.Outputs["y"].Values) != 15 {
 		t.Fatalf("outputs: %v", rep.Outputs)
 	}
 
@@ -261,7 +261,7 @@ func TestDemo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !rep.Verify.Verified || len(rep.Verify.Outputs["y"]) != 30 {
+	if !rep.Verify.Verified || len(rep.Verify.Outputs["y"].Values) != 30 {
 		t.Fatalf("demo: %+v", rep.Verify)
 	}
 }

@@ -45,7 +45,7 @@ func TestMatMulOps(t *testing.T) {
 		t.Fatal(err)
 	}
 	rep, err := Verify(store, proof, "")
-	if err != nil || !rep.Verified || len(rep.Outputs["y"]) != 3*5*6 {
+	if err != nil || !rep.Verified || len(rep.Outputs["y"].Values) != 3*5*6 {
 		t.Fatalf("honest proof: %v %+v", err, rep)
 	}
 	data, _ := os.ReadFile(proof)

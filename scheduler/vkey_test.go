@@ -58,7 +58,7 @@ func TestVerifierKey(t *testing.T) {
 	// The same outputs as verify --store.
 	os.Rename(moved, store)
 	vs, err := Verify(store, proof, "")
-	if err != nil || strings.Join(vs.Outputs["y"], ",") != strings.Join(vr.Outputs["y"], ",") {
+	if err != nil || strings.Join(vs.Outputs["y"].Values, ",") != strings.Join(vr.Outputs["y"].Values, ",") {
 		t.Fatalf("verify --store: %v, outputs %v vs %v", err, vs.Outputs, vr.Outputs)
 	}
 	// .npy input for a model with one public input.

@@ -65,7 +65,7 @@ func demoCommand() *cli.Command {
 				fmt.Fprintf(w, "NOT verified: %s\n", rep.Verify.Reason)
 				return err
 			}
-			fmt.Fprintf(w, "output y     %v\n", rep.Verify.Outputs["y"])
+			fmt.Fprintf(w, "output y     %v\n", rep.Verify.Outputs["y"].Values)
 			fmt.Fprintln(w, "proof verified")
 			return nil
 		},

@@ -179,3 +179,45 @@ func TestVerifierKeyCommands(t *testing.T) {
 		t.Fatalf("prove after re-import: exit %d, %q", code, errs)
 	}
 }
+
+// The ONNX path a user follows: import a float model with calibration samples, commit once,
+// prove a float .npy input of another batch, and read the outputs: text (shape, argmax per
+// row), --json (every value nested by shape, its scale and dequantized floats) and --output.
+func TestONNXCommands(t *testing.T) {
+	dir := t.TempDir()
+	store, proof, y := filepath.Join(dir, "st"), filepath.Join(dir, "proof.bin"), filepath.Join(dir, "y.npy")
+	onnxDir := filepath.Join("..", "..", "testdata", "onnx")
+	// Five test images in the model's float layout.
+	x, err := os.ReadFile(filepath.Join(onnxDir, "mlp_test_x.npy"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hdr := 128 // numpy's header of a 2-D float32 array is 128 bytes with the preamble
+	raw := x[hdr : hdr+5*64*4]
+	in := filepath.Join(dir, "x5.npy")
+	if err := tensorstore.WriteNPY(in, tensorstore.Array{DType: "<f4", Shape: []int{5, 64}, Raw: raw}); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []struct {
+		args     []string
+		code     int
+		out, err string
+	}{
+		{[]string{"import", "--store", store, "--onnx", filepath.Join(onnxDir, "mlp.onnx")}, exitUsage, "", "--calibrate"},
+		{[]string{"import", "--store", store, "--onnx", filepath.Join(onnxDir, "mlp.onnx"), "--calibrate", filepath.Join(onnxDir, "mlp_calib.npy")}, exitOK, "argmax agreement", ""},
+		{[]string{"commit", "--store", store}, exitOK, "committed", ""},
+		{[]string{"prove", "--store", store, "--input", in, "--out", proof, "--mem-budget", "64MiB"}, exitOK, "output logits [5×10] (scale", ""},
+		{[]string{"verify", "--store", store, "--proof", proof, "--input", in}, exitOK, "argmax per row [", ""},
+		{[]string{"verify", "--store", store, "--proof", proof, "--input", filepath.Join(onnxDir, "mlp_calib.npy")}, exitFailure, "", "rejected"},
+		{[]string{"verify", "--store", store, "--proof", proof, "--input", in, "--json", "--output", y}, exitOK, `"dequantized":[[`, ""},
+	} {
+		code, out, errs := runCLI(s.args...)
+		if code != s.code || !strings.Contains(out, s.out) || !strings.Contains(errs, s.err) {
+			t.Fatalf("%v: exit %d, out %q, err %q; want exit %d, %q, %q", s.args, code, out, errs, s.code, s.out, s.err)
+		}
+	}
+	b, err := os.ReadFile(y)
+	if err != nil || !strings.Contains(string(b[:128]), "'descr': '<f4'") || !strings.Contains(string(b[:128]), "(5, 10)") || len(b) != 128+5*10*4 {
+		t.Fatalf("--output wrote %d bytes (%v): %q", len(b), err, b[:min(len(b), 128)])
+	}
+}

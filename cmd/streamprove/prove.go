@@ -57,6 +57,7 @@ func proveCommand() *cli.Command {
 			fmt.Fprintf(w, "witness %s, read %s, wrote %s, peak RSS %s (budget %s)\n", spill.FormatBytes(rep.WitnessBytes),
 				spill.FormatBytes(rep.BytesRead), spill.FormatBytes(rep.BytesWritten), spill.FormatBytes(rep.PeakRSSBytes), budgetString(rep.BudgetBytes))
 			fmt.Fprintf(w, "proof %s → %s\n", spill.FormatBytes(rep.ProofBytes), out)
+			printOutputs(w, rep.Outputs)
 			return nil
 		},
 	}

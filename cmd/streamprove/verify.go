@@ -14,17 +14,21 @@ func verifyCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "verify",
 		Usage: "verify a proof against a verifier key (or a store's graph and commitments) and the public input",
-		UsageText: "streamprove verify --vkey MODEL.vkey --proof PROOF --input FILE [--json]\n" +
-			"   streamprove verify --store DIR --proof PROOF [--input FILE] [--json]",
+		UsageText: "streamprove verify --vkey MODEL.vkey --proof PROOF --input FILE [--json] [--output Y.npy]\n" +
+			"   streamprove verify --store DIR --proof PROOF [--input FILE] [--json] [--output Y.npy]",
 		Description: "Exit code 0 when the proof verifies, 1 when it is rejected (the reason is printed), 2 on\n" +
 			"usage errors. With --vkey (see export-verifier) nothing else is read: --input must hold every\n" +
 			"public input. With --store, --input replaces the store's public inputs of the same names.\n" +
 			"--input is a safetensors file, or a .npy file for a model with one public input; each array\n" +
-			"must have the shape and dtype the graph declares.",
+			"must have the shape and dtype the graph declares, except the dimensions the graph marks dynamic\n" +
+			"(the batch), which the input binds. A float32 .npy is quantized with the graph's input scale.\n" +
+			"The outputs are printed with their shapes (and, for 2-D logits, the argmax of each row);\n" +
+			"--json prints every value, nested by shape, with its scale and dequantized floats.",
 		Flags: []cli.Flag{storeFlag, jsonFlag,
 			&cli.StringFlag{Name: "vkey", Usage: "verifier key `FILE` (from export-verifier)"},
 			&cli.StringFlag{Name: "proof", Aliases: []string{"p"}, Usage: "proof `FILE`"},
 			&cli.StringFlag{Name: "input", Usage: "public input `FILE` (.safetensors or .npy) to check the proof against"},
+			&cli.StringFlag{Name: "output", Usage: "write the verified output to `FILE`.npy (dequantized float32 for a quantized model)"},
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
@@ -48,6 +52,11 @@ func verifyCommand() *cli.Command {
 				return err
 			}
 			w := c.App.Writer
+			if err == nil && c.String("output") != "" {
+				if oerr := writeOutputNPY(c.String("output"), rep.Outputs); oerr != nil {
+					return oerr
+				}
+			}
 			if c.Bool("json") {
 				if jerr := json.NewEncoder(w).Encode(rep); jerr != nil {
 					return jerr
@@ -57,13 +66,7 @@ func verifyCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			for name, vals := range rep.Outputs {
-				more := ""
-				if n := rep.OutputElements[name]; n > len(vals) {
-					more = fmt.Sprintf(" … (%d values; first %d shown)", n, len(vals))
-				}
-				fmt.Fprintf(w, "output %s = %v%s\n", name, vals, more)
-			}
+			printOutputs(w, rep.Outputs)
 			fmt.Fprintf(w, "proof verified (%.3fs, %d bytes)\n", rep.WallSeconds, rep.ProofBytes)
 			return nil
 		},

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/streamprove/streamprove/scheduler"
@@ -24,7 +25,7 @@ func TestMain(m *testing.M) {
 
 func childProve() int {
 	budget, _ := strconv.ParseInt(os.Getenv("CHILD_BUDGET"), 10, 64)
-	rep, err := scheduler.Prove(os.Getenv("CHILD_STORE"), os.Getenv("CHILD_OUT"), scheduler.Config{MemBudget: budget})
+	rep, err := scheduler.Prove(os.Getenv("CHILD_STORE"), os.Getenv("CHILD_OUT"), scheduler.Config{MemBudget: budget, Input: os.Getenv("CHILD_INPUT")})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -34,12 +35,13 @@ func childProve() int {
 }
 
 // proveInChild proves the committed store st into proof under budget in a child process and
-// returns its report, whose PeakRSSBytes is the child's VmHWM.
-func proveInChild(t *testing.T, st, proof string, budget int64) *scheduler.Report {
+// returns its report, whose PeakRSSBytes is the child's VmHWM. input, when set, is given to the
+// prover as prove --input.
+func proveInChild(t *testing.T, st, proof string, budget int64, input ...string) *scheduler.Report {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), "STREAMPROVE_ONNX_CHILD=prove", "CHILD_STORE="+st, "CHILD_OUT="+proof,
-		"CHILD_BUDGET="+strconv.FormatInt(budget, 10))
+		"CHILD_BUDGET="+strconv.FormatInt(budget, 10), "CHILD_INPUT="+strings.Join(input, ""))
 	out, err := cmd.Output()
 	if err != nil {
 		if ee := (*exec.ExitError)(nil); errors.As(err, &ee) {

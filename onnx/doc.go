@@ -7,7 +7,9 @@
 // reference forward pass in Go, quantizes float models post-training (Quantize: int8 weights per
 // output channel, int32 biases, calibrated per-tensor activation scales, fixed-point requant
 // multipliers) with an exact integer forward pass to measure them against the float model, and
-// emits the quantized model as a streamprove graph (QModel.Emit).
+// emits the quantized model as a streamprove graph (QModel.Emit) whose input keeps its dynamic
+// dimensions (dim_params, bound by the input given to prove or verify) and whose input and
+// output carry their scales.
 //
 // It refuses, with the node's name, op type, the attribute and the list of supported ops, every
 // model it cannot represent exactly: it never returns a partial model. It does not prove

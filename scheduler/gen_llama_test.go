@@ -29,7 +29,7 @@ func TestGenLlamaTiny(t *testing.T) {
 		t.Fatal(err)
 	}
 	rep, err := Verify(store, proof, "")
-	if err != nil || !rep.Verified || len(rep.Outputs["logits"]) != 4*20 {
+	if err != nil || !rep.Verified || len(rep.Outputs["logits"].Values) != 4*20 {
 		t.Fatalf("honest proof: %v %+v", err, rep)
 	}
 	data, _ := os.ReadFile(proof)
@@ -69,8 +69,8 @@ func TestGenLlamaBudget(t *testing.T) {
 		t.Fatalf("peak RSS: commit %d, prove %d bytes, budget %d", crep.PeakRSSBytes, rep.PeakRSSBytes, budget)
 	}
 	vr, err := Verify(store, out, "")
-	if err != nil || !vr.Verified || vr.OutputElements["logits"] != 16*512 {
-		t.Fatalf("honest proof: %v %+v", err, vr.OutputElements)
+	if err != nil || !vr.Verified || len(vr.Outputs["logits"].Values) != 16*512 {
+		t.Fatalf("honest proof: %v %+v", err, vr.Outputs["logits"])
 	}
 	data, err := os.ReadFile(out)
 	if err != nil {

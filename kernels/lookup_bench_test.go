@@ -4,11 +4,11 @@ import (
 	"fmt"
 	"math/big"
 	"math/rand/v2"
-	"os"
 	"testing"
 	"time"
 
 	"github.com/streamprove/streamprove/gkr"
+	"github.com/streamprove/streamprove/internal/childtest"
 	"github.com/streamprove/streamprove/pcs"
 	"github.com/streamprove/streamprove/spill"
 	"github.com/streamprove/streamprove/sumcheck"
@@ -48,7 +48,7 @@ func (st *stepTimes) progress(step string, done, total int) {
 	now := time.Now()
 	if st.step != "" {
 		st.times[st.step] += now.Sub(st.last)
-		if os.Getenv(lookupBudgetEnv) != "" {
+		if childtest.IsChild() {
 			hwm, _ := spill.PeakRSS()
 			fmt.Printf("REPORT after %s: VmHWM %s\n", st.step, spill.FormatBytes(hwm))
 		}

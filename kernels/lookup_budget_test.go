@@ -3,17 +3,16 @@ package kernels
 import (
 	"fmt"
 	"os"
-	"os/exec"
-	"strings"
 	"testing"
 	"time"
 
+	"github.com/streamprove/streamprove/internal/childtest"
 	"github.com/streamprove/streamprove/spill"
 	"github.com/streamprove/streamprove/tensorstore"
 )
 
 const (
-	lookupBudgetEnv   = "STREAMPROVE_LOOKUP_BUDGET_CHILD"
+	lookupBudgetEnv   = "STREAMPROVE_LOOKUP_BUDGET_DIR"
 	lookupBudgetRows  = 1 << 12
 	lookupBudgetCols  = 1 << 12  // 2^24 elements: 512 MiB as field elements
 	lookupBudgetBytes = 32 << 20 // 16× smaller than the tensor as field elements
@@ -23,36 +22,20 @@ const (
 // elements) in a child process whose budget is 32 MiB, and checks the child's real peak RSS
 // (VmHWM) against the budget; the child also verifies the proof.
 func TestLookupBudget(t *testing.T) {
-	if dir := os.Getenv(lookupBudgetEnv); dir != "" {
-		lookupBudgetChild(t, dir)
+	if childtest.IsChild() {
+		lookupBudgetChild(t, os.Getenv(lookupBudgetEnv))
 		return
 	}
 	if testing.Short() {
 		t.Skip("proves a 2^24-element lookup under a 32 MiB budget")
 	}
-	cmd := exec.Command(os.Args[0], "-test.run=^TestLookupBudget$", "-test.v")
-	cmd.Env = append(os.Environ(), lookupBudgetEnv+"="+t.TempDir())
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("child: %v\n%s", err, out)
+	out := childtest.Run(t, "TestLookupBudget", lookupBudgetEnv+"="+t.TempDir())
+	for _, r := range out.Values("REPORT") {
+		t.Log(r)
 	}
-	var hwm int64
-	for _, line := range strings.Split(string(out), "\n") {
-		if strings.HasPrefix(line, "VMHWM ") {
-			fmt.Sscan(strings.TrimPrefix(line, "VMHWM "), &hwm)
-		}
-		if strings.HasPrefix(line, "REPORT ") {
-			t.Log(strings.TrimPrefix(line, "REPORT "))
-		}
-	}
-	if hwm == 0 {
-		t.Fatalf("child reported no VmHWM:\n%s", out)
-	}
+	hwm := out.CheckPeakRSS(t, lookupBudgetBytes)
 	t.Logf("2^24 elements (%s as field elements), budget %s, child VmHWM %s",
 		spill.FormatBytes(32*lookupBudgetRows*lookupBudgetCols), spill.FormatBytes(lookupBudgetBytes), spill.FormatBytes(hwm))
-	if hwm >= lookupBudgetBytes {
-		t.Fatalf("VmHWM %s exceeds the %s budget", spill.FormatBytes(hwm), spill.FormatBytes(lookupBudgetBytes))
-	}
 }
 
 func lookupBudgetChild(t *testing.T, dir string) {
@@ -79,11 +62,7 @@ func lookupBudgetChild(t *testing.T, dir string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hwm, err := spill.PeakRSS()
-	if err != nil {
-		t.Fatal(err)
-	}
 	fmt.Printf("REPORT forward %v, prove+verify %v, steps %v, proof %d bytes, ledger peak %s of %s\n",
 		fwd.Round(time.Millisecond), time.Since(start).Round(time.Millisecond), times, len(proof), spill.FormatBytes(bud.Peak()), spill.FormatBytes(bud.Limit()))
-	fmt.Printf("VMHWM %d\n", hwm)
+	childtest.ReportPeakRSS(t)
 }

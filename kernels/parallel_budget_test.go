@@ -1,31 +1,26 @@
 package kernels
 
 import (
-	"bufio"
-	"bytes"
 	"fmt"
 	"math/big"
 	"os"
-	"os/exec"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/streamprove/streamprove/field"
 	"github.com/streamprove/streamprove/gkr"
+	"github.com/streamprove/streamprove/internal/childtest"
 	"github.com/streamprove/streamprove/spill"
 	"github.com/streamprove/streamprove/sumcheck"
 	"github.com/streamprove/streamprove/tensorstore"
 )
 
-const parallelBudgetEnv = "PARALLEL_BUDGET_CHILD"
-
 // TestParallelBudget runs MiMC (degree-2 layers: four stored wires per round) over 2^17
 // instances and 64 rounds — 256 stored wires of 4 MiB, 1 GiB of witness, 16× the 64 MiB budget —
 // forward, prove and verify in a child process, whose peak RSS (VmHWM) must stay under the budget.
 func TestParallelBudget(t *testing.T) {
-	if os.Getenv(parallelBudgetEnv) != "" {
+	if childtest.IsChild() {
 		parallelBudgetChild(t)
 		return
 	}
@@ -33,37 +28,13 @@ func TestParallelBudget(t *testing.T) {
 		t.Skip("budget test writes and proves a 1 GiB witness")
 	}
 	const budget = 64 << 20
-	cmd := exec.Command(os.Args[0], "-test.run=^TestParallelBudget$", "-test.v")
-	cmd.Env = append(os.Environ(), parallelBudgetEnv+"=1", fmt.Sprintf("PARALLEL_BUDGET_BYTES=%d", budget),
+	out := childtest.Run(t, "TestParallelBudget", fmt.Sprintf("PARALLEL_BUDGET_BYTES=%d", budget),
 		"PARALLEL_BUDGET_DIR="+t.TempDir())
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	start := time.Now()
-	err := cmd.Run()
-	t.Logf("child (budget %s) took %v:\n%s", spill.FormatBytes(budget), time.Since(start), out.String())
-	if err != nil {
-		t.Fatalf("child failed: %v", err)
-	}
-	var hwm, wires int64 = -1, -1
-	sc := bufio.NewScanner(&out)
-	for sc.Scan() {
-		f := strings.Fields(sc.Text())
-		if len(f) == 2 && f[0] == "VmHWM" {
-			hwm, _ = strconv.ParseInt(f[1], 10, 64)
-		}
-		if len(f) == 2 && f[0] == "WireBytes" {
-			wires, _ = strconv.ParseInt(f[1], 10, 64)
-		}
-	}
-	if hwm < 0 || wires < 0 {
-		t.Fatal("child did not report its VmHWM and wire bytes")
-	}
-	if wires < 16*budget {
+	t.Logf("child (budget %s) took %v:\n%s", spill.FormatBytes(budget), out.Took, out.Text)
+	if wires := out.Int(t, "WireBytes"); wires < 16*budget {
 		t.Fatalf("the wires take %s, less than 16× the budget", spill.FormatBytes(wires))
 	}
-	if hwm >= budget {
-		t.Fatalf("peak RSS %s ≥ budget %s", spill.FormatBytes(hwm), spill.FormatBytes(budget))
-	}
+	out.CheckPeakRSS(t, budget)
 }
 
 func parallelBudgetChild(t *testing.T) {
@@ -138,9 +109,5 @@ func parallelBudgetChild(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("verify: %v", time.Since(start))
-	hwm, err := spill.PeakRSS()
-	if err != nil {
-		t.Fatal(err)
-	}
-	fmt.Printf("VmHWM %d\n", hwm)
+	childtest.ReportPeakRSS(t)
 }

@@ -3,12 +3,10 @@ package pcs
 import (
 	"fmt"
 	"io"
-	"os"
-	"os/exec"
-	"strings"
 	"testing"
 
 	"github.com/streamprove/streamprove/field"
+	"github.com/streamprove/streamprove/internal/childtest"
 	"github.com/streamprove/streamprove/spill"
 )
 
@@ -53,7 +51,6 @@ func (s *genStream) Next(buf []field.Element) (int, error) {
 func (s *genStream) Close() error { return nil }
 
 const (
-	budgetEnv   = "STREAMPROVE_PCS_BUDGET_CHILD"
 	budgetVars  = 24       // 2^24 elements = 512 MiB as field elements
 	budgetBytes = 16 << 20 // 32× smaller than the polynomial
 )
@@ -61,36 +58,20 @@ const (
 // TestBudget commits to and opens (at two points) a polynomial 32× larger than the memory
 // budget in a child process, and checks the child's real peak RSS (VmHWM) against the budget.
 func TestBudget(t *testing.T) {
-	if os.Getenv(budgetEnv) == "1" {
+	if childtest.IsChild() {
 		budgetChild(t)
 		return
 	}
 	if testing.Short() {
 		t.Skip("budget test streams 2^24 elements")
 	}
-	cmd := exec.Command(os.Args[0], "-test.run=^TestBudget$", "-test.v")
-	cmd.Env = append(os.Environ(), budgetEnv+"=1")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("child: %v\n%s", err, out)
+	out := childtest.Run(t, "TestBudget")
+	for _, r := range out.Values("REPORT") {
+		t.Log(r)
 	}
-	var hwm int64
-	for _, line := range strings.Split(string(out), "\n") {
-		if strings.HasPrefix(line, "VMHWM ") {
-			fmt.Sscan(strings.TrimPrefix(line, "VMHWM "), &hwm)
-		}
-		if strings.HasPrefix(line, "REPORT ") {
-			t.Log(strings.TrimPrefix(line, "REPORT "))
-		}
-	}
-	if hwm == 0 {
-		t.Fatalf("child reported no VmHWM:\n%s", out)
-	}
+	hwm := out.CheckPeakRSS(t, budgetBytes)
 	t.Logf("2^%d elements (%s as field elements), budget %s, child VmHWM %s",
 		budgetVars, spill.FormatBytes(32<<budgetVars), spill.FormatBytes(budgetBytes), spill.FormatBytes(hwm))
-	if hwm >= budgetBytes {
-		t.Fatalf("VmHWM %s exceeds the %s budget", spill.FormatBytes(hwm), spill.FormatBytes(budgetBytes))
-	}
 }
 
 func budgetChild(t *testing.T) {
@@ -131,10 +112,6 @@ func budgetChild(t *testing.T) {
 	if err := Verify(field.NewTranscript("budget"), vc, dec); err != nil {
 		t.Fatal(err)
 	}
-	hwm, err := spill.PeakRSS()
-	if err != nil {
-		t.Fatal(err)
-	}
 	fmt.Printf("REPORT ledger peak %s of %s\n", spill.FormatBytes(bud.Peak()), spill.FormatBytes(bud.Limit()))
-	fmt.Printf("VMHWM %d\n", hwm)
+	childtest.ReportPeakRSS(t)
 }

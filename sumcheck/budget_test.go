@@ -1,18 +1,15 @@
 package sumcheck
 
 import (
-	"bufio"
-	"bytes"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/streamprove/streamprove/field"
+	"github.com/streamprove/streamprove/internal/childtest"
 	"github.com/streamprove/streamprove/spill"
 	"github.com/streamprove/streamprove/tensorstore"
 )
@@ -52,15 +49,13 @@ func (s *fastGenStream) Next(buf []field.Element) (int, error) {
 
 func (s *fastGenStream) Close() error { return nil }
 
-const budgetChildEnv = "SUMCHECK_BUDGET_CHILD"
-
 // TestBudget proves Σ_x eq(p, x)·a(x)·b(x) for two generated sources of 2^n elements (not in RAM)
 // under a memory budget, in a child process whose peak RSS (VmHWM) must stay under the budget.
 // The proof must verify and its finals must be the sources' MLEs at the point. By default n = 25
 // (a 2 GiB witness) under 128 MiB, which streams, spills and finishes in RAM in well under a
 // minute; SUMCHECK_BUDGET_VARS=28 SUMCHECK_BUDGET_MIB=512 is the full-size run (16 GiB witness).
 func TestBudget(t *testing.T) {
-	if os.Getenv(budgetChildEnv) != "" {
+	if childtest.IsChild() {
 		budgetChild(t)
 		return
 	}
@@ -84,7 +79,7 @@ func TestBudget(t *testing.T) {
 // SUMCHECK_BUDGET_VARS and SUMCHECK_BUDGET_MIB override the size and the budget;
 // SUMCHECK_BUDGET_FIELD=1 proves from the field elements only.
 func TestBudgetStore(t *testing.T) {
-	if os.Getenv(budgetChildEnv) != "" {
+	if childtest.IsChild() {
 		budgetChild(t)
 		return
 	}
@@ -142,31 +137,11 @@ var budgetTensors = []struct {
 // (from the store in storeDir, or generated on the fly when it is "") and fails if the child's
 // VmHWM reaches the budget.
 func runBudgetChild(t *testing.T, test string, n int, budget int64, storeDir string) {
-	cmd := exec.Command(os.Args[0], "-test.run=^"+test+"$", "-test.v", "-test.timeout=0")
-	cmd.Env = append(os.Environ(), budgetChildEnv+"=1", fmt.Sprintf("SUMCHECK_BUDGET_N=%d", n),
+	out := childtest.Run(t, test, fmt.Sprintf("SUMCHECK_BUDGET_N=%d", n),
 		fmt.Sprintf("SUMCHECK_BUDGET_BYTES=%d", budget), "SUMCHECK_SPILL_DIR="+t.TempDir(),
 		"SUMCHECK_BUDGET_STORE_DIR="+storeDir)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	start := time.Now()
-	err := cmd.Run()
-	t.Logf("child (n=%d, budget %s) took %v:\n%s", n, spill.FormatBytes(budget), time.Since(start), out.String())
-	if err != nil {
-		t.Fatalf("child failed: %v", err)
-	}
-	var hwm int64 = -1
-	sc := bufio.NewScanner(&out)
-	for sc.Scan() {
-		if f := strings.Fields(sc.Text()); len(f) == 2 && f[0] == "VmHWM" {
-			hwm, _ = strconv.ParseInt(f[1], 10, 64)
-		}
-	}
-	if hwm < 0 {
-		t.Fatal("child did not report its VmHWM")
-	}
-	if hwm >= budget {
-		t.Fatalf("peak RSS %s ≥ budget %s", spill.FormatBytes(hwm), spill.FormatBytes(budget))
-	}
+	t.Logf("child (n=%d, budget %s) took %v:\n%s", n, spill.FormatBytes(budget), out.Took, out.Text)
+	out.CheckPeakRSS(t, budget)
 }
 
 func budgetChild(t *testing.T) {
@@ -239,11 +214,7 @@ func budgetChild(t *testing.T) {
 			t.Fatalf("final %d is not the source's MLE at r", j)
 		}
 	}
-	hwm, err := spill.PeakRSS()
-	if err != nil {
-		t.Fatal(err)
-	}
-	fmt.Printf("VmHWM %d\n", hwm)
+	childtest.ReportPeakRSS(t)
 }
 
 // eqProductSum returns Σ_x eq(p, x)·a(x)·b(x) in one pass, using the chunk decomposition of eq.

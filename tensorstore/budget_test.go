@@ -1,15 +1,12 @@
 package tensorstore
 
 import (
-	"fmt"
 	"os"
-	"os/exec"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/streamprove/streamprove/field"
+	"github.com/streamprove/streamprove/internal/childtest"
 	"github.com/streamprove/streamprove/spill"
 )
 
@@ -37,8 +34,8 @@ func budgetPoint() []field.Element {
 }
 
 func TestBudgetStream(t *testing.T) {
-	if dir := os.Getenv("TENSORSTORE_BUDGET_CHILD"); dir != "" {
-		budgetChild(dir)
+	if childtest.IsChild() {
+		budgetChild(t, os.Getenv("TENSORSTORE_BUDGET_DIR"))
 		return
 	}
 	if testing.Short() {
@@ -81,23 +78,8 @@ func TestBudgetStream(t *testing.T) {
 	}
 	s.Close()
 
-	start := time.Now()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestBudgetStream$")
-	cmd.Env = append(os.Environ(), "TENSORSTORE_BUDGET_CHILD="+dir)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("child: %v\n%s", err, out)
-	}
-	var got string
-	var hwm int64
-	for _, line := range strings.Split(string(out), "\n") {
-		if v, ok := strings.CutPrefix(line, "value="); ok {
-			got = v
-		}
-		if v, ok := strings.CutPrefix(line, "hwm="); ok {
-			hwm, _ = strconv.ParseInt(v, 10, 64)
-		}
-	}
+	out := childtest.Run(t, "TestBudgetStream", "TENSORSTORE_BUDGET_DIR="+dir)
+	got, _ := out.Value("value")
 	want := field.NewInt(3)
 	p := budgetPoint()
 	for k := range p {
@@ -105,23 +87,18 @@ func TestBudgetStream(t *testing.T) {
 		c.Mul(&c, &p[k])
 		want.Add(&want, &c)
 	}
-	t.Logf("streamed %s file (%s as field elements) in %v; child VmHWM %s, budget %s",
-		spill.FormatBytes(in.StoredBytes), spill.FormatBytes(in.PaddedLen*field.Bytes), time.Since(start).Round(time.Millisecond),
-		spill.FormatBytes(hwm), spill.FormatBytes(budgetBytes))
 	if got != want.String() {
-		t.Fatalf("MLE value %s, want %s\n%s", got, want.String(), out)
+		t.Fatalf("MLE value %s, want %s\n%s", got, want.String(), out.Text)
 	}
-	if hwm <= 0 || hwm >= budgetBytes {
-		t.Fatalf("child peak RSS %d bytes, budget %d\n%s", hwm, budgetBytes, out)
-	}
+	hwm := out.CheckPeakRSS(t, budgetBytes)
+	t.Logf("streamed %s file (%s as field elements) in %v; child VmHWM %s, budget %s",
+		spill.FormatBytes(in.StoredBytes), spill.FormatBytes(in.PaddedLen*field.Bytes), out.Took.Round(time.Millisecond),
+		spill.FormatBytes(hwm), spill.FormatBytes(budgetBytes))
 }
 
-func budgetChild(dir string) {
+func budgetChild(t *testing.T, dir string) {
 	spill.SetMemoryLimit(budgetBytes)
-	fail := func(err error) {
-		fmt.Println("error:", err)
-		os.Exit(1)
-	}
+	fail := func(err error) { t.Fatal(err) }
 	s, err := Open(dir)
 	if err != nil {
 		fail(err)
@@ -136,10 +113,7 @@ func budgetChild(dir string) {
 	if err != nil {
 		fail(err)
 	}
-	hwm, err := spill.PeakRSS()
-	if err != nil {
-		fail(err)
-	}
-	fmt.Printf("value=%s\nhwm=%d\nledger_peak=%d\n", v.String(), hwm, b.Peak())
-	os.Exit(0)
+	childtest.Report("value", v.String())
+	childtest.Report("ledger_peak", b.Peak())
+	childtest.ReportPeakRSS(t)
 }

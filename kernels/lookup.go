@@ -105,7 +105,14 @@ func (lc *lookupCore) challenges(tr *field.Transcript) (gamma, beta field.Elemen
 }
 
 // prove runs the lookups and returns the claims on the witness tensors and the multiplicities.
-func (lc *lookupCore) prove(pc *gkr.ProveCtx) ([]gkr.Claim, error) { return lc.proveWith(pc, nil) }
+func (lc *lookupCore) prove(pc *gkr.ProveCtx) ([]gkr.Claim, error) {
+	return lc.protocol(pc.Party(), nil)
+}
+
+// verify checks the lookups' messages and returns the claims prove returned.
+func (lc *lookupCore) verify(vc *gkr.VerifyCtx) ([]gkr.Claim, error) {
+	return lc.protocol(vc.Party(), nil)
+}
 
 // lookupCheat is what the soundness tests' cheating prover changes: the tensors the witness
 // trees are built from, and the tables the table trees are built from. An honest prover never
@@ -116,6 +123,173 @@ type lookupCheat struct {
 }
 
 func (lc *lookupCore) proveWith(pc *gkr.ProveCtx, cheat *lookupCheat) ([]gkr.Claim, error) {
+	return lc.protocol(pc.Party(), cheat)
+}
+
+// protocol is the lookups' one description of their messages, walked by prover and verifier:
+// the challenges γ, β; the witness trees' roots (with no variables, the tensors' single values
+// instead) and the table trees' roots, which the verifier checks are equal fractions; the
+// witness trees' layer sumchecks, after whose last one the prover sends the tensors' values at
+// (0, ρ) and (1, ρ); then each table tree's layer sumchecks, whose leaves the verifier evaluates
+// from the table itself.
+func (lc *lookupCore) protocol(p *gkr.Party, cheat *lookupCheat) ([]gkr.Claim, error) {
+	n, err := lc.numVars(p.Graph())
+	if err != nil {
+		return nil, err
+	}
+	_, beta, gpow := lc.challenges(p.Transcript())
+	a := lc.coeffs(gpow)
+	var st *lookupTrees // the prover's trees; nil on the verifier's side
+	if !p.Verifying() {
+		if st, err = lc.buildTrees(p.Prover(), n, beta, gpow, a, cheat); err != nil {
+			return nil, err
+		}
+		defer st.release()
+	}
+	wroots := make([][2]field.Element, len(lc.args))
+	var leafVals []field.Element
+	if n == 0 {
+		if leafVals, err = p.Message("lookup/leaf-values", len(lc.tensors), func() ([]field.Element, error) { return st.leafVals, nil }); err != nil {
+			return nil, err
+		}
+		for A := range wroots {
+			q := beta
+			for t := range leafVals {
+				var v field.Element
+				v.Mul(&a[A][t], &leafVals[t])
+				q.Sub(&q, &v)
+			}
+			wroots[A] = [2]field.Element{field.One(), q}
+		}
+	} else {
+		for A := range wroots {
+			r, err := p.Message("lookup/root", 2, func() ([]field.Element, error) { return st.wtrees[A].root[:], nil })
+			if err != nil {
+				return nil, err
+			}
+			wroots[A] = [2]field.Element{r[0], r[1]}
+		}
+	}
+	troots := make([][2]field.Element, len(lc.args))
+	for A := range troots {
+		r, err := p.Message("lookup/table-root", 2, func() ([]field.Element, error) { return st.ttrees[A].root[:], nil })
+		if err != nil {
+			return nil, err
+		}
+		troots[A] = [2]field.Element{r[0], r[1]}
+	}
+	if p.Verifying() {
+		for A := range lc.args {
+			w, t := wroots[A], troots[A]
+			if w[1].IsZero() || t[1].IsZero() {
+				return nil, fmt.Errorf("%w: node %s: lookup %d has a zero denominator", gkr.ErrBadProof, lc.name, A)
+			}
+			var l, r field.Element
+			l.Mul(&w[0], &t[1])
+			r.Mul(&t[0], &w[1])
+			if !l.Equal(&r) {
+				return nil, fmt.Errorf("%w: node %s: lookup %d: the looked-up values are not in the table", gkr.ErrBadProof, lc.name, A)
+			}
+		}
+	}
+	var claims []gkr.Claim
+	if n == 0 {
+		for t, name := range lc.tensors {
+			claims = append(claims, gkr.Claim{Tensor: name, Point: []field.Element{}, Value: leafVals[t]})
+		}
+	} else {
+		var vals []field.Element
+		last := func(rho, finals []field.Element) error {
+			var err error
+			if vals, err = p.Message("lookup/leaf-values", 2*len(lc.tensors), func() ([]field.Element, error) { return st.b.evalHalves(st.srcs, rho) }); err != nil {
+				return err
+			}
+			if !p.Verifying() {
+				return nil
+			}
+			// The last sumcheck's finals are q_A at (0, ρ) and (1, ρ): they must be the
+			// linear forms of the tensors' values sent for those points.
+			for A := range lc.args {
+				for h := 0; h < 2; h++ {
+					q := beta
+					for t := range lc.tensors {
+						var v field.Element
+						v.Mul(&a[A][t], &vals[2*t+h])
+						q.Sub(&q, &v)
+					}
+					if !q.Equal(&finals[2*A+h]) {
+						return fmt.Errorf("%w: node %s: lookup %d: the leaves are not the looked-up tensors", gkr.ErrBadProof, lc.name, A)
+					}
+				}
+			}
+			return nil
+		}
+		z, _, err := partyTrees(p, wroots, st.witness(), n, true, last)
+		if err != nil {
+			return nil, fmt.Errorf("node %s: %w", lc.name, err)
+		}
+		claims = append(claims, lc.tensorClaims(z, vals)...)
+	}
+	for A, arg := range lc.args {
+		z, finals, err := partyTrees(p, troots[A:A+1], st.table(A), arg.tab.logSize, false, nil)
+		if err != nil {
+			return nil, fmt.Errorf("node %s: %w", lc.name, err)
+		}
+		if p.Verifying() {
+			// The denominators' halves at (0, ρ) and (1, ρ) must be the table's.
+			rho := z[1:]
+			for h := 0; h < 2; h++ {
+				pt := append([]field.Element{field.NewInt(int64(h))}, rho...)
+				want := arg.tab.foldMLE(pt, gpow)
+				want.Sub(&beta, &want)
+				if !finals[2+h].Equal(&want) {
+					return nil, fmt.Errorf("%w: node %s: lookup %d: table leaves do not match the table", gkr.ErrBadProof, lc.name, A)
+				}
+			}
+		}
+		claims = append(claims, gkr.Claim{Tensor: arg.mult, Point: z, Value: foldLambda(&finals[0], &finals[1], &z[0])})
+	}
+	return claims, nil
+}
+
+// lookupTrees is the prover's state of a lookup: the witness tensors' sources, the builder
+// that owns the trees' budget, and the trees (or, with no variables, the tensors' values).
+type lookupTrees struct {
+	b              *treeBuilder
+	srcs           []field.Source
+	wtrees, ttrees []*fracTree
+	leafVals       []field.Element
+}
+
+func (st *lookupTrees) release() {
+	for _, ts := range [][]*fracTree{st.wtrees, st.ttrees} {
+		for _, t := range ts {
+			if t != nil {
+				t.release()
+			}
+		}
+	}
+}
+
+// witness returns the witness trees (nil on the verifier's side, where st is nil).
+func (st *lookupTrees) witness() []*fracTree {
+	if st == nil {
+		return nil
+	}
+	return st.wtrees
+}
+
+// table returns table tree A as a one-tree slice (nil on the verifier's side).
+func (st *lookupTrees) table(A int) []*fracTree {
+	if st == nil {
+		return nil
+	}
+	return st.ttrees[A : A+1]
+}
+
+// buildTrees is the prover's work before its first message: it streams the witness tensors and
+// the multiplicities once and builds every witness and table tree under the budget.
+func (lc *lookupCore) buildTrees(pc *gkr.ProveCtx, n int, beta field.Element, gpow []field.Element, a [][]field.Element, cheat *lookupCheat) (_ *lookupTrees, err error) {
 	var treeSrcs []field.Source
 	tables := make([]*lookupTable, len(lc.args))
 	for A, arg := range lc.args {
@@ -127,12 +301,6 @@ func (lc *lookupCore) proveWith(pc *gkr.ProveCtx, cheat *lookupCheat) ([]gkr.Cla
 			tables = cheat.tables
 		}
 	}
-	n, err := lc.numVars(pc.Graph)
-	if err != nil {
-		return nil, err
-	}
-	_, beta, gpow := lc.challenges(pc.Transcript())
-	a := lc.coeffs(gpow)
 	srcs := make([]field.Source, len(lc.tensors))
 	for t, name := range lc.tensors {
 		if srcs[t], err = pc.Source(name); err != nil {
@@ -173,22 +341,19 @@ func (lc *lookupCore) proveWith(pc *gkr.ProveCtx, cheat *lookupCheat) ([]gkr.Cla
 		}
 	}
 	b.plan(tops, unit)
-	var trees []*fracTree
+	st := &lookupTrees{b: b, srcs: srcs, wtrees: make([]*fracTree, len(lc.args)), ttrees: make([]*fracTree, len(lc.args))}
 	defer func() {
-		for _, t := range trees {
-			t.release()
+		if err != nil {
+			st.release()
 		}
 	}()
-	wtrees := make([]*fracTree, len(lc.args))
-	for A := range wtrees {
-		wtrees[A] = &fracTree{}
-		trees = append(trees, wtrees[A])
+	for A := range st.wtrees {
+		st.wtrees[A] = &fracTree{}
 	}
-	var leafVals []field.Element
 	if n == 0 {
-		leafVals = make([]field.Element, len(srcs))
+		st.leafVals = make([]field.Element, len(srcs))
 		for t, s := range srcs {
-			if leafVals[t], err = field.EvalStream(s, nil, 0); err != nil {
+			if st.leafVals[t], err = field.EvalStream(s, nil, 0); err != nil {
 				return nil, err
 			}
 		}
@@ -196,58 +361,17 @@ func (lc *lookupCore) proveWith(pc *gkr.ProveCtx, cheat *lookupCheat) ([]gkr.Cla
 		if treeSrcs == nil {
 			treeSrcs = srcs
 		}
-		if err := b.buildWitness(wtrees, treeSrcs, n, beta, a); err != nil {
+		if err := b.buildWitness(st.wtrees, treeSrcs, n, beta, a); err != nil {
 			return nil, fmt.Errorf("node %s: %w", lc.name, err)
 		}
 	}
-	ttrees := make([]*fracTree, len(lc.args))
 	for A := range lc.args {
-		ttrees[A] = &fracTree{}
-		trees = append(trees, ttrees[A])
-		if err := b.buildTable(ttrees[A], tables[A], mults[A], beta, gpow); err != nil {
+		st.ttrees[A] = &fracTree{}
+		if err := b.buildTable(st.ttrees[A], tables[A], mults[A], beta, gpow); err != nil {
 			return nil, fmt.Errorf("node %s: %w", lc.name, err)
 		}
 	}
-	if n == 0 {
-		pc.Send("lookup/leaf-values", leafVals...)
-	} else {
-		for _, t := range wtrees {
-			pc.Send("lookup/root", t.root[0], t.root[1])
-		}
-	}
-	for _, t := range ttrees {
-		pc.Send("lookup/table-root", t.root[0], t.root[1])
-	}
-
-	var claims []gkr.Claim
-	if n == 0 {
-		for t, name := range lc.tensors {
-			claims = append(claims, gkr.Claim{Tensor: name, Point: []field.Element{}, Value: leafVals[t]})
-		}
-	} else {
-		var vals []field.Element
-		send := func(rho, _ []field.Element) error {
-			var err error
-			if vals, err = b.evalHalves(srcs, rho); err != nil {
-				return err
-			}
-			pc.Send("lookup/leaf-values", vals...)
-			return nil
-		}
-		z, _, err := proveTrees(pc, wtrees, n, true, send)
-		if err != nil {
-			return nil, fmt.Errorf("node %s: %w", lc.name, err)
-		}
-		claims = append(claims, lc.tensorClaims(z, vals)...)
-	}
-	for A, arg := range lc.args {
-		z, finals, err := proveTrees(pc, ttrees[A:A+1], arg.tab.logSize, false, nil)
-		if err != nil {
-			return nil, fmt.Errorf("node %s: %w", lc.name, err)
-		}
-		claims = append(claims, gkr.Claim{Tensor: arg.mult, Point: z, Value: foldLambda(&finals[0], &finals[1], &z[0])})
-	}
-	return claims, nil
+	return st, nil
 }
 
 func (lc *lookupCore) tensorClaims(z, finals []field.Element) []gkr.Claim {
@@ -256,113 +380,6 @@ func (lc *lookupCore) tensorClaims(z, finals []field.Element) []gkr.Claim {
 		out[t] = gkr.Claim{Tensor: name, Point: z, Value: foldLambda(&finals[2*t], &finals[2*t+1], &z[0])}
 	}
 	return out
-}
-
-// verify checks the lookups' messages and returns the claims prove returned.
-func (lc *lookupCore) verify(vc *gkr.VerifyCtx) ([]gkr.Claim, error) {
-	n, err := lc.numVars(vc.Graph)
-	if err != nil {
-		return nil, err
-	}
-	_, beta, gpow := lc.challenges(vc.Transcript())
-	a := lc.coeffs(gpow)
-	wroots := make([][2]field.Element, len(lc.args))
-	var leafVals []field.Element
-	if n == 0 {
-		if leafVals, err = vc.Recv("lookup/leaf-values", len(lc.tensors)); err != nil {
-			return nil, err
-		}
-		for A := range wroots {
-			q := beta
-			for t := range leafVals {
-				var v field.Element
-				v.Mul(&a[A][t], &leafVals[t])
-				q.Sub(&q, &v)
-			}
-			wroots[A] = [2]field.Element{field.One(), q}
-		}
-	} else {
-		for A := range wroots {
-			r, err := vc.Recv("lookup/root", 2)
-			if err != nil {
-				return nil, err
-			}
-			wroots[A] = [2]field.Element{r[0], r[1]}
-		}
-	}
-	troots := make([][2]field.Element, len(lc.args))
-	for A := range troots {
-		r, err := vc.Recv("lookup/table-root", 2)
-		if err != nil {
-			return nil, err
-		}
-		troots[A] = [2]field.Element{r[0], r[1]}
-	}
-	for A := range lc.args {
-		w, t := wroots[A], troots[A]
-		if w[1].IsZero() || t[1].IsZero() {
-			return nil, fmt.Errorf("%w: node %s: lookup %d has a zero denominator", gkr.ErrBadProof, lc.name, A)
-		}
-		var l, r field.Element
-		l.Mul(&w[0], &t[1])
-		r.Mul(&t[0], &w[1])
-		if !l.Equal(&r) {
-			return nil, fmt.Errorf("%w: node %s: lookup %d: the looked-up values are not in the table", gkr.ErrBadProof, lc.name, A)
-		}
-	}
-	var claims []gkr.Claim
-	if n == 0 {
-		for t, name := range lc.tensors {
-			claims = append(claims, gkr.Claim{Tensor: name, Point: []field.Element{}, Value: leafVals[t]})
-		}
-	} else {
-		var vals []field.Element
-		check := func(_, finals []field.Element) error {
-			var err error
-			if vals, err = vc.Recv("lookup/leaf-values", 2*len(lc.tensors)); err != nil {
-				return err
-			}
-			// The last sumcheck's finals are q_A at (0, ρ) and (1, ρ): they must be the
-			// linear forms of the tensors' values sent for those points.
-			for A := range lc.args {
-				for h := 0; h < 2; h++ {
-					q := beta
-					for t := range lc.tensors {
-						var v field.Element
-						v.Mul(&a[A][t], &vals[2*t+h])
-						q.Sub(&q, &v)
-					}
-					if !q.Equal(&finals[2*A+h]) {
-						return fmt.Errorf("%w: node %s: lookup %d: the leaves are not the looked-up tensors", gkr.ErrBadProof, lc.name, A)
-					}
-				}
-			}
-			return nil
-		}
-		z, _, err := verifyTrees(vc, wroots, n, true, check)
-		if err != nil {
-			return nil, fmt.Errorf("node %s: %w", lc.name, err)
-		}
-		claims = append(claims, lc.tensorClaims(z, vals)...)
-	}
-	for A, arg := range lc.args {
-		z, finals, err := verifyTrees(vc, troots[A:A+1], arg.tab.logSize, false, nil)
-		if err != nil {
-			return nil, fmt.Errorf("node %s: %w", lc.name, err)
-		}
-		// The denominators' halves at (0, ρ) and (1, ρ) must be the table's.
-		rho := z[1:]
-		for h := 0; h < 2; h++ {
-			pt := append([]field.Element{field.NewInt(int64(h))}, rho...)
-			want := arg.tab.foldMLE(pt, gpow)
-			want.Sub(&beta, &want)
-			if !finals[2+h].Equal(&want) {
-				return nil, fmt.Errorf("%w: node %s: lookup %d: table leaves do not match the table", gkr.ErrBadProof, lc.name, A)
-			}
-		}
-		claims = append(claims, gkr.Claim{Tensor: arg.mult, Point: z, Value: foldLambda(&finals[0], &finals[1], &z[0])})
-	}
-	return claims, nil
 }
 
 // buildWitness streams the witness tensors once and builds layers n … 0 of every witness tree:

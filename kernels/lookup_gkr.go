@@ -475,33 +475,25 @@ func layerClaim(k int, z []field.Element, vals [][2]field.Element, alpha field.E
 
 func fracGateOf(c []field.Element) sumcheck.Gate { return newFracGate(c) }
 
-// proveTrees runs the layer sumchecks of trees of depth n ≥ 1 from their roots down over their
-// stored layers 1 … n. With unit, layer n holds only denominators (every numerator is 1) and
-// the last sumcheck uses unitGate. After the last sumcheck, before its λ is drawn, last is
-// called with the point ρ and the final values (the witness side sends the tensors' values
-// there). It returns the leaf point (λ, ρ) and the last sumcheck's final values.
-func proveTrees(pc *gkr.ProveCtx, trees []*fracTree, n int, unit bool, last func(rho, finals []field.Element) error) ([]field.Element, []field.Element, error) {
-	roots := make([][2]field.Element, len(trees))
-	for A, t := range trees {
-		roots[A] = t.root
-	}
-	return walkTrees(pc.Transcript(), roots, n, unit, last, func(k int, sc *sumcheck.Claim) ([]field.Element, []field.Element, error) {
-		for _, t := range trees {
-			for _, tb := range t.layers[k+1] {
-				if tb != nil {
-					sc.Sources = append(sc.Sources, tb)
+// partyTrees runs (prover) or checks (verifier) the layer sumchecks of trees of depth n ≥ 1 from
+// their roots down over their stored layers 1 … n; trees is the prover's (nil for the verifier).
+// With unit, layer n holds only denominators (every numerator is 1) and the last sumcheck uses
+// unitGate. After the last sumcheck, before its λ is drawn, last is called with the point ρ and
+// the final values (the witness side sends the tensors' values there, and the verifier checks
+// them). It returns the leaf point (λ, ρ) and the last sumcheck's final values.
+func partyTrees(p *gkr.Party, roots [][2]field.Element, trees []*fracTree, n int, unit bool, last func(rho, finals []field.Element) error) ([]field.Element, []field.Element, error) {
+	return walkTrees(p.Transcript(), roots, n, unit, last, func(k int, sc *sumcheck.Claim) ([]field.Element, []field.Element, error) {
+		return p.Sumcheck(sc, func() ([]field.Source, error) {
+			var srcs []field.Source
+			for _, t := range trees {
+				for _, tb := range t.layers[k+1] {
+					if tb != nil {
+						srcs = append(srcs, tb)
+					}
 				}
 			}
-		}
-		return pc.Sumcheck(sc)
-	})
-}
-
-// verifyTrees mirrors proveTrees for trees whose roots are roots; last checks the final values
-// (and reads what the prover sent there) before λ is drawn.
-func verifyTrees(vc *gkr.VerifyCtx, roots [][2]field.Element, n int, unit bool, last func(rho, finals []field.Element) error) ([]field.Element, []field.Element, error) {
-	return walkTrees(vc.Transcript(), roots, n, unit, last, func(_ int, sc *sumcheck.Claim) ([]field.Element, []field.Element, error) {
-		return vc.Sumcheck(sc)
+			return srcs, nil
+		})
 	})
 }
 

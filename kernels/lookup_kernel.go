@@ -175,18 +175,20 @@ func (l *Lookup) checkRoles(g *gkr.Graph) error {
 
 // Prove proves the lookups; out holds empty slots (every output is advice).
 func (l *Lookup) Prove(pc *gkr.ProveCtx, out []gkr.Claim) ([]gkr.Claim, error) {
-	if err := l.checkRoles(pc.Graph); err != nil {
-		return nil, err
-	}
-	return l.core.prove(pc)
+	return l.protocol(pc.Party())
 }
 
 // Verify checks the lookups and returns the claims on x and on the advice tensors.
 func (l *Lookup) Verify(vc *gkr.VerifyCtx, out []gkr.Claim) ([]gkr.Claim, error) {
-	if err := l.checkRoles(vc.Graph); err != nil {
+	return l.protocol(vc.Party())
+}
+
+// protocol is the kernel's messages: its lookups' (lookupCore.protocol), on checked roles.
+func (l *Lookup) protocol(p *gkr.Party) ([]gkr.Claim, error) {
+	if err := l.checkRoles(p.Graph()); err != nil {
 		return nil, err
 	}
-	return l.core.verify(vc)
+	return l.core.protocol(p, nil)
 }
 
 // Estimate is EstimateReaders with every reader sized for an int64 tensor in chunks of 2^16

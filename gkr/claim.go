@@ -68,8 +68,9 @@ func MergeClaim(tr *field.Transcript, cs []Claim, nv int) *sumcheck.Claim {
 	return c
 }
 
-// proveMerge reduces several claims on one tensor to one.
-func proveMerge(pc *ProveCtx, cs []Claim) (Claim, error) {
+// merge merges several claims on one tensor into one by a sumcheck (MergeClaim), proven from the
+// tensor's source or verified, and returns the merged claim; one claim is returned as it is.
+func merge(p *Party, cs []Claim) (Claim, error) {
 	cs, err := dedupe(cs)
 	if err != nil {
 		return Claim{}, err
@@ -78,32 +79,16 @@ func proveMerge(pc *ProveCtx, cs []Claim) (Claim, error) {
 		return cs[0], nil
 	}
 	name := cs[0].Tensor
-	src, err := pc.Source(name)
-	if err != nil {
-		return Claim{}, fmt.Errorf("merge claims on %q: %w", name, err)
-	}
-	sc := MergeClaim(pc.ch.tr, cs, len(cs[0].Point))
-	sc.Sources = []field.Source{src}
-	point, finals, err := pc.Sumcheck(sc)
+	sc := MergeClaim(p.Transcript(), cs, len(cs[0].Point))
+	point, finals, err := p.Sumcheck(sc, func() ([]field.Source, error) {
+		src, err := p.Prover().Source(name)
+		if err != nil {
+			return nil, err
+		}
+		return []field.Source{src}, nil
+	})
 	if err != nil {
 		return Claim{}, fmt.Errorf("merge claims on %q: %w", name, err)
 	}
 	return Claim{Tensor: name, Point: point, Value: finals[0]}, nil
-}
-
-// verifyMerge checks the merge of several claims on one tensor and returns the merged claim.
-func verifyMerge(vc *VerifyCtx, cs []Claim) (Claim, error) {
-	cs, err := dedupe(cs)
-	if err != nil {
-		return Claim{}, err
-	}
-	if len(cs) == 1 {
-		return cs[0], nil
-	}
-	sc := MergeClaim(vc.ch.tr, cs, len(cs[0].Point))
-	point, finals, err := vc.Sumcheck(sc)
-	if err != nil {
-		return Claim{}, fmt.Errorf("merge claims on %q: %w", cs[0].Tensor, err)
-	}
-	return Claim{Tensor: cs[0].Tensor, Point: point, Value: finals[0]}, nil
 }

@@ -145,53 +145,36 @@ func Prove(g *Graph, w Witness, pub Public, opt Options) ([]byte, error) {
 	tr = ch.tr
 	pc.ch = ch
 	total := len(g.Kernels) + 1
-	for k := first; k >= 0; k-- {
-		kn := g.Kernels[k]
+	before := func(k int) error {
 		if ch.err != nil {
-			return nil, ch.err
+			return ch.err
 		}
 		if opt.Progress != nil {
-			opt.Progress(kn.Name(), len(g.Kernels)-1-k, total)
+			opt.Progress(g.Kernels[k].Name(), len(g.Kernels)-1-k, total)
 		}
-		outs, live, err := outputClaims(g, kn, ledger, func(cs []Claim) (Claim, error) { return proveMerge(pc, cs) })
-		if err != nil {
-			return nil, err
-		}
-		if !live {
-			continue
-		}
-		ins, err := kn.Prove(pc, outs)
-		if err != nil {
-			return nil, fmt.Errorf("kernel %s: %w", kn.Name(), err)
-		}
-		for _, c := range ins {
-			ledger[c.Tensor] = append(ledger[c.Tensor], c)
-		}
-		if opt.Checkpoint != nil {
+		return nil
+	}
+	var after func(k int) error
+	if opt.Checkpoint != nil {
+		after = func(k int) error {
 			cp := &Checkpoint{Next: k - 1, State: tr.State(), Claims: ledger}
 			if ch.file != nil {
 				ch.flush()
 				if ch.err != nil {
-					return nil, ch.err
+					return ch.err
 				}
 				cp.ProofLen = ch.flushed
 			} else {
 				cp.Proof, cp.ProofLen = ch.buf, int64(len(ch.buf))
 			}
 			if err := opt.Checkpoint(cp); err != nil {
-				return nil, fmt.Errorf("checkpoint after kernel %s: %w", kn.Name(), err)
+				return fmt.Errorf("checkpoint after kernel %s: %w", g.Kernels[k].Name(), err)
 			}
+			return nil
 		}
 	}
-	// Several claims on one public input become one, so the verifier reads each input once.
-	for _, name := range g.Names(Input) {
-		if len(ledger[name]) > 1 {
-			c, err := proveMerge(pc, ledger[name])
-			if err != nil {
-				return nil, fmt.Errorf("public input %q: %w", name, err)
-			}
-			ledger[name] = []Claim{c}
-		}
+	if err := walk(pc.Party(), ledger, first, before, after); err != nil {
+		return nil, err
 	}
 	if opt.Progress != nil {
 		opt.Progress("opening", total-1, total)
@@ -400,37 +383,13 @@ func Verify(g *Graph, pub Public, proof []byte) (map[string][]field.Element, err
 		r := tr.Challenges("output-point/"+name, ti.NumVars())
 		ledger[name] = append(ledger[name], Claim{Tensor: name, Point: r, Value: evalReal(vals, ti.Shape, r)})
 	}
-	for k := len(g.Kernels) - 1; k >= 0; k-- {
-		kn := g.Kernels[k]
-		outs, live, err := outputClaims(g, kn, ledger, func(cs []Claim) (Claim, error) { return verifyMerge(vc, cs) })
-		if err != nil {
-			return nil, err
-		}
-		if !live {
-			continue
-		}
-		ins, err := kn.Verify(vc, outs)
-		if err != nil {
-			return nil, fmt.Errorf("kernel %s: %w", kn.Name(), err)
-		}
-		for _, c := range ins {
-			if err := checkClaimShape(g, c); err != nil {
-				return nil, fmt.Errorf("kernel %s: %w", kn.Name(), err)
-			}
-			ledger[c.Tensor] = append(ledger[c.Tensor], c)
-		}
+	if err := walk(vc.Party(), ledger, len(g.Kernels)-1, nil, nil); err != nil {
+		return nil, err
 	}
-	// Claims on public inputs: merged into one per input (as the prover did), then evaluated by
-	// the verifier itself, one pass per input.
+	// Claims on public inputs (merged into one per input by walk) are evaluated by the verifier
+	// itself, one pass per input.
 	for _, name := range g.Names(Input) {
 		cs := ledger[name]
-		if len(cs) > 1 {
-			c, err := verifyMerge(vc, cs)
-			if err != nil {
-				return nil, fmt.Errorf("public input %q: %w", name, err)
-			}
-			cs = []Claim{c}
-		}
 		src, err := pub.Inputs.Source(name)
 		if err != nil {
 			return nil, err
@@ -466,8 +425,65 @@ func Verify(g *Graph, pub Public, proof []byte) (map[string][]field.Element, err
 	return outputs, nil
 }
 
+// walk is the part of the proof both sides run alike, from the claims on the outputs: every live
+// kernel from first down to 0 (reverse topological order), each after the merge of the claims on
+// each of its outputs; then the merge of several claims on one public input, so the verifier reads
+// each input once. The prover's before (stop on a failed send, report progress) and after
+// (checkpoint) hooks run around each kernel; either may be nil. The verifier checks the shape of
+// every claim a kernel returns.
+func walk(p *Party, ledger map[string][]Claim, first int, before, after func(k int) error) error {
+	g := p.Graph()
+	for k := first; k >= 0; k-- {
+		kn := g.Kernels[k]
+		if before != nil {
+			if err := before(k); err != nil {
+				return err
+			}
+		}
+		outs, live, err := outputClaims(g, kn, ledger, func(cs []Claim) (Claim, error) { return merge(p, cs) })
+		if err != nil {
+			return err
+		}
+		if !live {
+			continue
+		}
+		var ins []Claim
+		if p.Verifying() {
+			ins, err = kn.Verify(p.vc, outs)
+		} else {
+			ins, err = kn.Prove(p.pc, outs)
+		}
+		if err != nil {
+			return fmt.Errorf("kernel %s: %w", kn.Name(), err)
+		}
+		for _, c := range ins {
+			if p.Verifying() {
+				if err := checkClaimShape(g, c); err != nil {
+					return fmt.Errorf("kernel %s: %w", kn.Name(), err)
+				}
+			}
+			ledger[c.Tensor] = append(ledger[c.Tensor], c)
+		}
+		if after != nil {
+			if err := after(k); err != nil {
+				return err
+			}
+		}
+	}
+	for _, name := range g.Names(Input) {
+		if len(ledger[name]) > 1 {
+			c, err := merge(p, ledger[name])
+			if err != nil {
+				return fmt.Errorf("public input %q: %w", name, err)
+			}
+			ledger[name] = []Claim{c}
+		}
+	}
+	return nil
+}
+
 // outputClaims returns the one claim per output a kernel starts from (claims on an output merged
-// by merge — proveMerge or verifyMerge, so both sides run the same sequence) and whether the
+// by merge, which both sides run alike) and whether the
 // kernel must run. Advice outputs need no claims (their claims end in the opening; the slot
 // stays empty) and make the kernel run: its relation must be proven whatever consumes them. A
 // kernel whose outputs nobody claims is dead code for the proof and is skipped by both sides.

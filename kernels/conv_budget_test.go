@@ -5,12 +5,11 @@ import (
 	"math/big"
 	"math/rand/v2"
 	"os"
-	"os/exec"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/streamprove/streamprove/gkr"
+	"github.com/streamprove/streamprove/internal/childtest"
 	"github.com/streamprove/streamprove/pcs"
 	"github.com/streamprove/streamprove/spill"
 	"github.com/streamprove/streamprove/sumcheck"
@@ -18,7 +17,7 @@ import (
 )
 
 const (
-	convBudgetEnv   = "STREAMPROVE_CONV_BUDGET_CHILD"
+	convBudgetEnv   = "STREAMPROVE_CONV_BUDGET_DIR"
 	convBudgetBytes = 32 << 20
 )
 
@@ -30,36 +29,20 @@ var convBudgetX = []int{64, 16, 128, 128}
 // TestConvBudget runs forward, weight commitment, prove and verify of two conv layers in a
 // child process under a 32 MiB budget and checks the child's real peak RSS (VmHWM).
 func TestConvBudget(t *testing.T) {
-	if dir := os.Getenv(convBudgetEnv); dir != "" {
-		convBudgetChild(t, dir)
+	if childtest.IsChild() {
+		convBudgetChild(t, os.Getenv(convBudgetEnv))
 		return
 	}
 	if testing.Short() {
 		t.Skip("proves a conv over a 2^24-element feature map under a 32 MiB budget")
 	}
-	cmd := exec.Command(os.Args[0], "-test.run=^TestConvBudget$", "-test.v")
-	cmd.Env = append(os.Environ(), convBudgetEnv+"="+t.TempDir())
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("child: %v\n%s", err, out)
+	out := childtest.Run(t, "TestConvBudget", convBudgetEnv+"="+t.TempDir())
+	for _, r := range out.Values("REPORT") {
+		t.Log(r)
 	}
-	var hwm int64
-	for _, line := range strings.Split(string(out), "\n") {
-		if strings.HasPrefix(line, "VMHWM ") {
-			fmt.Sscan(strings.TrimPrefix(line, "VMHWM "), &hwm)
-		}
-		if strings.HasPrefix(line, "REPORT ") {
-			t.Log(strings.TrimPrefix(line, "REPORT "))
-		}
-	}
-	if hwm == 0 {
-		t.Fatalf("child reported no VmHWM:\n%s", out)
-	}
+	hwm := out.CheckPeakRSS(t, convBudgetBytes)
 	t.Logf("input %v (%s as field elements), budget %s, child VmHWM %s", convBudgetX,
 		spill.FormatBytes(32*gkr.Numel(convBudgetX)), spill.FormatBytes(convBudgetBytes), spill.FormatBytes(hwm))
-	if hwm >= convBudgetBytes {
-		t.Fatalf("VmHWM %s exceeds the %s budget", spill.FormatBytes(hwm), spill.FormatBytes(convBudgetBytes))
-	}
 }
 
 func convBudgetChild(t *testing.T, dir string) {
@@ -152,11 +135,7 @@ func convBudgetChild(t *testing.T, dir string) {
 		t.Fatalf("verify: %v", err)
 	}
 	ver := time.Since(start)
-	hwm, err := spill.PeakRSS()
-	if err != nil {
-		t.Fatal(err)
-	}
 	fmt.Printf("REPORT forward %v, prove %v, verify %v (includes the public input's MLE), proof %d bytes, ledger peak %s of %s\n",
 		fwd.Round(time.Millisecond), prv.Round(time.Millisecond), ver.Round(time.Millisecond), len(proof), spill.FormatBytes(bud.Peak()), spill.FormatBytes(bud.Limit()))
-	fmt.Printf("VMHWM %d\n", hwm)
+	childtest.ReportPeakRSS(t)
 }

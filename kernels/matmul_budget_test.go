@@ -5,19 +5,18 @@ import (
 	"math/big"
 	"math/rand/v2"
 	"os"
-	"os/exec"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/streamprove/streamprove/gkr"
+	"github.com/streamprove/streamprove/internal/childtest"
 	"github.com/streamprove/streamprove/spill"
 	"github.com/streamprove/streamprove/sumcheck"
 	"github.com/streamprove/streamprove/tensorstore"
 )
 
 const (
-	matmulBudgetEnv   = "STREAMPROVE_MATMUL_BUDGET_CHILD"
+	matmulBudgetEnv   = "STREAMPROVE_MATMUL_BUDGET_DIR"
 	matmulBudgetHeads = 4
 	matmulBudgetSeq   = 2048     // scores [4, 2048, 2048]: 2^24 elements, 512 MiB as field elements
 	matmulBudgetDh    = 8        // head dimension
@@ -29,37 +28,21 @@ const (
 // process under a 32 MiB budget: forward, prove and verify, checking the child's real peak RSS
 // (VmHWM) against the budget.
 func TestMatMulBudget(t *testing.T) {
-	if dir := os.Getenv(matmulBudgetEnv); dir != "" {
-		matmulBudgetChild(t, dir)
+	if childtest.IsChild() {
+		matmulBudgetChild(t, os.Getenv(matmulBudgetEnv))
 		return
 	}
 	if testing.Short() {
 		t.Skip("proves attention matmuls over a 2^24-element score matrix under a 32 MiB budget")
 	}
-	cmd := exec.Command(os.Args[0], "-test.run=^TestMatMulBudget$", "-test.v")
-	cmd.Env = append(os.Environ(), matmulBudgetEnv+"="+t.TempDir())
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("child: %v\n%s", err, out)
+	out := childtest.Run(t, "TestMatMulBudget", matmulBudgetEnv+"="+t.TempDir())
+	for _, r := range out.Values("REPORT") {
+		t.Log(r)
 	}
-	var hwm int64
-	for _, line := range strings.Split(string(out), "\n") {
-		if strings.HasPrefix(line, "VMHWM ") {
-			fmt.Sscan(strings.TrimPrefix(line, "VMHWM "), &hwm)
-		}
-		if strings.HasPrefix(line, "REPORT ") {
-			t.Log(strings.TrimPrefix(line, "REPORT "))
-		}
-	}
-	if hwm == 0 {
-		t.Fatalf("child reported no VmHWM:\n%s", out)
-	}
+	hwm := out.CheckPeakRSS(t, matmulBudgetBytes)
 	scores := int64(matmulBudgetHeads) * matmulBudgetSeq * matmulBudgetSeq
 	t.Logf("score matrix %s as field elements, budget %s, child VmHWM %s",
 		spill.FormatBytes(32*scores), spill.FormatBytes(matmulBudgetBytes), spill.FormatBytes(hwm))
-	if hwm >= matmulBudgetBytes {
-		t.Fatalf("VmHWM %s exceeds the %s budget", spill.FormatBytes(hwm), spill.FormatBytes(matmulBudgetBytes))
-	}
 }
 
 func matmulBudgetChild(t *testing.T, dir string) {
@@ -125,13 +108,9 @@ func matmulBudgetChild(t *testing.T, dir string) {
 		t.Fatal(err)
 	}
 	ver := time.Since(start)
-	hwm, err := spill.PeakRSS()
-	if err != nil {
-		t.Fatal(err)
-	}
 	n := float64(H * T * T)
 	fmt.Printf("REPORT forward %v, prove %v (%.1f ns per score element), verify %v, proof %d bytes, ledger peak %s of %s\n",
 		fwd.Round(time.Millisecond), prove.Round(time.Millisecond), float64(prove.Nanoseconds())/n, ver.Round(time.Millisecond),
 		len(proof), spill.FormatBytes(bud.Peak()), spill.FormatBytes(bud.Limit()))
-	fmt.Printf("VMHWM %d\n", hwm)
+	childtest.ReportPeakRSS(t)
 }

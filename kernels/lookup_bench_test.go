@@ -9,6 +9,7 @@ import (
 
 	"github.com/streamprove/streamprove/gkr"
 	"github.com/streamprove/streamprove/internal/childtest"
+	"github.com/streamprove/streamprove/internal/procstat"
 	"github.com/streamprove/streamprove/pcs"
 	"github.com/streamprove/streamprove/spill"
 	"github.com/streamprove/streamprove/sumcheck"
@@ -49,7 +50,7 @@ func (st *stepTimes) progress(step string, done, total int) {
 	if st.step != "" {
 		st.times[st.step] += now.Sub(st.last)
 		if childtest.IsChild() {
-			hwm, _ := spill.PeakRSS()
+			hwm, _ := procstat.PeakRSS()
 			fmt.Printf("REPORT after %s: VmHWM %s\n", st.step, spill.FormatBytes(hwm))
 		}
 	}

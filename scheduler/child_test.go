@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/streamprove/streamprove/internal/procstat"
 	"github.com/streamprove/streamprove/spill"
 )
 
@@ -44,7 +45,7 @@ func childMain(mode string) int {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
 		}
-		peak, _ := spill.PeakRSS()
+		peak, _ := procstat.PeakRSS()
 		json.NewEncoder(os.Stdout).Encode(&Report{PeakRSSBytes: peak, BudgetBytes: budget})
 		return 0
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/streamprove/streamprove/field"
 	"github.com/streamprove/streamprove/gkr"
+	"github.com/streamprove/streamprove/internal/procstat"
 	"github.com/streamprove/streamprove/kernels"
 	"github.com/streamprove/streamprove/pcs"
 	"github.com/streamprove/streamprove/spill"
@@ -306,7 +307,7 @@ func clearRun(s *tensorstore.Store, m *Model) error {
 // Prove runs forward (when needed) and the proof, writing the proof to out atomically.
 func Prove(storeDir, out string, cfg Config) (*Report, error) {
 	start := time.Now()
-	io0 := readIO()
+	read0, written0 := procstat.IO()
 	s, m, cm, err := openCommitted(storeDir)
 	if err != nil {
 		return nil, err
@@ -412,9 +413,9 @@ func Prove(storeDir, out string, cfg Config) (*Report, error) {
 	}
 	rep.WitnessBytes = witnessBytes(m)
 	rep.WallSeconds = time.Since(start).Seconds()
-	io1 := readIO()
-	rep.BytesRead, rep.BytesWritten = io1.read-io0.read, io1.written-io0.written
-	rep.PeakRSSBytes, _ = spill.PeakRSS()
+	read1, written1 := procstat.IO()
+	rep.BytesRead, rep.BytesWritten = read1-read0, written1-written0
+	rep.PeakRSSBytes, _ = procstat.PeakRSS()
 	return rep, nil
 }
 

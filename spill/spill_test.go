@@ -138,20 +138,6 @@ func TestPool(t *testing.T) {
 	}
 }
 
-func TestPeakRSS(t *testing.T) {
-	rss, err := CurrentRSS()
-	if err != nil {
-		t.Fatal(err)
-	}
-	hwm, err := PeakRSS()
-	if err != nil || hwm <= 0 {
-		t.Fatalf("PeakRSS = %d, %v", hwm, err)
-	}
-	if err != nil || rss <= 0 || rss > hwm {
-		t.Fatalf("CurrentRSS = %d (peak %d), %v", rss, hwm, err)
-	}
-}
-
 // TestTableKeeping: a table takes RAM only when its caller's keep stays free afterwards, spills
 // otherwise, and either way gives its reservation back on Release; BudgetFor inverts LedgerFor.
 func TestTableKeeping(t *testing.T) {

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/streamprove/streamprove/field"
+	"github.com/streamprove/streamprove/internal/procstat"
 	"github.com/streamprove/streamprove/spill"
 )
 
@@ -60,7 +61,7 @@ func BenchmarkProve(b *testing.B) {
 					b.ReportMetric(float64(st.SpillRead)/elems, "spill-B-read/elem")
 					b.ReportMetric(float64(st.SpillWritten)/elems, "spill-B-written/elem")
 					b.ReportMetric(float64(st.RAMFrom), "ram-from-round")
-					if rss, err := spill.PeakRSS(); err == nil {
+					if rss, err := procstat.PeakRSS(); err == nil {
 						b.ReportMetric(float64(rss)/(1<<20), "peak-RSS-MiB")
 					}
 				})

@@ -8,7 +8,6 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/streamprove/streamprove/scheduler"
 	"github.com/streamprove/streamprove/spill"
 )
 
@@ -37,12 +36,12 @@ func benchCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			rep, err := scheduler.Bench(exe, dir, cfg.MemBudget, cfg.Workers, c.Bool("compare"))
+			rep, err := runBench(exe, dir, cfg.MemBudget, cfg.Workers, c.Bool("compare"))
 			if err != nil {
 				return err
 			}
 			if p := c.String("plot"); p != "" {
-				if err := scheduler.PlotRSS(p, rep); err != nil {
+				if err := plotRSS(p, rep); err != nil {
 					return fmt.Errorf("plot: %w", err)
 				}
 			}
@@ -52,7 +51,7 @@ func benchCommand() *cli.Command {
 			}
 			tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "budget\twall s\tpeak RSS\tunder budget\tread\twritten\twitness\tthroughput\tproof\tverify s\tverified")
-			for _, r := range []*scheduler.BenchRun{rep.Budgeted, rep.Unlimited} {
+			for _, r := range []*benchRun{rep.Budgeted, rep.Unlimited} {
 				if r == nil {
 					continue
 				}

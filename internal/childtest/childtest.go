@@ -26,6 +26,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/streamprove/streamprove/internal/procstat"
 	"github.com/streamprove/streamprove/spill"
 )
 
@@ -67,7 +68,7 @@ const peakKey = "VmHWM"
 // ReportPeakRSS reports this process's peak RSS (VmHWM); call it last in the child.
 func ReportPeakRSS(t testing.TB) {
 	t.Helper()
-	hwm, err := spill.PeakRSS()
+	hwm, err := procstat.PeakRSS()
 	if err != nil {
 		t.Fatal(err)
 	}

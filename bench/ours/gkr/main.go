@@ -21,6 +21,7 @@ import (
 
 	"github.com/streamprove/streamprove/field"
 	"github.com/streamprove/streamprove/gkr"
+	"github.com/streamprove/streamprove/internal/procstat"
 	"github.com/streamprove/streamprove/kernels"
 	"github.com/streamprove/streamprove/spill"
 	"github.com/streamprove/streamprove/sumcheck"
@@ -145,8 +146,8 @@ func main() {
 	opt := gkr.Options{Sumcheck: sumcheck.Options{Budget: budget, SpillDir: tmp, Workers: *workers}}
 	if *debugMem {
 		opt.Progress = func(step string, done, total int) {
-			rss, _ := spill.CurrentRSS()
-			hwm, _ := spill.PeakRSS()
+			rss, _ := procstat.CurrentRSS()
+			hwm, _ := procstat.PeakRSS()
 			fmt.Fprintf(os.Stderr, "%8.3fs %-12s rss %s hwm %s ledger %s\n", time.Since(start).Seconds(), step,
 				spill.FormatBytes(rss), spill.FormatBytes(hwm), spill.FormatBytes(budget.Used()))
 		}
@@ -224,7 +225,7 @@ func cpuSeconds() float64 {
 // phasePeak returns the peak RSS (VmHWM) since the last call and resets it (writing 5 to
 // /proc/self/clear_refs), so each phase — forward, prove, verify — reports its own peak.
 func phasePeak() int64 {
-	p, _ := spill.PeakRSS()
+	p, _ := procstat.PeakRSS()
 	os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
 	return p
 }

@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/streamprove/streamprove/field"
-	"github.com/streamprove/streamprove/spill"
+	"github.com/streamprove/streamprove/internal/procstat"
 	"github.com/streamprove/streamprove/sumcheck"
 )
 
@@ -73,7 +73,7 @@ func main() {
 			proveCPU = c
 		}
 	}
-	rss, _ := spill.PeakRSS()
+	rss, _ := procstat.PeakRSS()
 	json.NewEncoder(os.Stdout).Encode(map[string]any{
 		"side": "ours", "lib": "streamprove", "bench": "sumcheck", "vars": *n,
 		"workers": *workers, "reps": *reps, "prove_s": proveS, "prove_cpu_s": proveCPU, "verify_s": verifyS, "peak_rss_bytes": rss,

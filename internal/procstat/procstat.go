@@ -1,4 +1,8 @@
-package spill
+// Package procstat reads this process's (or a child's) resource accounting from Linux's /proc:
+// peak and current resident set size and the bytes moved through system calls. It is how the
+// project measures the memory promise (the budget ledger in spill is a plan, VmHWM is the
+// measurement) and reports I/O; it is not part of the proving library's API.
+package procstat
 
 import (
 	"bufio"
@@ -49,4 +53,30 @@ func statusFieldOf(path, key string) (int64, error) {
 		}
 	}
 	return 0, fmt.Errorf("%s: no %s line", path, key)
+}
+
+// IO returns the bytes this process read and wrote through system calls (rchar and wchar of
+// /proc/self/io): what a run moved, whether the page cache served it or the disk. Both are 0
+// when /proc/self/io cannot be read.
+func IO() (read, written int64) {
+	f, err := os.Open("/proc/self/io")
+	if err != nil {
+		return 0, 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), ":")
+		if !ok {
+			continue
+		}
+		n, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		switch k {
+		case "rchar":
+			read = n
+		case "wchar":
+			written = n
+		}
+	}
+	return read, written
 }

@@ -1,4 +1,4 @@
-package scheduler
+package main
 
 import (
 	"bytes"
@@ -10,17 +10,19 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/streamprove/streamprove/internal/procstat"
+	"github.com/streamprove/streamprove/scheduler"
 	"github.com/streamprove/streamprove/spill"
 )
 
-// RSSSample is one reading of a child's resident set size.
-type RSSSample struct {
+// rssSample is one reading of a child's resident set size.
+type rssSample struct {
 	Seconds float64 `json:"t"`
 	Bytes   int64   `json:"rss"`
 }
 
-// BenchRun is one measured prove (and its verify), each run as a child process.
-type BenchRun struct {
+// benchRun is one measured prove (and its verify), each run as a child process.
+type benchRun struct {
 	BudgetBytes       int64       `json:"budget_bytes"`
 	WallSeconds       float64     `json:"wall_seconds"`
 	PeakRSSBytes      int64       `json:"peak_rss_bytes"`
@@ -32,27 +34,27 @@ type BenchRun struct {
 	VerifySeconds     float64     `json:"verify_seconds"`
 	VerifyPeakRSS     int64       `json:"verify_peak_rss_bytes"`
 	Verified          bool        `json:"verified"`
-	Samples           []RSSSample `json:"-"`
+	Samples           []rssSample `json:"-"`
 	ForwardSeconds    float64     `json:"forward_seconds"`
 	ProveOnlySeconds  float64     `json:"prove_seconds"`
 	UnderBudget       bool        `json:"under_budget"`
 	BudgetDescription string      `json:"budget"`
 }
 
-// BenchReport is a bench: the run at the budget, and optionally the same store unlimited.
-type BenchReport struct {
+// benchReport is a bench: the run at the budget, and optionally the same store unlimited.
+type benchReport struct {
 	Store     string    `json:"store"`
-	Budgeted  *BenchRun `json:"budgeted"`
-	Unlimited *BenchRun `json:"unlimited,omitempty"`
+	Budgeted  *benchRun `json:"budgeted"`
+	Unlimited *benchRun `json:"unlimited,omitempty"`
 	// TimeRatio is budgeted wall time / unlimited wall time (streaming vs in-memory).
 	TimeRatio float64 `json:"streaming_over_in_memory_time,omitempty"`
 }
 
-// Bench proves the store's model with the binary exe as a child process at the budget (and, if
+// runBench proves the store's model with the binary exe as a child process at the budget (and, if
 // compare, again with no budget), sampling the child's RSS every 20 ms, then verifies each proof
 // in another child. Peak RSS is the child's own VmHWM, the kernel's figure.
-func Bench(exe, storeDir string, budget int64, workers int, compare bool) (*BenchReport, error) {
-	rep := &BenchReport{Store: storeDir}
+func runBench(exe, storeDir string, budget int64, workers int, compare bool) (*benchReport, error) {
+	rep := &benchReport{Store: storeDir}
 	var err error
 	if rep.Budgeted, err = benchOnce(exe, storeDir, budget, workers); err != nil {
 		return nil, err
@@ -66,7 +68,7 @@ func Bench(exe, storeDir string, budget int64, workers int, compare bool) (*Benc
 	return rep, nil
 }
 
-func benchOnce(exe, storeDir string, budget int64, workers int) (*BenchRun, error) {
+func benchOnce(exe, storeDir string, budget int64, workers int) (*benchRun, error) {
 	tmp, err := os.MkdirTemp("", "streamprove-bench-*")
 	if err != nil {
 		return nil, err
@@ -77,7 +79,7 @@ func benchOnce(exe, storeDir string, budget int64, workers int) (*BenchRun, erro
 	if workers > 0 {
 		args = append(args, "--workers", strconv.Itoa(workers))
 	}
-	run := &BenchRun{BudgetBytes: budget, BudgetDescription: "unlimited"}
+	run := &benchRun{BudgetBytes: budget, BudgetDescription: "unlimited"}
 	if budget > 0 {
 		run.BudgetDescription = spill.FormatBytes(budget)
 	}
@@ -85,7 +87,7 @@ func benchOnce(exe, storeDir string, budget int64, workers int) (*BenchRun, erro
 	if err != nil {
 		return nil, fmt.Errorf("bench prove: %w", err)
 	}
-	var pr Report
+	var pr scheduler.Report
 	if err := json.Unmarshal(out, &pr); err != nil {
 		return nil, fmt.Errorf("bench prove: reading its report: %w (output %q)", err, out)
 	}
@@ -99,7 +101,7 @@ func benchOnce(exe, storeDir string, budget int64, workers int) (*BenchRun, erro
 	run.UnderBudget = budget <= 0 || run.PeakRSSBytes < budget
 
 	vout, _, vpeak, vsecs, verr := runSampled(exe, []string{"verify", "--store", storeDir, "--proof", proof, "--json"})
-	var vr VerifyReport
+	var vr scheduler.VerifyReport
 	if jerr := json.Unmarshal(vout, &vr); jerr != nil && verr == nil {
 		return nil, fmt.Errorf("bench verify: %w", jerr)
 	}
@@ -111,7 +113,7 @@ func benchOnce(exe, storeDir string, budget int64, workers int) (*BenchRun, erro
 
 // runSampled runs exe with args, sampling its RSS; it returns stdout, the samples, the child's
 // peak RSS (VmHWM, last read before exit) and the wall time.
-func runSampled(exe string, args []string) ([]byte, []RSSSample, int64, float64, error) {
+func runSampled(exe string, args []string) ([]byte, []rssSample, int64, float64, error) {
 	cmd := exec.Command(exe, args...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -121,7 +123,7 @@ func runSampled(exe string, args []string) ([]byte, []RSSSample, int64, float64,
 	}
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
-	var samples []RSSSample
+	var samples []rssSample
 	var peak int64
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
@@ -134,9 +136,9 @@ func runSampled(exe string, args []string) ([]byte, []RSSSample, int64, float64,
 			}
 			return stdout.Bytes(), samples, peak, secs, nil
 		case <-tick.C:
-			rss, hwm, err := spill.ProcessRSS(cmd.Process.Pid)
+			rss, hwm, err := procstat.ProcessRSS(cmd.Process.Pid)
 			if err == nil {
-				samples = append(samples, RSSSample{Seconds: time.Since(start).Seconds(), Bytes: rss})
+				samples = append(samples, rssSample{Seconds: time.Since(start).Seconds(), Bytes: rss})
 				peak = max(peak, hwm)
 			}
 		}

@@ -1,4 +1,4 @@
-package scheduler
+package main
 
 import (
 	"fmt"
@@ -11,14 +11,14 @@ import (
 	"github.com/streamprove/streamprove/spill"
 )
 
-// PlotRSS draws each run's RSS over time against its budget line as a PNG (gonum/plot: axes,
+// plotRSS draws each run's RSS over time against its budget line as a PNG (gonum/plot: axes,
 // legend and text rendering are a plotting library's job).
-func PlotRSS(path string, rep *BenchReport) error {
+func plotRSS(path string, rep *benchReport) error {
 	p := plot.New()
 	p.Title.Text = "streamprove prove: RSS over time"
 	p.X.Label.Text = "seconds"
 	p.Y.Label.Text = "RSS (MiB)"
-	runs := []*BenchRun{rep.Budgeted}
+	runs := []*benchRun{rep.Budgeted}
 	if rep.Unlimited != nil {
 		runs = append(runs, rep.Unlimited)
 	}

@@ -84,17 +84,12 @@ func runImport(c *cli.Context) error {
 		return nil
 	}
 
-	s, err := tensorstore.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer s.Close()
 	var infos []tensorstore.Info
 	if st != "" {
-		infos, err = tensorstore.ImportSafetensors(s, st, nil, opt)
+		infos, err = scheduler.ImportSafetensors(dir, st, opt)
 	} else {
 		var in tensorstore.Info
-		in, err = tensorstore.ImportNPY(s, np, name, opt)
+		in, err = scheduler.ImportNPY(dir, np, name, opt)
 		infos = []tensorstore.Info{in}
 	}
 	if errors.Is(err, tensorstore.ErrExists) {

@@ -4,8 +4,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -15,7 +13,6 @@ import (
 	"github.com/streamprove/streamprove/field"
 	"github.com/streamprove/streamprove/scheduler"
 	"github.com/streamprove/streamprove/spill"
-	"github.com/streamprove/streamprove/tensorstore"
 )
 
 func inspectCommand() *cli.Command {
@@ -54,23 +51,11 @@ func runInspect(c *cli.Context) error {
 	if c.NArg() > 0 {
 		return usagef("inspect: unexpected argument %q", c.Args().First())
 	}
-	// inspect reads; it must not create a store where there is none
-	if _, err := os.Stat(filepath.Join(dir, "catalog.db")); err != nil {
-		return fmt.Errorf("inspect: no store at %s", dir)
-	}
-	s, err := tensorstore.Open(dir)
+	sc, err := scheduler.Inspect(dir)
 	if err != nil {
-		return err
+		return fmt.Errorf("inspect: %w", err)
 	}
-	defer s.Close()
-	list, err := s.List()
-	if err != nil {
-		return err
-	}
-	meta, err := s.MetaKeys()
-	if err != nil {
-		return err
-	}
+	list, meta := sc.Tensors, sc.Meta
 	rows := make([]tensorJSON, len(list))
 	for i, in := range list {
 		fb := in.Len * field.Bytes
@@ -79,12 +64,10 @@ func runInspect(c *cli.Context) error {
 			float64(fb) / float64(max(in.StoredBytes, 1))}
 	}
 	var coms []commitJSON
-	if cf, err := scheduler.LoadCommitments(s); err == nil {
-		cm := cf.Commitments
-		for _, name := range sortedNames(cm) {
-			d := cm[name].Digest()
-			coms = append(coms, commitJSON{name, len(cm[name].Rows), cm[name].Columns(), hex.EncodeToString(d[:])})
-		}
+	cm := sc.Commitments
+	for _, name := range sortedNames(cm) {
+		d := cm[name].Digest()
+		coms = append(coms, commitJSON{name, 1 << cm[name].RowLog(), cm[name].Columns(), hex.EncodeToString(d[:])})
 	}
 	w := c.App.Writer
 	if c.Bool("json") {

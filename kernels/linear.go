@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"fmt"
 
-	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
 	"github.com/streamprove/streamprove/field"
 	"github.com/streamprove/streamprove/gkr"
 	"github.com/streamprove/streamprove/spill"
@@ -294,9 +293,9 @@ func rowCombine(pc *gkr.ProveCtx, name string, r []field.Element, rows int, pi i
 		return nil, err
 	}
 	defer st.Close()
-	buf := make(fr.Vector, 3*piece)
+	buf := make(field.Vector, 3*piece)
 	in, tmp, old := buf[:piece], buf[piece:2*piece], buf[2*piece:]
-	ram := fr.Vector(acc.Slice())
+	ram := field.Vector(acc.Slice())
 	for j := 0; j < rows; j++ {
 		e := field.EqIndex(r, uint64(j))
 		for off := int64(0); off < pi; off += piece {

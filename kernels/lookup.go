@@ -3,7 +3,6 @@ package kernels
 import (
 	"fmt"
 
-	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
 	"github.com/streamprove/streamprove/field"
 	"github.com/streamprove/streamprove/gkr"
 	"github.com/streamprove/streamprove/spill"
@@ -438,7 +437,7 @@ func (b *treeBuilder) leafPass(trees []*fracTree, sinks []*layerSink, srcs []fie
 	for t := range bufs {
 		bufs[t] = make([]field.Element, C)
 	}
-	q, tmp := make(fr.Vector, C), make(fr.Vector, C)
+	q, tmp := make(field.Vector, C), make(field.Vector, C)
 	p2, q2, qe, qo := make([]field.Element, C/2), make([]field.Element, C/2), make([]field.Element, C/2), make([]field.Element, C/2)
 	for off := int64(0); off < N; off += C {
 		for t := range streams {
@@ -457,16 +456,16 @@ func (b *treeBuilder) leafPass(trees []*fracTree, sinks []*layerSink, srcs []fie
 					if a[A][t].IsZero() {
 						continue
 					}
-					tv.ScalarMul(fr.Vector(bufs[t][2*s:2*e]), &a[A][t])
+					tv.ScalarMul(field.Vector(bufs[t][2*s:2*e]), &a[A][t])
 					qv.Sub(qv, tv)
 				}
 				for i := s; i < e; i++ {
 					qe[i] = q[2*i]
 					qo[i] = q[2*i+1]
 				}
-				vp, vq := fr.Vector(p2[s:e]), fr.Vector(q2[s:e])
-				vp.Add(fr.Vector(qe[s:e]), fr.Vector(qo[s:e]))
-				vq.Mul(fr.Vector(qe[s:e]), fr.Vector(qo[s:e]))
+				vp, vq := field.Vector(p2[s:e]), field.Vector(q2[s:e])
+				vp.Add(field.Vector(qe[s:e]), field.Vector(qo[s:e]))
+				vq.Mul(field.Vector(qe[s:e]), field.Vector(qo[s:e]))
 			})
 			lay := trees[A].layers[n]
 			if err := lay[2].WriteAt(qe, off/2); err != nil {

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"sync"
 
-	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
 	"github.com/streamprove/streamprove/field"
 	"github.com/streamprove/streamprove/gkr"
 	"github.com/streamprove/streamprove/spill"
@@ -310,11 +309,11 @@ func (s *layerSink) write(p, q []field.Element) error {
 // combine writes p = pe·qo + po·qe, q = qe·qo.
 func combine(p, q, pe, po, qe, qo []field.Element, tmp []field.Element) {
 	n := len(p)
-	vp, vq, vt := fr.Vector(p[:n]), fr.Vector(q[:n]), fr.Vector(tmp[:n])
-	vp.Mul(fr.Vector(pe[:n]), fr.Vector(qo[:n]))
-	vt.Mul(fr.Vector(po[:n]), fr.Vector(qe[:n]))
+	vp, vq, vt := field.Vector(p[:n]), field.Vector(q[:n]), field.Vector(tmp[:n])
+	vp.Mul(field.Vector(pe[:n]), field.Vector(qo[:n]))
+	vt.Mul(field.Vector(po[:n]), field.Vector(qe[:n]))
 	vp.Add(vp, vt)
-	vq.Mul(fr.Vector(qe[:n]), fr.Vector(qo[:n]))
+	vq.Mul(field.Vector(qe[:n]), field.Vector(qo[:n]))
 }
 
 // reduce builds layers top−1 … 0 of t from its stored layer top.
@@ -375,14 +374,14 @@ func (g *fracGate) Eval(out []field.Element, in [][]field.Element) {
 	n := len(out)
 	sp := getScratch(&g.scratch, 2*n)
 	defer g.scratch.Put(sp)
-	t1, t2 := fr.Vector((*sp)[:n]), fr.Vector((*sp)[n:2*n])
-	o := fr.Vector(out)
+	t1, t2 := field.Vector((*sp)[:n]), field.Vector((*sp)[n:2*n])
+	o := field.Vector(out)
 	for i := range o {
 		o[i].SetZero()
 	}
 	for A := 0; A < len(g.c)/2; A++ {
-		pe, po := fr.Vector(in[4*A][:n]), fr.Vector(in[4*A+1][:n])
-		qe, qo := fr.Vector(in[4*A+2][:n]), fr.Vector(in[4*A+3][:n])
+		pe, po := field.Vector(in[4*A][:n]), field.Vector(in[4*A+1][:n])
+		qe, qo := field.Vector(in[4*A+2][:n]), field.Vector(in[4*A+3][:n])
 		t1.Mul(pe, qo)
 		t2.Mul(po, qe)
 		t1.Add(t1, t2)
@@ -418,13 +417,13 @@ func (g *unitGate) Eval(out []field.Element, in [][]field.Element) {
 	n := len(out)
 	sp := getScratch(&g.scratch, n)
 	defer g.scratch.Put(sp)
-	t := fr.Vector((*sp)[:n])
-	o := fr.Vector(out)
+	t := field.Vector((*sp)[:n])
+	o := field.Vector(out)
 	for i := range o {
 		o[i].SetZero()
 	}
 	for A := 0; A < len(g.c)/2; A++ {
-		qe, qo := fr.Vector(in[2*A][:n]), fr.Vector(in[2*A+1][:n])
+		qe, qo := field.Vector(in[2*A][:n]), field.Vector(in[2*A+1][:n])
 		t.Add(qe, qo)
 		t.ScalarMul(t, &g.c[2*A])
 		o.Add(o, t)

@@ -5,7 +5,6 @@ import (
 	"io"
 	"slices"
 
-	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
 	"github.com/streamprove/streamprove/field"
 	"github.com/streamprove/streamprove/gkr"
 	"github.com/streamprove/streamprove/spill"
@@ -258,7 +257,7 @@ func combineHeads(pc *gkr.ProveCtx, node, name string, cols bool, lL, lX, lY int
 		return nil, err
 	}
 	defer st.Close()
-	buf := make(fr.Vector, PY+PK)
+	buf := make(field.Vector, PY+PK)
 	row, acc := buf[:PY], buf[PY:]
 	var eqY []field.Element
 	if cols {
@@ -272,9 +271,9 @@ func combineHeads(pc *gkr.ProveCtx, node, name string, cols bool, lL, lX, lY int
 		}
 		eqY = field.EqTable(make([]field.Element, PY), r)
 	}
-	tmp := make(fr.Vector, 0)
+	tmp := make(field.Vector, 0)
 	if !cols {
-		tmp = make(fr.Vector, PY)
+		tmp = make(field.Vector, PY)
 	}
 	w := workersFor(PY, pc.Opt.Workers)
 	for l := int64(0); l < int64(1)<<lL; l++ {

@@ -411,7 +411,7 @@ func buildProg(c *Circuit, p *plan, l int) (*layerProg, error) {
 func (pr *layerProg) eval(slots [][]field.Element, n int, constFill bool) {
 	for i := range pr.ops {
 		g := &pr.ops[i]
-		dst := fvec(slots[g.dst][:n])
+		dst := field.Vector(slots[g.dst][:n])
 		switch g.op {
 		case opConst:
 			if constFill {
@@ -420,15 +420,15 @@ func (pr *layerProg) eval(slots [][]field.Element, n int, constFill bool) {
 				}
 				continue
 			}
-			dst.ScalarMul(fvec(slots[g.a][:n]), &g.k)
+			dst.ScalarMul(field.Vector(slots[g.a][:n]), &g.k)
 		case opAdd:
-			dst.Add(fvec(slots[g.a][:n]), fvec(slots[g.b][:n]))
+			dst.Add(field.Vector(slots[g.a][:n]), field.Vector(slots[g.b][:n]))
 		case opSub:
-			dst.Sub(fvec(slots[g.a][:n]), fvec(slots[g.b][:n]))
+			dst.Sub(field.Vector(slots[g.a][:n]), field.Vector(slots[g.b][:n]))
 		case opMul:
-			dst.Mul(fvec(slots[g.a][:n]), fvec(slots[g.b][:n]))
+			dst.Mul(field.Vector(slots[g.a][:n]), field.Vector(slots[g.b][:n]))
 		case opScale:
-			dst.ScalarMul(fvec(slots[g.a][:n]), &g.k)
+			dst.ScalarMul(field.Vector(slots[g.a][:n]), &g.k)
 		}
 	}
 }

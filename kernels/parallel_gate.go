@@ -3,11 +3,8 @@ package kernels
 import (
 	"sync"
 
-	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
 	"github.com/streamprove/streamprove/field"
 )
-
-func fvec(s []field.Element) fr.Vector { return fr.Vector(s) }
 
 // wcoef is one wire of a layer with its batching coefficient (a sum of powers of ρ).
 type wcoef struct {
@@ -73,12 +70,12 @@ func (g *layerGate) Eval(out []field.Element, in [][]field.Element) {
 		s.slots[len(g.prog.leaves)] = in[g.nE+len(g.prog.leaves)]
 	}
 	g.prog.eval(s.slots, n, g.noMask)
-	o := fvec(out)
+	o := field.Vector(out)
 	for i := range out {
 		out[i].SetZero()
 	}
 	one := field.One()
-	acc, tmp := fvec(s.acc[:n]), fvec(s.tmp[:n])
+	acc, tmp := field.Vector(s.acc[:n]), field.Vector(s.tmp[:n])
 	for p, grp := range g.groups {
 		dst := acc
 		if g.nE == 0 {
@@ -89,7 +86,7 @@ func (g *layerGate) Eval(out []field.Element, in [][]field.Element) {
 			}
 		}
 		for _, wc := range grp {
-			w := fvec(s.slots[g.prog.wires[wc.wire]][:n])
+			w := field.Vector(s.slots[g.prog.wires[wc.wire]][:n])
 			if wc.c.Equal(&one) {
 				dst.Add(dst, w)
 				continue
@@ -98,7 +95,7 @@ func (g *layerGate) Eval(out []field.Element, in [][]field.Element) {
 			dst.Add(dst, tmp)
 		}
 		if g.nE > 0 {
-			acc.Mul(acc, fvec(in[p][:n]))
+			acc.Mul(acc, field.Vector(in[p][:n]))
 			o.Add(o, acc)
 		}
 	}

@@ -5,7 +5,6 @@ import (
 	"math/bits"
 
 	"github.com/consensys/gnark-crypto/ecc/bn254"
-	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
 
 	"github.com/streamprove/streamprove/field"
 )
@@ -268,17 +267,17 @@ func (bt *openBatch) openPass(g []int, us [][]field.Element, opt Options) error 
 			w = 1 // not worth a goroutine
 		}
 		field.Parallel(m, w, func(start, end int) {
-			// fr.Vector's ScalarMul uses AVX-512 IFMA where the CPU has it (measured 2–3×
+			// field.Vector's ScalarMul uses AVX-512 IFMA where the CPU has it (measured 2–3×
 			// faster than element-wise Mul); tmp is this range's own slice of the scratch.
-			tmp := fr.Vector(scratch[start:end])
+			tmp := field.Vector(scratch[start:end])
 			for r := 0; r < nr; r++ {
-				row := fr.Vector(chunk[r*m+start : r*m+end])
+				row := field.Vector(chunk[r*m+start : r*m+end])
 				for q, k := range g {
 					if eqs[r*len(g)+q].IsZero() {
 						continue // a padding class the row is not in
 					}
 					tmp.ScalarMul(row, &eqs[r*len(g)+q])
-					u := fr.Vector(us[k][start:end])
+					u := field.Vector(us[k][start:end])
 					u.Add(u, tmp)
 				}
 			}

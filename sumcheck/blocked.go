@@ -4,7 +4,6 @@ import (
 	"math/bits"
 	"sync"
 
-	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
 	"github.com/streamprove/streamprove/field"
 )
 
@@ -117,7 +116,7 @@ func (pr *prover) toBlocked(r *field.Element) {
 		for j := 0; j < pr.k; j++ {
 			f, d := ws.ev[j][:B], ws.od[j][:B]
 			deinterleave(f, d, pr.cur[j][2*J*B:2*(J+1)*B])
-			vf, vd := fr.Vector(f), fr.Vector(d)
+			vf, vd := field.Vector(f), field.Vector(d)
 			vd.Sub(vd, vf)
 			vd.ScalarMul(vd, r)
 			vf.Add(vf, vd)
@@ -152,9 +151,9 @@ func (pr *prover) blockedFold(t int, r *field.Element) {
 	acc := pr.parallelAcc(nb, na, func(ws *workspace, acc []field.Element, J int) {
 		base := J * B
 		for j := 0; j < pr.k; j++ {
-			lo := fr.Vector(bl.data[j][base : base+h])
-			hi := fr.Vector(bl.data[j][base+h : base+lb])
-			tmp := fr.Vector(ws.e2[j][:h])
+			lo := field.Vector(bl.data[j][base : base+h])
+			hi := field.Vector(bl.data[j][base+h : base+lb])
+			tmp := field.Vector(ws.e2[j][:h])
 			tmp.Sub(hi, lo)
 			tmp.ScalarMul(tmp, r)
 			lo.Add(lo, tmp)

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"sync"
 
-	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
 	"github.com/streamprove/streamprove/field"
 )
 
@@ -53,10 +52,10 @@ func (p product) Eval(out []field.Element, in [][]field.Element) {
 		copy(out, in[0][:n])
 		return
 	}
-	v := fr.Vector(out)
-	v.Mul(fr.Vector(in[0][:n]), fr.Vector(in[1][:n]))
+	v := field.Vector(out)
+	v.Mul(field.Vector(in[0][:n]), field.Vector(in[1][:n]))
 	for j := 2; j < p.k; j++ {
-		v.Mul(v, fr.Vector(in[j][:n]))
+		v.Mul(v, field.Vector(in[j][:n]))
 	}
 }
 
@@ -102,7 +101,7 @@ func (p *poly) Degree() int { return p.degree }
 
 func (p *poly) Eval(out []field.Element, in [][]field.Element) {
 	n := len(out)
-	o := fr.Vector(out)
+	o := field.Vector(out)
 	for i := range out {
 		out[i].SetZero()
 	}
@@ -114,7 +113,7 @@ func (p *poly) Eval(out []field.Element, in [][]field.Element) {
 		s := make([]field.Element, n)
 		sp = &s
 	}
-	tmp := fr.Vector((*sp)[:n])
+	tmp := field.Vector((*sp)[:n])
 	one := field.One()
 	for _, term := range p.terms {
 		if term.Coeff.IsZero() {
@@ -130,9 +129,9 @@ func (p *poly) Eval(out []field.Element, in [][]field.Element) {
 		case 1:
 			copy(tmp, in[term.Vars[0]][:n])
 		default:
-			tmp.Mul(fr.Vector(in[term.Vars[0]][:n]), fr.Vector(in[term.Vars[1]][:n]))
+			tmp.Mul(field.Vector(in[term.Vars[0]][:n]), field.Vector(in[term.Vars[1]][:n]))
 			for _, v := range term.Vars[2:] {
-				tmp.Mul(tmp, fr.Vector(in[v][:n]))
+				tmp.Mul(tmp, field.Vector(in[v][:n]))
 			}
 		}
 		if !term.Coeff.Equal(&one) {

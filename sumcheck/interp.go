@@ -1,7 +1,6 @@
 package sumcheck
 
 import (
-	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
 	"github.com/streamprove/streamprove/field"
 )
 
@@ -48,7 +47,7 @@ func lagrangeAt(vals []field.Element, x *field.Element) field.Element {
 			dens[i].Neg(&dens[i])
 		}
 	}
-	inv := fr.BatchInvert(dens)
+	inv := field.BatchInvert(dens)
 	var res field.Element
 	for i := 0; i < m; i++ {
 		var t field.Element

@@ -1,7 +1,6 @@
 package sumcheck
 
 import (
-	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
 	"github.com/streamprove/streamprove/field"
 )
 
@@ -61,11 +60,11 @@ func foldBlock(ev, od, dst, src []field.Element, r *field.Element) {
 	P := len(src) / 2
 	ev, od = ev[:P], od[:P]
 	deinterleave(ev, od, src)
-	vo := fr.Vector(od)
-	vo.Sub(vo, fr.Vector(ev))
+	vo := field.Vector(od)
+	vo.Sub(vo, field.Vector(ev))
 	vo.ScalarMul(vo, r)
-	vd := fr.Vector(dst[:P])
-	vd.Add(fr.Vector(ev), vo)
+	vd := field.Vector(dst[:P])
+	vd.Add(field.Vector(ev), vo)
 }
 
 // evalBlock accumulates block J (pairs J·P … J·P+P−1 of the current level, given as tabs[j] of
@@ -93,7 +92,7 @@ func (rc *roundCtx) foldEval(ws *workspace, acc []field.Element, dst, src [][]fi
 			q := sj[4*i : 4*i+4 : 4*i+4]
 			s0[i], s1[i], s2[i], s3[i] = q[0], q[1], q[2], q[3]
 		}
-		v0, v1, v2, v3 := fr.Vector(s0), fr.Vector(s1), fr.Vector(s2), fr.Vector(s3)
+		v0, v1, v2, v3 := field.Vector(s0), field.Vector(s1), field.Vector(s2), field.Vector(s3)
 		v1.Sub(v1, v0)
 		v1.ScalarMul(v1, r)
 		v0.Add(v0, v1)
@@ -121,7 +120,7 @@ func (rc *roundCtx) evalSplit(ws *workspace, acc []field.Element, lo, hi [][]fie
 			his[i] = field.EqIndex(rc.hi[i], uint64(J))
 		}
 	}
-	out := fr.Vector(ws.out[:P])
+	out := field.Vector(ws.out[:P])
 	add := func(pi int) {
 		if rc.noEq && rc.prod2 {
 			s := field.InnerProduct(ws.ins[0][:P], ws.ins[1][:P])
@@ -135,7 +134,7 @@ func (rc *roundCtx) evalSplit(ws *workspace, acc []field.Element, lo, hi [][]fie
 			return
 		}
 		for i := range rc.lo {
-			s := out.InnerProduct(fr.Vector(rc.lo[i][:P]))
+			s := out.InnerProduct(field.Vector(rc.lo[i][:P]))
 			s.Mul(&s, &his[i])
 			a := &acc[i*len(rc.pts)+pi]
 			a.Add(a, &s)
@@ -156,15 +155,15 @@ func (rc *roundCtx) evalSplit(ws *workspace, acc []field.Element, lo, hi [][]fie
 			if x == 0 {
 				// from here on ws.ev holds b−a and ws.od holds f(X)
 				for j := 0; j < rc.k; j++ {
-					e, o := fr.Vector(ws.ev[j][:P]), fr.Vector(ws.od[j][:P])
-					e.Sub(fr.Vector(hi[j][:P]), fr.Vector(lo[j][:P]))
-					o.Add(fr.Vector(hi[j][:P]), e)
+					e, o := field.Vector(ws.ev[j][:P]), field.Vector(ws.od[j][:P])
+					e.Sub(field.Vector(hi[j][:P]), field.Vector(lo[j][:P]))
+					o.Add(field.Vector(hi[j][:P]), e)
 				}
 				x = 2
 			}
 			for ; x < X; x++ {
 				for j := 0; j < rc.k; j++ {
-					e, o := fr.Vector(ws.ev[j][:P]), fr.Vector(ws.od[j][:P])
+					e, o := field.Vector(ws.ev[j][:P]), field.Vector(ws.od[j][:P])
 					o.Add(o, e)
 				}
 			}

@@ -10,7 +10,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
 	"github.com/streamprove/streamprove/field"
 )
 
@@ -335,8 +334,8 @@ func (pr *prover) smallPass() (bool, error) {
 			for jb := range jobs {
 				for i, ce := range ces {
 					hi := ce.Hi(jb.j)
-					v := fr.Vector(wk.wts[i])
-					v.ScalarMul(fr.Vector(ce.Lo), &hi)
+					v := field.Vector(wk.wts[i])
+					v.ScalarMul(field.Vector(ce.Lo), &hi)
 				}
 				sv.chunk(wk, jb.bufs, place, ops, Wc, noEq, nt)
 				free <- jb

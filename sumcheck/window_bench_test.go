@@ -5,7 +5,6 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
 	"github.com/streamprove/streamprove/field"
 )
 
@@ -81,8 +80,8 @@ func BenchmarkFieldWindow(b *testing.B) {
 				g[s][u] = make([]field.Element, Bw)
 			}
 		}
-		prod := make(fr.Vector, Bw)
-		tmp := make(fr.Vector, Bw)
+		prod := make(field.Vector, Bw)
+		tmp := make(field.Vector, Bw)
 		wts := randElems(rng, Bw)
 		var acc [27]field.Element
 		b.ResetTimer()
@@ -97,14 +96,14 @@ func BenchmarkFieldWindow(b *testing.B) {
 						}
 					}
 					for _, op := range ops {
-						a, bb, d := fr.Vector(g[s][op.a]), fr.Vector(g[s][op.b]), fr.Vector(g[s][op.dst])
+						a, bb, d := field.Vector(g[s][op.a]), field.Vector(g[s][op.b]), field.Vector(g[s][op.dst])
 						tmp.Sub(bb, a)
 						d.Add(bb, tmp)
 					}
 				}
 				for u := 0; u < 27; u++ {
-					prod.Mul(fr.Vector(g[0][u]), fr.Vector(g[1][u]))
-					v := prod.InnerProduct(fr.Vector(wts))
+					prod.Mul(field.Vector(g[0][u]), field.Vector(g[1][u]))
+					v := prod.InnerProduct(field.Vector(wts))
 					acc[u].Add(&acc[u], &v)
 				}
 			}

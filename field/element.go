@@ -28,38 +28,6 @@ func NewInt(v int64) Element {
 	return e
 }
 
-// FromInt8s sets dst[i] = src[i] for i < len(src); dst must be at least as long as src.
-func FromInt8s(dst []Element, src []int8) {
-	dst = dst[:len(src)]
-	for i, v := range src {
-		dst[i].SetInt64(int64(v))
-	}
-}
-
-// FromInt16s sets dst[i] = src[i].
-func FromInt16s(dst []Element, src []int16) {
-	dst = dst[:len(src)]
-	for i, v := range src {
-		dst[i].SetInt64(int64(v))
-	}
-}
-
-// FromInt32s sets dst[i] = src[i].
-func FromInt32s(dst []Element, src []int32) {
-	dst = dst[:len(src)]
-	for i, v := range src {
-		dst[i].SetInt64(int64(v))
-	}
-}
-
-// FromInt64s sets dst[i] = src[i].
-func FromInt64s(dst []Element, src []int64) {
-	dst = dst[:len(src)]
-	for i, v := range src {
-		dst[i].SetInt64(v)
-	}
-}
-
 // halfP is (p−1)/2: elements above it are read as negative integers.
 var halfP = func() Element {
 	var h Element

@@ -2,6 +2,7 @@ package field
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"math"
 	"math/rand/v2"
@@ -47,7 +48,7 @@ func TestIntRoundTrip(t *testing.T) {
 	}
 	i8 := []int8{-128, -1, 0, 1, 127}
 	dst := make([]Element, len(i8))
-	FromInt8s(dst, i8)
+	FromInts(dst, i8)
 	out := make([]int64, len(i8))
 	if err := ToInt64s(out, dst, -128, 127); err != nil {
 		t.Fatal(err)
@@ -61,9 +62,9 @@ func TestIntRoundTrip(t *testing.T) {
 		t.Fatalf("ToInt64s accepted -128 in [0,127]")
 	}
 	i16 := []int16{-32768, 32767, -3}
-	FromInt16s(dst, i16)
+	FromInts(dst, i16)
 	i32 := []int32{math.MinInt32, 7}
-	FromInt32s(dst, i32)
+	FromInts(dst, i32)
 	if v, _ := ToInt64(&dst[0]); v != math.MinInt32 {
 		t.Fatalf("int32 round trip: %d", v)
 	}
@@ -338,4 +339,46 @@ func BenchmarkFromLE(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// TestFromInts: the table conversions (typed and little-endian bytes) agree with SetInt64 at
+// every width, on the extremes and random values.
+func TestFromInts(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	vals := []int64{math.MinInt64, math.MinInt32, math.MinInt16, -129, -128, -1, 0, 1, 127, 128, 255, 256, math.MaxInt16, math.MaxInt32, math.MaxInt64}
+	for range 200 {
+		vals = append(vals, int64(rng.Uint64()))
+	}
+	check := func(width int, got []Element, raw []byte) {
+		t.Helper()
+		le := make([]Element, len(got))
+		FromIntsLE(le, raw, width)
+		for i := range got {
+			v := int64(binary.LittleEndian.Uint64(append(raw[width*i:width*i+width:width*i+width], make([]byte, 8-width)...)))
+			v = v << (64 - 8*width) >> (64 - 8*width) // sign-extend
+			want := NewInt(v)
+			if !got[i].Equal(&want) || !le[i].Equal(&want) {
+				t.Fatalf("width %d, value %d: FromInts %v, FromIntsLE %v, want %v", width, v, got[i].String(), le[i].String(), want.String())
+			}
+		}
+	}
+	n := len(vals)
+	dst := make([]Element, n)
+	i8, i16, i32 := make([]int8, n), make([]int16, n), make([]int32, n)
+	r8, r16, r32, r64 := make([]byte, n), make([]byte, 2*n), make([]byte, 4*n), make([]byte, 8*n)
+	for i, v := range vals {
+		i8[i], i16[i], i32[i] = int8(v), int16(v), int32(v)
+		r8[i] = byte(v)
+		binary.LittleEndian.PutUint16(r16[2*i:], uint16(v))
+		binary.LittleEndian.PutUint32(r32[4*i:], uint32(v))
+		binary.LittleEndian.PutUint64(r64[8*i:], uint64(v))
+	}
+	FromInts(dst, i8)
+	check(1, dst, r8)
+	FromInts(dst, i16)
+	check(2, dst, r16)
+	FromInts(dst, i32)
+	check(4, dst, r32)
+	FromInts(dst, vals)
+	check(8, dst, r64)
 }

@@ -20,7 +20,7 @@ func (m *model) cheatMults(l *Lookup) {
 	for t, name := range l.core.tensors {
 		v := m.values(name)
 		vals[t] = make([]field.Element, len(v))
-		field.FromInt64s(vals[t], v)
+		field.FromInts(vals[t], v)
 	}
 	n := int64(len(vals[0]))
 	padded := int64(1) << m.graph.Tensors[l.core.tensors[0]].NumVars()

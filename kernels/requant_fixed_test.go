@@ -233,7 +233,7 @@ func (m *model) cheatFixedMults(k *RequantFixed, mults []int64) {
 	for t, name := range k.core.tensors[1:] {
 		v := m.values(name)
 		vals[t+1] = make([]field.Element, n)
-		field.FromInt64s(vals[t+1], v)
+		field.FromInts(vals[t+1], v)
 	}
 	padded := int64(1) << xi.NumVars()
 	var gamma field.Element

@@ -43,7 +43,7 @@ func TestSmallMSMEqualsMultiExp(t *testing.T) {
 			t.Run(fmt.Sprintf("[%d,%d]/m=%d", r.lo, r.hi, m), func(t *testing.T) {
 				s := smallRow(rng, m, r.lo, r.hi)
 				row := make([]field.Element, m)
-				field.FromInt64s(row, s)
+				field.FromInts(row, s)
 				want := plainMSM(t, gens, row)
 
 				w := newRowWorker(10)

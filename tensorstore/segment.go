@@ -104,14 +104,8 @@ func rawToElements(dt DType, dst []field.Element, raw []byte) error {
 	n := len(raw) / dt.Size()
 	dst = dst[:n]
 	switch dt {
-	case Int8:
-		int8sToElements(dst, raw)
-	case Int16:
-		int16sToElements(dst, raw)
-	case Int32:
-		int32sToElements(dst, raw)
-	case Int64:
-		int64sToElements(dst, raw)
+	case Int8, Int16, Int32, Int64:
+		field.FromIntsLE(dst, raw, dt.Size())
 	case Field:
 		if err := field.FromLE(dst, raw); err != nil {
 			return fmt.Errorf("%v: %w", err, ErrCorrupt)

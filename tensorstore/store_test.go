@@ -144,7 +144,7 @@ func TestRoundTrip(t *testing.T) {
 					} else {
 						ints = randValues(r, dt, int(n))
 						want = make([]field.Element, n)
-						field.FromInt64s(want, ints)
+						field.FromInts(want, ints)
 					}
 					w, err := s.Create(name, shape, dt, WriteOptions{Codec: codec, ChunkElems: ce})
 					if err != nil {
@@ -409,7 +409,7 @@ func TestConvertTables(t *testing.T) {
 			t.Fatal(err)
 		}
 		want := make([]field.Element, len(v))
-		field.FromInt64s(want, v)
+		field.FromInts(want, v)
 		equalElems(t, dt.String(), got, want)
 	}
 }
@@ -423,7 +423,7 @@ func TestReaderBudget(t *testing.T) {
 	}
 	defer tn.Close()
 	want := make([]field.Element, len(v))
-	field.FromInt8s(want, v)
+	field.FromInts(want, v)
 	chunk := int64(256 * 32)
 	scratch := int64(2 * 256)
 	for _, c := range []struct {
@@ -485,7 +485,7 @@ func TestConcurrentReadChunk(t *testing.T) {
 					return
 				}
 				want := make([]field.Element, n)
-				field.FromInt8s(want, v[jj<<10:jj<<10+n])
+				field.FromInts(want, v[jj<<10:jj<<10+n])
 				for i := range want {
 					if !want[i].Equal(&buf[i]) {
 						errc <- fmt.Errorf("chunk %d element %d differs", jj, i)

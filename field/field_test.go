@@ -165,7 +165,7 @@ func TestFoldAndEval(t *testing.T) {
 		}
 		if n > 0 {
 			// folding variable 0 by r = evaluating with point[0] = r
-			f := Fold(make([]Element, len(v)/2), v, &p[0])
+			f := fold(make([]Element, len(v)/2), v, &p[0])
 			got, _ := EvalSlice(f, p[1:], nil)
 			if !got.Equal(&want) {
 				t.Fatalf("n=%d: fold then eval differs", n)

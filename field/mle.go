@@ -66,9 +66,9 @@ func EqIndex(point []Element, j uint64) Element {
 	return res
 }
 
-// Fold binds the lowest variable of the MLE given by src to r: dst[j] = src[2j] + r·(src[2j+1] − src[2j]).
+// fold binds the lowest variable of the MLE given by src to r: dst[j] = src[2j] + r·(src[2j+1] − src[2j]).
 // len(src) must be even; dst may alias src (dst[j] is written after src[2j], src[2j+1] are read).
-func Fold(dst, src []Element, r *Element) []Element {
+func fold(dst, src []Element, r *Element) []Element {
 	h := len(src) / 2
 	dst = dst[:h]
 	for j := 0; j < h; j++ {
@@ -108,9 +108,9 @@ func EvalSlice(v []Element, point []Element, scratch []Element) (Element, error)
 	if len(scratch) < len(v)/2 {
 		scratch = make([]Element, len(v)/2)
 	}
-	cur := Fold(scratch, v, &point[0])
+	cur := fold(scratch, v, &point[0])
 	for k := 1; k < len(point); k++ {
-		cur = Fold(cur, cur, &point[k])
+		cur = fold(cur, cur, &point[k])
 	}
 	return cur[0], nil
 }

@@ -72,7 +72,7 @@ func Commit(src field.Source, opt Options) (_ *Commitment, err error) {
 	if err != nil {
 		return nil, err
 	}
-	cm, err := NewCommitter(n, opt)
+	cm, err := newCommitter(n, opt)
 	if err != nil {
 		return nil, err
 	}
@@ -106,11 +106,12 @@ func Commit(src field.Source, opt Options) (_ *Commitment, err error) {
 	return cm.Finish()
 }
 
-// Committer is the push form of Commit, for data that is produced rather than stored — an
-// advice tensor committed during the forward pass that writes it (DESIGN §10). Write the 2^n
-// elements in index order, in chunks of any size, then call Finish. Its memory is Commit's,
-// reserved from the budget when it is made and released by Finish (or Abort).
-type Committer struct {
+// committer is the push form of Commit, which streams its source through one; it is kept apart
+// for data produced rather than stored (an advice tensor committed during the forward pass that
+// writes it, DESIGN §10), should a caller need it. Write the 2^n elements in index order, in
+// chunks of any size, then call Finish. Its memory is Commit's, reserved from the budget when it
+// is made and released by Finish (or Abort).
+type committer struct {
 	com       *Commitment
 	gens      []bn254.G1Affine
 	buf       []field.Element // rpc whole rows
@@ -121,8 +122,8 @@ type Committer struct {
 	releaseFn func()
 }
 
-// NewCommitter prepares to commit to a polynomial of numVars variables.
-func NewCommitter(numVars int, opt Options) (*Committer, error) {
+// newCommitter prepares to commit to a polynomial of numVars variables.
+func newCommitter(numVars int, opt Options) (*committer, error) {
 	if numVars < 0 || numVars > MaxVars {
 		return nil, fmt.Errorf("pcs: %d variables (max %d)", numVars, MaxVars)
 	}
@@ -146,7 +147,7 @@ func NewCommitter(numVars int, opt Options) (*Committer, error) {
 	if err != nil {
 		return nil, err
 	}
-	cm := &Committer{
+	cm := &committer{
 		com:       &Commitment{NumVars: numVars, ColumnLog: b, Rows: make([]bn254.G1Affine, 1<<a)},
 		gens:      gens,
 		buf:       make([]field.Element, rpc*m),
@@ -161,7 +162,7 @@ func NewCommitter(numVars int, opt Options) (*Committer, error) {
 }
 
 // Write appends the next elements of the polynomial, committing every row it completes.
-func (cm *Committer) Write(elems []field.Element) error {
+func (cm *committer) Write(elems []field.Element) error {
 	if cm.buf == nil {
 		return fmt.Errorf("pcs: write to a finished committer")
 	}
@@ -183,7 +184,7 @@ func (cm *Committer) Write(elems []field.Element) error {
 }
 
 // flush commits the whole rows in buf, the rows in parallel.
-func (cm *Committer) flush() error {
+func (cm *committer) flush() error {
 	m := 1 << cm.com.ColumnLog
 	nr := cm.fill / m
 	if nr == 0 {
@@ -206,7 +207,7 @@ func (cm *Committer) flush() error {
 
 // Finish returns the commitment once all 2^n elements were written, and releases the
 // committer's memory.
-func (cm *Committer) Finish() (*Commitment, error) {
+func (cm *committer) Finish() (*Commitment, error) {
 	if cm.buf == nil {
 		return nil, fmt.Errorf("pcs: finish of a finished committer")
 	}
@@ -227,9 +228,9 @@ func (cm *Committer) Finish() (*Commitment, error) {
 
 // Abort drops the committer's buffers and releases its reservation; it is safe to call after
 // Finish.
-func (cm *Committer) Abort() { cm.release() }
+func (cm *committer) Abort() { cm.release() }
 
-func (cm *Committer) release() {
+func (cm *committer) release() {
 	if cm.buf == nil {
 		return
 	}

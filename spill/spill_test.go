@@ -114,30 +114,6 @@ func TestTable(t *testing.T) {
 	}
 }
 
-func TestPool(t *testing.T) {
-	b := NewBudget(3 * 32 * 16)
-	p := NewPool(b, "chunk buffers", 16)
-	var bufs [][]field.Element
-	for i := 0; i < 3; i++ {
-		buf, err := p.Get()
-		if err != nil {
-			t.Fatal(err)
-		}
-		bufs = append(bufs, buf)
-	}
-	if _, err := p.Get(); !errors.Is(err, ErrBudget) {
-		t.Fatalf("fourth buffer: %v", err)
-	}
-	p.Put(bufs[0])
-	if _, err := p.Get(); err != nil {
-		t.Fatalf("reuse: %v", err)
-	}
-	p.Close()
-	if b.Used() != 0 {
-		t.Fatalf("ledger %d after Close", b.Used())
-	}
-}
-
 // TestTableKeeping: a table takes RAM only when its caller's keep stays free afterwards, spills
 // otherwise, and either way gives its reservation back on Release; BudgetFor inverts LedgerFor.
 func TestTableKeeping(t *testing.T) {

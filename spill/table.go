@@ -3,6 +3,7 @@ package spill
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"unsafe"
 
@@ -160,7 +161,7 @@ type tableStream struct {
 func (s *tableStream) Next(buf []field.Element) (int, error) {
 	rest := s.t.n - s.pos
 	if rest <= 0 {
-		return 0, ioEOF
+		return 0, io.EOF
 	}
 	if int64(len(buf)) > rest {
 		buf = buf[:rest]

@@ -207,15 +207,16 @@ func (l *Linear) combine(pc *gkr.ProveCtx, name string, r []field.Element, rows,
 // instead of a multiplication and an addition. It reads the stored integers, never converting
 // them to field elements. ok is false when the witness cannot serve the tensor this way.
 func rowCombineInts(pc *gkr.ProveCtx, name string, r []field.Element, rows, in int, pi int64, b *spill.Budget) (*spill.Table, bool, error) {
-	iw, isInts := pc.Witness.(IntRows)
+	iw, isInts := pc.Witness.(IntWitness)
 	if !isInts {
 		return nil, false, nil
 	}
-	next, done, lo, hi, ok, err := iw.IntRows(name)
-	if err != nil || !ok {
+	ir, err := iw.IntRows(name)
+	if err != nil || ir == nil {
 		return nil, false, err
 	}
-	defer done()
+	defer ir.Close()
+	lo, hi := ir.Lo, ir.Hi
 	span := hi - lo + 1
 	if span > int64(in)/2 {
 		return nil, false, nil // the table would cost more than the row it saves
@@ -248,7 +249,7 @@ func rowCombineInts(pc *gkr.ProveCtx, name string, r []field.Element, rows, in i
 		}
 		for off := 0; off < in; off += int(piece) {
 			m := min(int(piece), in-off)
-			if err := readFull(next, row[:m]); err != nil {
+			if err := readFull(ir.Next, row[:m]); err != nil {
 				acc.Release()
 				return nil, false, fmt.Errorf("tensor %q row %d: %w", name, j, err)
 			}

@@ -60,27 +60,34 @@ func (w *StoreWitness) Close() error {
 	return first
 }
 
-// IntRows is implemented by witnesses that can stream a tensor's stored small integers directly
-// (unpadded, row-major), so a kernel can work on the integers instead of field elements.
-type IntRows interface {
-	// IntRows opens the tensor's unpadded data as int64 when it is stored as int8 or int16, and
-	// reports the inclusive value range of that dtype; ok is false for other dtypes.
-	IntRows(name string) (next func([]int64) (int, error), done func(), lo, hi int64, ok bool, err error)
+// IntRows is a tensor's stored small integers, unpadded and row-major (Next; Close releases the
+// tensor), with the inclusive value range of its dtype.
+type IntRows struct {
+	field.IntStream
+	Lo, Hi int64
+}
+
+// IntWitness is implemented by witnesses that can stream a tensor's stored small integers
+// directly, so a kernel can work on the integers instead of field elements.
+type IntWitness interface {
+	// IntRows opens the tensor's unpadded data as integers when it is stored as int8 or int16,
+	// and returns nil (and no error) for other dtypes.
+	IntRows(name string) (*IntRows, error)
 }
 
 // IntRows streams an int8/int16 tensor's stored integers.
-func (w *StoreWitness) IntRows(name string) (func([]int64) (int, error), func(), int64, int64, bool, error) {
+func (w *StoreWitness) IntRows(name string) (*IntRows, error) {
 	if w.Allow != nil && !w.Allow[name] {
-		return nil, nil, 0, 0, false, fmt.Errorf("tensor %q is not public", name)
+		return nil, fmt.Errorf("tensor %q is not public", name)
 	}
 	t, err := w.Store.Tensor(name)
 	if err != nil {
-		return nil, nil, 0, 0, false, err
+		return nil, err
 	}
 	dt := t.Info().DType
 	if dt != tensorstore.Int8 && dt != tensorstore.Int16 {
 		t.Close()
-		return nil, nil, 0, 0, false, nil
+		return nil, nil
 	}
 	if w.Budget != nil {
 		t.SetReadOptions(tensorstore.ReadOptions{Budget: w.Budget})
@@ -88,8 +95,22 @@ func (w *StoreWitness) IntRows(name string) (func([]int64) (int, error), func(),
 	r, err := t.Ints()
 	if err != nil {
 		t.Close()
-		return nil, nil, 0, 0, false, err
+		return nil, err
 	}
 	lo, hi := dt.Bounds()
-	return r.Next, func() { r.Close(); t.Close() }, lo, hi, true, nil
+	return &IntRows{IntStream: &tensorInts{r, t}, Lo: lo, Hi: hi}, nil
+}
+
+// tensorInts is a tensor's integer reader that closes the tensor with it.
+type tensorInts struct {
+	*tensorstore.IntReader
+	t *tensorstore.Tensor
+}
+
+func (ti *tensorInts) Close() error {
+	err := ti.IntReader.Close()
+	if e := ti.t.Close(); err == nil {
+		err = e
+	}
+	return err
 }

@@ -116,7 +116,7 @@ func (c *Channel) Recv(label string, n int) ([]field.Element, error) {
 	for i := range es {
 		e, err := field.FromBE(c.buf[c.off : c.off+field.Bytes])
 		if err != nil {
-			return nil, fmt.Errorf("%w: %s element %d: %v", ErrBadProof, label, i, err)
+			return nil, fmt.Errorf("%w: %s element %d: %w", ErrBadProof, label, i, err)
 		}
 		es[i] = e
 		c.off += field.Bytes
@@ -129,5 +129,5 @@ func wrapBad(err error) error {
 	if err == nil {
 		return nil
 	}
-	return fmt.Errorf("%w: %v", ErrBadProof, err)
+	return fmt.Errorf("%w: %w", ErrBadProof, err)
 }

@@ -357,7 +357,7 @@ func Verify(g *Graph, pub Public, proof []byte) (map[string][]field.Element, err
 	for _, name := range g.InProofCommitted() {
 		c, rest, err := pcs.DecodeCommitment(proof[ch.off:])
 		if err != nil {
-			return nil, fmt.Errorf("%w: advice commitment %q: %v", ErrBadProof, name, err)
+			return nil, fmt.Errorf("%w: advice commitment %q: %w", ErrBadProof, name, err)
 		}
 		if c.NumVars != g.Tensors[name].NumVars() {
 			return nil, fmt.Errorf("%w: advice commitment %q has %d variables, want %d", ErrBadProof, name, c.NumVars, g.Tensors[name].NumVars())

@@ -98,13 +98,13 @@ func verifyWeightPadding(g *Graph, pub Public) error {
 	}
 	op, rest, err := pcs.DecodeOpening(pub.WeightPadding, claims)
 	if err != nil {
-		return fmt.Errorf("%w: weight commitments: weight padding proof: %v", ErrBadProof, err)
+		return fmt.Errorf("%w: weight commitments: weight padding proof: %w", ErrBadProof, err)
 	}
 	if len(rest) != 0 {
 		return fmt.Errorf("%w: weight commitments: weight padding proof has %d trailing bytes", ErrBadProof, len(rest))
 	}
 	if err := pcs.Verify(tr, claims, op); err != nil {
-		return fmt.Errorf("%w: weight commitments: the weights are not zero in their padding: %v", ErrBadProof, err)
+		return fmt.Errorf("%w: weight commitments: the weights are not zero in their padding: %w", ErrBadProof, err)
 	}
 	return nil
 }

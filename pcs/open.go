@@ -320,7 +320,7 @@ func Verify(tr *field.Transcript, claims []Claim, op *Opening) error {
 	}
 	rho := transcribeVectors(tr, op.U)
 	if i, err := bt.check(op.U); err != nil {
-		return fmt.Errorf("pcs: claim %d: %v: %w", i, err, ErrBadProof)
+		return fmt.Errorf("pcs: claim %d: %w: %w", i, err, ErrBadProof)
 	}
 	if len(bt.vecs) == 0 {
 		return nil // only padding claims on tensors with nothing padded

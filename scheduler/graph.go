@@ -20,7 +20,8 @@ import (
 const GraphFormat = "streamprove-graph/1"
 
 // ErrGraph reports a malformed model graph; its message names the node or tensor and the field.
-var ErrGraph = errors.New("invalid model graph")
+// It is gkr.ErrGraph: a kernel's refusal of its graph and the file's validation are one error.
+var ErrGraph = gkr.ErrGraph
 
 // TensorSpec is one entry of the graph file's "tensors" object.
 type TensorSpec struct {
@@ -125,7 +126,7 @@ func ParseGraph(data []byte) (*Model, error) {
 		}
 		f.Nodes[i] = new(NodeSpec)
 		if err := f.Nodes[i].UnmarshalJSON(rn); err != nil {
-			return nil, fmt.Errorf("%w: node %d: %v", ErrGraph, i, err)
+			return nil, fmt.Errorf("%w: node %d: %w", ErrGraph, i, err)
 		}
 	}
 	return newModel(f)
@@ -167,7 +168,7 @@ func newModel(f *GraphFile) (*Model, error) {
 				return nil, fmt.Errorf("%w: tensor %q: field \"shape\" is missing", ErrGraph, name)
 			}
 			if err := checkShape(ts.Shape); err != nil {
-				return nil, fmt.Errorf("%w: tensor %q: field \"shape\": %v", ErrGraph, name, err)
+				return nil, fmt.Errorf("%w: tensor %q: field \"shape\": %w", ErrGraph, name, err)
 			}
 			dt, err := tensorstore.ParseDType(ts.DType)
 			if err != nil || !dt.IsInt() {
@@ -193,7 +194,10 @@ func newModel(f *GraphFile) (*Model, error) {
 		return nil, err
 	}
 	if err := m.Graph.Validate(); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrGraph, err)
+		if !errors.Is(err, ErrGraph) {
+			err = fmt.Errorf("%w: %w", ErrGraph, err)
+		}
+		return nil, err
 	}
 	return m, nil
 }
@@ -253,7 +257,7 @@ func (m *Model) buildNodes() error {
 		}
 		attrs, err := op.checkNode(n)
 		if err != nil {
-			return fmt.Errorf("%w: %s: %v", ErrGraph, where, err)
+			return fmt.Errorf("%w: %s: %w", ErrGraph, where, err)
 		}
 		// In topological order every input is declared with a shape or already produced.
 		ins := make([]*gkr.TensorInfo, len(n.In))
@@ -266,7 +270,7 @@ func (m *Model) buildNodes() error {
 		}
 		k, shape, extra, err := op.build(n, attrs, ins)
 		if err != nil {
-			return fmt.Errorf("%w: %s: %v", ErrGraph, where, err)
+			return fmt.Errorf("%w: %s: %w", ErrGraph, where, err)
 		}
 		if ti, ok := m.Graph.Tensors[n.Out]; ok {
 			if slices.ContainsFunc(extra, func(e gkr.TensorInfo) bool { return e.Name == n.Out }) {

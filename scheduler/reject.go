@@ -1,13 +1,15 @@
 package scheduler
 
 import (
-	"errors"
 	"regexp"
 	"strings"
+
+	"github.com/streamprove/streamprove/gkr"
 )
 
-// ErrRejected marks a rejected proof (errors.Is); the error's text is the reason.
-var ErrRejected = errors.New("proof rejected")
+// ErrRejected marks a rejected proof (errors.Is); the error's text is the reason. It is
+// gkr.ErrBadProof, the one sentinel of a rejection at every layer.
+var ErrRejected = gkr.ErrBadProof
 
 // rejection is a verifier's "no": it wraps ErrRejected and the engine's error, and reads as one
 // sentence in user terms (describeRejection) rather than the engine's chain of wrapped errors.

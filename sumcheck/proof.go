@@ -53,7 +53,7 @@ func DecodeProof(data []byte, numVars, degree, arity int) (*Proof, []byte, error
 	for i := range all {
 		e, err := field.FromBE(data[i*field.Bytes : (i+1)*field.Bytes])
 		if err != nil {
-			return nil, data, fmt.Errorf("sumcheck: proof element %d: %v: %w", i, err, ErrBadProof)
+			return nil, data, fmt.Errorf("sumcheck: proof element %d: %w: %w", i, err, ErrBadProof)
 		}
 		all[i] = e
 	}

@@ -7,8 +7,8 @@ import (
 	"github.com/streamprove/streamprove/field"
 )
 
-// Two example circuits for the data-parallel kernel, with plain-Go references for tests and
-// benchmarks.
+// The example circuit of the data-parallel kernel (MiMC, which scheduler registers as the
+// built-in "mimc" op), with its plain-Go reference for tests and benchmarks.
 
 // MiMCConstants returns the public round constants of MiMCCircuit: k_i is SHA-256 of
 // "streamprove/mimc/<i>" read big-endian and reduced mod p (so other programs — the gnark peer
@@ -51,17 +51,4 @@ func MiMC(x, key field.Element, ks []field.Element) field.Element {
 	var y field.Element
 	y.Add(&x, &key)
 	return y
-}
-
-// NeuronCircuit is one small neuron per instance, y = (w1·x1 + w2·x2 + b)² with public integer
-// weights and bias; it also outputs "z" = x1·y, which reads the output wire again (a claim on y
-// from inside the circuit besides the engine's). Inputs "x1", "x2"; outputs "y", "z".
-func NeuronCircuit(w1, w2, b int64) *Circuit {
-	c := NewCircuit()
-	x1, x2 := c.Input("x1"), c.Input("x2")
-	s := c.Add(c.Add(c.Scale(x1, w1), c.Scale(x2, w2)), c.Const(b))
-	y := c.Mul(s, s)
-	c.Output("y", y)
-	c.Output("z", c.Mul(x1, y))
-	return c
 }

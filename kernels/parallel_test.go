@@ -162,7 +162,7 @@ func neuronModel(t *testing.T, n int) *model {
 	m.data("x2", gkr.Input, []int{n}, tensorstore.Int8)
 	m.data("w", gkr.Weight, []int{3, n}, tensorstore.Int8)
 	m.node(Mul("sq", "x1", "x1", "a"), []int{n}, false)
-	m.par("neuron", NeuronCircuit(3, -5, 7), map[string]string{"x1": "a", "x2": "x2"},
+	m.par("neuron", neuronCircuit(3, -5, 7), map[string]string{"x1": "a", "x2": "x2"},
 		map[string]string{"y": "y", "z": "z"}, n, map[string]bool{"z": true})
 	m.node(NewLinear("fc", "y", "w", "", "out"), []int{3}, true)
 	m.forward()
@@ -260,4 +260,17 @@ func TestParallelShapes(t *testing.T) {
 			}
 		})
 	}
+}
+
+// neuronCircuit is one small neuron per instance, y = (w1·x1 + w2·x2 + b)² with public integer
+// weights and bias; it also outputs "z" = x1·y, which reads the output wire again (a claim on y
+// from inside the circuit besides the engine's). Inputs "x1", "x2"; outputs "y", "z".
+func neuronCircuit(w1, w2, b int64) *Circuit {
+	c := NewCircuit()
+	x1, x2 := c.Input("x1"), c.Input("x2")
+	s := c.Add(c.Add(c.Scale(x1, w1), c.Scale(x2, w2)), c.Const(b))
+	y := c.Mul(s, s)
+	c.Output("y", y)
+	c.Output("z", c.Mul(x1, y))
+	return c
 }

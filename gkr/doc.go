@@ -12,6 +12,9 @@
 // each proof, before any challenge) — by one batched opening of the polynomial commitment.
 // Every message goes through a channel that writes it to the proof and absorbs it into the
 // Fiat–Shamir transcript in one step; the prover can checkpoint after each kernel and resume.
+// Prover and verifier walk one description of the messages: the engine's kernel walk and claim
+// merges (walk, merge) and each kernel's protocol are written once over a Party, so their
+// transcripts cannot drift apart; scheduler/testdata/golden.proof pins the resulting bytes.
 //
 // The package does not read files or run forward passes: kernels get their data through the
 // Witness interface, and package kernels implements the layer kinds.

@@ -2,10 +2,9 @@
 // given as a field.Source (its 2^n evaluations in MLE order), opening it at points — several
 // points on several commitments in one batch — and verifying those openings. The scheme is
 // Hyrax over BN254 G1 (DESIGN §10): the evaluations are a 2^a × 2^b matrix (row index = the
-// high a variables, column index = the low b variables), the
-// commitment is one Pedersen commitment per row against generators G_j derived by hash-to-curve
-// (no trusted setup; G_j does not depend on b, so every commitment shares one generator list), and
-// the opening of a claim at (r_col, r_row) is u = Σ_i eq(r_row, i)·row_i, 2^b elements. Commit and
+// high a variables, column index = the low b variables), the commitment is one Pedersen
+// commitment per row against generators G_j derived by hash-to-curve (no trusted setup; G_j does
+// not depend on b, so every commitment shares one generator list), and the opening of a claim at (r_col, r_row) is u = Σ_i eq(r_row, i)·row_i, 2^b elements. Commit and
 // Open each stream the source once with O(2^b) memory reserved from the caller's budget; the
 // verifier folds a whole batch into one MSM. Commitments bind but do not hide. Besides point
 // claims, a batch takes padding claims (padding.go): that a committed tensor is zero at every

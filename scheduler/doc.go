@@ -11,5 +11,6 @@
 // it builds the node's kernel from typed Attrs. Importers assemble graphs with GraphBuilder,
 // which validates through ParseGraph.
 //
-// It holds no protocol logic (packages gkr and kernels do) and prints nothing (the CLI does).
+// It holds no protocol logic (packages gkr and kernels do), prints nothing and measures no other
+// process (the CLI does: cmd/streamprove's bench re-runs the binary and plots RSS).
 package scheduler

@@ -6,8 +6,8 @@
 // and how much. A Table is a vector of field elements that lives in RAM when its bytes can be
 // reserved and in a spill file otherwise: NewTable keeps an eighth of the limit free for the
 // readers of later steps, NewTableKeeping keeps exactly what its caller says it still needs. The
-// ledger is a plan, not a measurement: internal/procstat reads the kernel's VmHWM, which is what tests and
-// benchmarks check.
+// ledger is a plan, not a measurement: the kernel's VmHWM (read by internal/procstat) is what
+// tests and benchmarks check.
 //
 // Spill files are read and written with pread/pwrite into caller buffers rather than mmapped:
 // every touched page of a mapping counts in RSS until it is unmapped or MADV_DONTNEED'd, while a

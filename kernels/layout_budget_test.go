@@ -5,12 +5,11 @@ import (
 	"math/big"
 	"math/rand/v2"
 	"os"
-	"os/exec"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/streamprove/streamprove/gkr"
+	"github.com/streamprove/streamprove/internal/childtest"
 	"github.com/streamprove/streamprove/pcs"
 	"github.com/streamprove/streamprove/spill"
 	"github.com/streamprove/streamprove/sumcheck"
@@ -18,7 +17,7 @@ import (
 )
 
 const (
-	layoutBudgetEnv   = "STREAMPROVE_LAYOUT_BUDGET_CHILD"
+	layoutBudgetEnv   = "STREAMPROVE_LAYOUT_BUDGET_DIR"
 	layoutBudgetBytes = 32 << 20
 )
 
@@ -31,36 +30,20 @@ var layoutBudgetX = []int{64, 255, 1024}
 // TestLayoutBudget runs forward, prove and verify of slice → repad reshape → linear in a child
 // process under a 32 MiB budget and checks the child's real peak RSS (VmHWM).
 func TestLayoutBudget(t *testing.T) {
-	if dir := os.Getenv(layoutBudgetEnv); dir != "" {
-		layoutBudgetChild(t, dir)
+	if childtest.IsChild() {
+		layoutBudgetChild(t, os.Getenv(layoutBudgetEnv))
 		return
 	}
 	if testing.Short() {
 		t.Skip("proves a slice and a reshape of a 2^24-element tensor under a 32 MiB budget")
 	}
-	cmd := exec.Command(os.Args[0], "-test.run=^TestLayoutBudget$", "-test.v")
-	cmd.Env = append(os.Environ(), layoutBudgetEnv+"="+t.TempDir())
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("child: %v\n%s", err, out)
+	out := childtest.Run(t, "TestLayoutBudget", layoutBudgetEnv+"="+t.TempDir())
+	for _, r := range out.Values("REPORT") {
+		t.Log(r)
 	}
-	var hwm int64
-	for _, line := range strings.Split(string(out), "\n") {
-		if strings.HasPrefix(line, "VMHWM ") {
-			fmt.Sscan(strings.TrimPrefix(line, "VMHWM "), &hwm)
-		}
-		if strings.HasPrefix(line, "REPORT ") {
-			t.Log(strings.TrimPrefix(line, "REPORT "))
-		}
-	}
-	if hwm == 0 {
-		t.Fatalf("child reported no VmHWM:\n%s", out)
-	}
+	hwm := out.CheckPeakRSS(t, layoutBudgetBytes)
 	t.Logf("input %v (%s as field elements), budget %s, child VmHWM %s", layoutBudgetX,
 		spill.FormatBytes(32*gkr.Numel(layoutBudgetX)), spill.FormatBytes(layoutBudgetBytes), spill.FormatBytes(hwm))
-	if hwm >= layoutBudgetBytes {
-		t.Fatalf("VmHWM %s exceeds the %s budget", spill.FormatBytes(hwm), spill.FormatBytes(layoutBudgetBytes))
-	}
 }
 
 func layoutBudgetChild(t *testing.T, dir string) {
@@ -144,11 +127,7 @@ func layoutBudgetChild(t *testing.T, dir string) {
 		t.Fatalf("verify: %v", err)
 	}
 	ver := time.Since(start)
-	hwm, err := spill.PeakRSS()
-	if err != nil {
-		t.Fatal(err)
-	}
 	fmt.Printf("REPORT forward %v, prove %v, verify %v (includes the public input's MLE), proof %d bytes, ledger peak %s of %s\n",
 		fwd.Round(time.Millisecond), prv.Round(time.Millisecond), ver.Round(time.Millisecond), len(proof), spill.FormatBytes(bud.Peak()), spill.FormatBytes(bud.Limit()))
-	fmt.Printf("VMHWM %d\n", hwm)
+	childtest.ReportPeakRSS(t)
 }

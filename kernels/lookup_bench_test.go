@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/big"
 	"math/rand/v2"
+	"syscall"
 	"testing"
 	"time"
 
@@ -38,23 +39,40 @@ func bigInput(s *tensorstore.Store, name string, rows, cols int, seed uint64, ge
 	return &gkr.TensorInfo{Name: name, Shape: []int{rows, cols}, Role: gkr.Input}, nil
 }
 
-// stepTimes records the wall time of each step of a gkr.Prove through its Progress callback.
+// stepTimes records the wall time of each step of a gkr.Prove through its Progress callback,
+// and the process's CPU time (user + system) in cpu: on a shared machine wall times of one
+// process vary with the load, its CPU time much less.
 type stepTimes struct {
-	last  time.Time
-	step  string
-	times map[string]time.Duration
+	last    time.Time
+	lastCPU time.Duration
+	step    string
+	times   map[string]time.Duration
+	cpu     map[string]time.Duration
+}
+
+// processCPU returns the process's user + system CPU time.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func (st *stepTimes) progress(step string, done, total int) {
-	now := time.Now()
+	now, cpu := time.Now(), processCPU()
+	if st.cpu == nil {
+		st.cpu = map[string]time.Duration{}
+	}
 	if st.step != "" {
 		st.times[st.step] += now.Sub(st.last)
+		st.cpu[st.step] += cpu - st.lastCPU
 		if childtest.IsChild() {
 			hwm, _ := procstat.PeakRSS()
 			fmt.Printf("REPORT after %s: VmHWM %s\n", st.step, spill.FormatBytes(hwm))
 		}
 	}
-	st.step, st.last = step, now
+	st.step, st.last, st.lastCPU = step, now, cpu
 }
 
 // lookupGraph builds x (input, rows×cols) → kernel → advice, with nothing consuming y.
@@ -100,7 +118,7 @@ func lookupGraph(s *tensorstore.Store, op string, rows, cols int, budget *spill.
 }
 
 // proveLookupGraph proves and verifies g and reports the time per step and the proof size.
-func proveLookupGraph(s *tensorstore.Store, g *gkr.Graph, budget *spill.Budget, dir string) (map[string]time.Duration, []byte, error) {
+func proveLookupGraph(s *tensorstore.Store, g *gkr.Graph, budget *spill.Budget, dir string) (*stepTimes, []byte, error) {
 	w := &StoreWitness{Store: s, Budget: budget}
 	defer w.Close()
 	st := &stepTimes{times: map[string]time.Duration{}}
@@ -115,7 +133,7 @@ func proveLookupGraph(s *tensorstore.Store, g *gkr.Graph, budget *spill.Budget, 
 		return nil, nil, fmt.Errorf("verify: %w", err)
 	}
 	st.times["verify"] = time.Since(start)
-	return st.times, proof, nil
+	return st, proof, nil
 }
 
 // lookupKernelBytes is the size of a lookup kernel's messages in a proof over 2^n elements:
@@ -159,7 +177,7 @@ func benchLookupUnder(b *testing.B, op string, logN int, ledger int64) {
 		b.Fatal(err)
 	}
 	N := float64(int64(1) << logN)
-	var kern, commit, open, verify, total time.Duration
+	var kern, commit, open, verify, total, cpu time.Duration
 	var proof []byte
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -168,13 +186,16 @@ func benchLookupUnder(b *testing.B, op string, logN int, ledger int64) {
 		if ledger > 0 {
 			bud = spill.NewBudget(ledger)
 		}
-		times, p, err := proveLookupGraph(s, g, bud, b.TempDir())
+		st, p, err := proveLookupGraph(s, g, bud, b.TempDir())
 		if err != nil {
 			b.Fatal(err)
 		}
 		total += time.Since(start)
 		proof = p
-		for step, d := range times {
+		for _, d := range st.cpu {
+			cpu += d
+		}
+		for step, d := range st.times {
 			switch {
 			case step == op:
 				kern += d
@@ -200,6 +221,7 @@ func benchLookupUnder(b *testing.B, op string, logN int, ledger int64) {
 	}
 	comBytes := off - 70
 	kb := lookupKernelBytes(g.Kernels[0].(*Lookup), logN)
+	b.ReportMetric(float64(cpu.Nanoseconds())/n/N, "prove-cpu-ns/elem")
 	b.ReportMetric(float64(kern.Nanoseconds())/n/N, "kernel-ns/elem")
 	b.ReportMetric(float64(commit.Nanoseconds())/n/N, "commit-ns/elem")
 	b.ReportMetric(float64(open.Nanoseconds())/n/N, "open-ns/elem")

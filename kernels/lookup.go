@@ -433,15 +433,34 @@ func (b *treeBuilder) leafPass(trees []*fracTree, sinks []*layerSink, srcs []fie
 		return err
 	}
 	defer release()
-	bufs := make([][]field.Element, nt)
-	for t := range bufs {
-		bufs[t] = make([]field.Element, C)
+	ints := true
+	for _, st := range streams {
+		ints = ints && st.is != nil
+	}
+	var bufs [][]field.Element
+	var ibufs [][]int64
+	if ints {
+		ibufs = make([][]int64, nt)
+		for t := range ibufs {
+			ibufs[t] = make([]int64, C)
+		}
+	} else {
+		bufs = make([][]field.Element, nt)
+		for t := range bufs {
+			bufs[t] = make([]field.Element, C)
+		}
 	}
 	q, tmp := make(field.Vector, C), make(field.Vector, C)
 	p2, q2, qe, qo := make([]field.Element, C/2), make([]field.Element, C/2), make([]field.Element, C/2), make([]field.Element, C/2)
 	for off := int64(0); off < N; off += C {
 		for t := range streams {
-			if err := streams[t].read(bufs[t]); err != nil {
+			var err error
+			if ints {
+				err = readFull(streams[t].is.Next, ibufs[t])
+			} else {
+				err = streams[t].read(bufs[t])
+			}
+			if err != nil {
 				return fmt.Errorf("witness tensor %d at %d: %w", t, off, err)
 			}
 		}
@@ -452,8 +471,12 @@ func (b *treeBuilder) leafPass(trees []*fracTree, sinks []*layerSink, srcs []fie
 				for i := range qv {
 					qv[i] = beta
 				}
-				for t := range bufs {
+				for t := range streams {
 					if a[A][t].IsZero() {
+						continue
+					}
+					if ints {
+						subScaledInts(qv, tv, ibufs[t][2*s:2*e], &a[A][t])
 						continue
 					}
 					tv.ScalarMul(field.Vector(bufs[t][2*s:2*e]), &a[A][t])
@@ -480,6 +503,38 @@ func (b *treeBuilder) leafPass(trees []*fracTree, sinks []*layerSink, srcs []fie
 		}
 	}
 	return nil
+}
+
+// subScaledInts sets q[i] −= a·v[i] for integers v, using tmp (len(q) elements) as scratch. When
+// the values span at most len(v)/4 integers (a quantized activation, a remainder, a parity),
+// the products come from a table of a·(lo … hi) built by additions, so a leaf costs a lookup and
+// a subtraction instead of a conversion and two multiplications; wide values (the requantized
+// input) take the multiplications.
+func subScaledInts(q, tmp field.Vector, v []int64, a *field.Element) {
+	if len(v) == 0 {
+		return
+	}
+	lo, hi := v[0], v[0]
+	for _, x := range v {
+		lo, hi = min(lo, x), max(hi, x)
+	}
+	if span := uint64(hi - lo); span < uint64(len(v)/4) && hi-lo >= 0 {
+		tab := tmp[:span+1]
+		tab[0] = field.NewInt(lo)
+		tab[0].Mul(&tab[0], a)
+		for k := 1; k < len(tab); k++ {
+			tab[k].Add(&tab[k-1], a)
+		}
+		for i, x := range v {
+			q[i].Sub(&q[i], &tab[x-lo])
+		}
+		return
+	}
+	for i, x := range v {
+		tmp[i].SetInt64(x)
+	}
+	tmp.ScalarMul(tmp, a)
+	q.Sub(q, tmp)
 }
 
 // buildTable stores the leaves of a table tree (numerators: the multiplicities; denominators

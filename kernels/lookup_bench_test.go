@@ -177,7 +177,7 @@ func benchLookupUnder(b *testing.B, op string, logN int, ledger int64) {
 		b.Fatal(err)
 	}
 	N := float64(int64(1) << logN)
-	var kern, commit, open, verify, total, cpu time.Duration
+	var kern, commit, open, verify, total, cpu, kernCPU, commitCPU time.Duration
 	var proof []byte
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -192,8 +192,14 @@ func benchLookupUnder(b *testing.B, op string, logN int, ledger int64) {
 		}
 		total += time.Since(start)
 		proof = p
-		for _, d := range st.cpu {
+		for step, d := range st.cpu {
 			cpu += d
+			switch {
+			case step == op:
+				kernCPU += d
+			case len(step) > 6 && step[:6] == "commit":
+				commitCPU += d
+			}
 		}
 		for step, d := range st.times {
 			switch {
@@ -222,6 +228,8 @@ func benchLookupUnder(b *testing.B, op string, logN int, ledger int64) {
 	comBytes := off - 70
 	kb := lookupKernelBytes(g.Kernels[0].(*Lookup), logN)
 	b.ReportMetric(float64(cpu.Nanoseconds())/n/N, "prove-cpu-ns/elem")
+	b.ReportMetric(float64(kernCPU.Nanoseconds())/n/N, "kernel-cpu-ns/elem")
+	b.ReportMetric(float64(commitCPU.Nanoseconds())/n/N, "commit-cpu-ns/elem")
 	b.ReportMetric(float64(kern.Nanoseconds())/n/N, "kernel-ns/elem")
 	b.ReportMetric(float64(commit.Nanoseconds())/n/N, "commit-ns/elem")
 	b.ReportMetric(float64(open.Nanoseconds())/n/N, "open-ns/elem")

@@ -17,7 +17,7 @@ func TestCommitterMatchesCommit(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, step := range []int{1, 7, 100, 1 << 11} {
-		cm, err := newCommitter(11, Options{Workers: 2})
+		cm, err := newCommitter(11, Options{Workers: 2}, false)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -39,7 +39,7 @@ func TestCommitterMatchesCommit(t *testing.T) {
 
 func TestCommitterLengthErrors(t *testing.T) {
 	b := spill.NewBudget(64 << 20)
-	cm, err := newCommitter(4, Options{Budget: b})
+	cm, err := newCommitter(4, Options{Budget: b}, false)
 	if err != nil {
 		t.Fatal(err)
 	}

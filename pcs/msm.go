@@ -600,6 +600,31 @@ func newRowWorker(b int) *rowWorker {
 	return &rowWorker{s: make([]int64, 1<<b), sc: newMSMScratch(b, maxC), maxC: maxC}
 }
 
+// commitRowInts is commitRow for a row of integers below 2^smallMaxBits in magnitude (an integer
+// source's Bits says so): the small-scalar MSM straight from them.
+func (w *rowWorker) commitRowInts(dst *bn254.G1Affine, gens []bn254.G1Affine, row []int64) {
+	var or uint64
+	for _, v := range row {
+		if v < 0 {
+			or |= uint64(-v)
+		} else {
+			or |= uint64(v)
+		}
+	}
+	var res bn254.G1Jac
+	if bits.Len64(or) <= smallMaxBits {
+		msmSmall(&res, gens[:len(row)], row, bits.Len64(or), w.sc, w.maxC)
+	} else {
+		// Not for a source that keeps its Bits promise; the field path stays exact.
+		fe := make([]fr.Element, len(row))
+		for j, v := range row {
+			fe[j].SetInt64(v)
+		}
+		msmWide(&res, gens[:len(row)], fe, w.sc, w.maxC)
+	}
+	dst.FromJacobian(&res)
+}
+
 // commitRow sets dst = Σ_j row_j·gens_j: the small-scalar MSM when every element of the row is an
 // integer of at most smallMaxBits bits, and msmWide (the same buckets over 253-bit magnitudes)
 // otherwise. gnark-crypto's MultiExp is not used for rows: on 2^12 random scalars it took 2×

@@ -614,24 +614,80 @@ func (b *treeBuilder) evalPass(src field.Source, rho []field.Element, out []fiel
 	defer release()
 	c, _ := field.Log2(C)
 	ce := field.NewChunkEq(rho, c-1)
-	buf := make([]field.Element, C)
-	ev, od := make([]field.Element, C/2), make([]field.Element, C/2)
 	h := int(C / 2)
+	var buf, ev, od []field.Element
+	var ib, ie, io []int64
+	if st.is != nil {
+		// An integer tensor: its halves are inner products of eq with integers (intDot).
+		ib, ie, io = make([]int64, C), make([]int64, h), make([]int64, h)
+		buf = make([]field.Element, h) // intDot's buckets
+	} else {
+		buf, ev, od = make([]field.Element, C), make([]field.Element, h), make([]field.Element, h)
+	}
 	for j := int64(0); j < N/C; j++ {
-		if err := st.read(buf); err != nil {
-			return fmt.Errorf("at %d: %w", j*C, err)
-		}
-		for i := 0; i < h; i++ {
-			ev[i] = buf[2*i]
-			od[i] = buf[2*i+1]
+		var e, o field.Element
+		if st.is != nil {
+			if err := readFull(st.is.Next, ib); err != nil {
+				return fmt.Errorf("at %d: %w", j*C, err)
+			}
+			for i := 0; i < h; i++ {
+				ie[i] = ib[2*i]
+				io[i] = ib[2*i+1]
+			}
+			e = intDot(ce.Lo, ie, buf)
+			o = intDot(ce.Lo, io, buf)
+		} else {
+			if err := st.read(buf); err != nil {
+				return fmt.Errorf("at %d: %w", j*C, err)
+			}
+			for i := 0; i < h; i++ {
+				ev[i] = buf[2*i]
+				od[i] = buf[2*i+1]
+			}
+			e = field.InnerProduct(ev, ce.Lo)
+			o = field.InnerProduct(od, ce.Lo)
 		}
 		hi := ce.Hi(j)
-		e := field.InnerProduct(ev, ce.Lo)
-		o := field.InnerProduct(od, ce.Lo)
 		e.Mul(&e, &hi)
 		o.Mul(&o, &hi)
 		out[0].Add(&out[0], &e)
 		out[1].Add(&out[1], &o)
 	}
 	return nil
+}
+
+// intDot returns Σ_i w[i]·v[i] for integers v, using scratch (len(v) elements) for buckets.
+// When the values span at most len(v)/4 integers, the weights are summed per value (one
+// addition each) and Σ_k (lo+k)·B_k = lo·Σ_k B_k + Σ_{k≥1} Σ_{k'≥k} B_k' takes additions and one
+// multiplication; wider values are converted and multiplied.
+func intDot(w []field.Element, v []int64, scratch []field.Element) field.Element {
+	if len(v) == 0 {
+		return field.Element{}
+	}
+	lo, hi := v[0], v[0]
+	for _, x := range v {
+		lo, hi = min(lo, x), max(hi, x)
+	}
+	if span := uint64(hi - lo); hi-lo >= 0 && span < uint64(len(v)/4) {
+		bk := scratch[:span+1]
+		clear(bk)
+		for i, x := range v {
+			bk[x-lo].Add(&bk[x-lo], &w[i])
+		}
+		var suf, tot field.Element
+		for k := len(bk) - 1; k >= 1; k-- {
+			suf.Add(&suf, &bk[k])
+			tot.Add(&tot, &suf)
+		}
+		suf.Add(&suf, &bk[0])
+		l := field.NewInt(lo)
+		l.Mul(&l, &suf)
+		tot.Add(&tot, &l)
+		return tot
+	}
+	f := scratch[:len(v)]
+	for i, x := range v {
+		f[i].SetInt64(x)
+	}
+	return field.InnerProduct(f, w[:len(v)])
 }

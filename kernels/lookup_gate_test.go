@@ -66,3 +66,42 @@ func TestFracGatesMatchTheirFormula(t *testing.T) {
 		}
 	}
 }
+
+// TestIntHelpersMatchFieldArithmetic checks intDot and subScaledInts, on their table and their
+// multiplication paths, against plain field arithmetic.
+func TestIntHelpersMatchFieldArithmetic(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, c := range []struct {
+		n      int
+		lo, hi int64
+	}{{64, 0, 1}, {64, -128, 127}, {4096, -256, 256}, {64, -1 << 30, 1 << 30}, {1, 5, 5}, {2, -3, 9}, {512, 7, 7}} {
+		v := make([]int64, c.n)
+		for i := range v {
+			v[i] = c.lo + rng.Int64N(c.hi-c.lo+1)
+		}
+		w := make([]field.Element, c.n)
+		q := make([]field.Element, c.n)
+		want := make([]field.Element, c.n)
+		var dot field.Element
+		a := field.NewInt(rng.Int64())
+		for i := range w {
+			w[i] = field.NewInt(rng.Int64())
+			q[i] = field.NewInt(rng.Int64())
+			x := field.NewInt(v[i])
+			var p field.Element
+			p.Mul(&x, &w[i])
+			dot.Add(&dot, &p)
+			p.Mul(&x, &a)
+			want[i].Sub(&q[i], &p)
+		}
+		if got := intDot(w, v, make([]field.Element, c.n)); !got.Equal(&dot) {
+			t.Fatalf("intDot over %d values in [%d, %d]: wrong sum", c.n, c.lo, c.hi)
+		}
+		subScaledInts(q, make([]field.Element, c.n), v, &a)
+		for i := range q {
+			if !q[i].Equal(&want[i]) {
+				t.Fatalf("subScaledInts over %d values in [%d, %d]: wrong at %d", c.n, c.lo, c.hi, i)
+			}
+		}
+	}
+}

@@ -32,6 +32,69 @@ type lookupWriter struct {
 	buf []int64
 }
 
+// adviceOut opens a lookup kernel's outputs (its result, advice, multiplicities) and makes them
+// visible together: nothing is committed to the store unless every one is written.
+type adviceOut struct {
+	fc      *ForwardCtx
+	node    string
+	chunk   int
+	writers []*lookupWriter
+}
+
+// create opens an output whose values lie in [lo, hi]: its bound is the larger magnitude, its
+// dtype the narrowest that holds the range (int8 holds −128, which the bound alone would send to
+// int16).
+func (o *adviceOut) create(name string, shape []int, lo, hi int64) (*lookupWriter, error) {
+	if o.fc.Bounds != nil {
+		o.fc.Bounds[name] = bigInt(max(-lo, hi))
+	}
+	dt := tensorstore.Int64
+	for _, d := range []tensorstore.DType{tensorstore.Int8, tensorstore.Int16, tensorstore.Int32} {
+		if dlo, dhi := d.Bounds(); lo >= dlo && hi <= dhi {
+			dt = d
+			break
+		}
+	}
+	w, err := o.fc.Store.Create(name, shape, dt, o.fc.Write)
+	if err != nil {
+		return nil, fmt.Errorf("node %s: %w", o.node, err)
+	}
+	lw := &lookupWriter{w: w, buf: make([]int64, 0, o.chunk)}
+	o.writers = append(o.writers, lw)
+	return lw, nil
+}
+
+// abort drops every output opened so far.
+func (o *adviceOut) abort() {
+	for _, w := range o.writers {
+		w.w.Abort()
+	}
+}
+
+// finish writes the multiplicities of core's arguments — the padding (padded − n positions,
+// zero in every witness tensor) counted at each table's zero row — and commits every output.
+func (o *adviceOut) finish(core *lookupCore, mults [][]int64, padded, n int64) error {
+	for A, a := range core.args {
+		mults[A][a.tab.zeroRow] += padded - n
+	}
+	for A, a := range core.args {
+		w, err := o.create(a.mult, []int{1 << a.tab.logSize}, 0, padded)
+		if err != nil {
+			return err
+		}
+		if err := w.w.WriteInt64s(mults[A]); err != nil {
+			return fmt.Errorf("node %s: %w", o.node, err)
+		}
+	}
+	for _, w := range o.writers {
+		if _, err := w.w.Commit(); err != nil {
+			return fmt.Errorf("node %s: %w", o.node, err)
+		}
+	}
+	o.writers = nil
+	return nil
+}
+
 // Forward streams x once, writes y and the advice tensors, and counts the multiplicities (in
 // RAM: one int64 per table row). A value the tables cannot prove fails the pass, naming the node,
 // the element and the value.
@@ -63,37 +126,13 @@ func (l *Lookup) Forward(fc *ForwardCtx) (err error) {
 	}
 
 	// Writers for y, rem, par (those that exist), then the multiplicities.
-	var writers []*lookupWriter
+	out := &adviceOut{fc: fc, node: l.name, chunk: c}
 	defer func() {
 		if err != nil {
-			for _, w := range writers {
-				w.w.Abort()
-			}
+			out.abort()
 		}
 	}()
-	// create opens an output whose values lie in [lo, hi]: its bound is the larger magnitude,
-	// its dtype the narrowest that holds the range (int8 holds −128, which the bound alone
-	// would send to int16).
-	create := func(name string, shape []int, lo, hi int64) (*lookupWriter, error) {
-		b := bigInt(max(-lo, hi))
-		if fc.Bounds != nil {
-			fc.Bounds[name] = b
-		}
-		dt := tensorstore.Int64
-		for _, d := range []tensorstore.DType{tensorstore.Int8, tensorstore.Int16, tensorstore.Int32} {
-			if dlo, dhi := d.Bounds(); lo >= dlo && hi <= dhi {
-				dt = d
-				break
-			}
-		}
-		w, err := fc.Store.Create(name, shape, dt, fc.Write)
-		if err != nil {
-			return nil, fmt.Errorf("node %s: %w", l.name, err)
-		}
-		lw := &lookupWriter{w: w, buf: make([]int64, 0, c)}
-		writers = append(writers, lw)
-		return lw, nil
-	}
+	create := out.create
 	var wy, wrem, wpar *lookupWriter
 	if l.op != "range" {
 		if wy, err = create(l.y, xi.Shape, l.lo, l.hi); err != nil {
@@ -160,25 +199,7 @@ func (l *Lookup) Forward(fc *ForwardCtx) (err error) {
 		}
 	}
 	// The padding of every witness tensor is zero, a tuple found at each table's zero row.
-	for A, a := range l.core.args {
-		mults[A][a.tab.zeroRow] += padded - n
-	}
-	for A, a := range l.core.args {
-		w, err := create(a.mult, []int{1 << a.tab.logSize}, 0, padded)
-		if err != nil {
-			return err
-		}
-		if err := w.w.WriteInt64s(mults[A]); err != nil {
-			return fmt.Errorf("node %s: %w", l.name, err)
-		}
-	}
-	for _, w := range writers {
-		if _, err := w.w.Commit(); err != nil {
-			return fmt.Errorf("node %s: %w", l.name, err)
-		}
-	}
-	writers = nil
-	return nil
+	return out.finish(&l.core, mults, padded, n)
 }
 
 // openInt64s reads a tensor's values as int64: natively for integer tensors, and through the

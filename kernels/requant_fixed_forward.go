@@ -3,8 +3,6 @@ package kernels
 import (
 	"fmt"
 	"math/bits"
-
-	"github.com/streamprove/streamprove/tensorstore"
 )
 
 // fixedRound is the integer side of RequantFixed for one element: with t = x·m + 2^(n−1) (exact,
@@ -67,33 +65,13 @@ func (k *RequantFixed) Forward(fc *ForwardCtx) (err error) {
 	for A, a := range k.core.args {
 		mults[A] = make([]int64, 1<<a.tab.logSize)
 	}
-	var writers []*lookupWriter
+	out := &adviceOut{fc: fc, node: k.name, chunk: c}
 	defer func() {
 		if err != nil {
-			for _, w := range writers {
-				w.w.Abort()
-			}
+			out.abort()
 		}
 	}()
-	create := func(name string, shape []int, lo, hi int64) (*lookupWriter, error) {
-		if fc.Bounds != nil {
-			fc.Bounds[name] = bigInt(max(-lo, hi))
-		}
-		dt := tensorstore.Int64
-		for _, d := range []tensorstore.DType{tensorstore.Int8, tensorstore.Int16, tensorstore.Int32} {
-			if dlo, dhi := d.Bounds(); lo >= dlo && hi <= dhi {
-				dt = d
-				break
-			}
-		}
-		w, err := fc.Store.Create(name, shape, dt, fc.Write)
-		if err != nil {
-			return nil, fmt.Errorf("node %s: %w", k.name, err)
-		}
-		lw := &lookupWriter{w: w, buf: make([]int64, 0, c)}
-		writers = append(writers, lw)
-		return lw, nil
-	}
+	create := out.create
 	zp := k.spec.ZeroPoint
 	outs := make([]*lookupWriter, nout) // y, y0, σ, limbs
 	ranges := [][2]int64{{k.lo, k.hi}, {k.lo - zp, k.hi - zp}, {0, 1}}
@@ -174,23 +152,5 @@ func (k *RequantFixed) Forward(fc *ForwardCtx) (err error) {
 		}
 	}
 	// Padding: every advice tensor and t are zero there, the tuple at each table's zero row.
-	for A, a := range k.core.args {
-		mults[A][a.tab.zeroRow] += padded - n
-	}
-	for A, a := range k.core.args {
-		w, err := create(a.mult, []int{1 << a.tab.logSize}, 0, padded)
-		if err != nil {
-			return err
-		}
-		if err := w.w.WriteInt64s(mults[A]); err != nil {
-			return fmt.Errorf("node %s: %w", k.name, err)
-		}
-	}
-	for _, w := range writers {
-		if _, err := w.w.Commit(); err != nil {
-			return fmt.Errorf("node %s: %w", k.name, err)
-		}
-	}
-	writers = nil
-	return nil
+	return out.finish(&k.core, mults, padded, n)
 }

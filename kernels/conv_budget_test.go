@@ -48,37 +48,8 @@ func TestConvBudget(t *testing.T) {
 func convBudgetChild(t *testing.T, dir string) {
 	spill.SetMemoryLimit(convBudgetBytes)
 	bud := spill.NewBudget(convBudgetBytes - spill.RuntimeOverhead)
-	s, err := tensorstore.Open(dir + "/store")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	rng := rand.New(rand.NewPCG(5, 6))
-	opts := tensorstore.WriteOptions{ChunkElems: 1 << 14, Budget: bud}
-	g := &gkr.Graph{Name: "conv budget", Tensors: map[string]*gkr.TensorInfo{}}
-	bounds := map[string]*big.Int{}
-	data := func(name string, role gkr.Role, shape []int, dt tensorstore.DType) {
-		w, err := s.Create(name, shape, dt, opts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		buf := make([]int64, 1<<14)
-		for left := gkr.Numel(shape); left > 0; {
-			n := min(left, int64(len(buf)))
-			for i := range buf[:n] {
-				buf[i] = rng.Int64N(256) - 128
-			}
-			if err := w.WriteInt64s(buf[:n]); err != nil {
-				t.Fatal(err)
-			}
-			left -= n
-		}
-		if _, err := w.Commit(); err != nil {
-			t.Fatal(err)
-		}
-		g.Tensors[name] = &gkr.TensorInfo{Name: name, Shape: shape, Role: role}
-		bounds[name] = BoundForDType(dt)
-	}
+	bm := newBudgetModel(t, dir, "conv budget", bud, 5)
+	s, g, bounds, opts, data := bm.s, bm.g, bm.bounds, bm.opts, bm.data
 	data("x", gkr.Input, convBudgetX, tensorstore.Int8)
 	data("w1", gkr.Weight, []int{16, 16, 3, 3}, tensorstore.Int8)
 	data("w2", gkr.Weight, []int{1, 16, 4, 4}, tensorstore.Int8)
@@ -138,4 +109,50 @@ func convBudgetChild(t *testing.T, dir string) {
 	fmt.Printf("REPORT forward %v, prove %v, verify %v (includes the public input's MLE), proof %d bytes, ledger peak %s of %s\n",
 		fwd.Round(time.Millisecond), prv.Round(time.Millisecond), ver.Round(time.Millisecond), len(proof), spill.FormatBytes(bud.Peak()), spill.FormatBytes(bud.Limit()))
 	childtest.ReportPeakRSS(t)
+}
+
+// budgetModel is a budget test child's store and graph: tensors of random int8-range values
+// written chunk by chunk under the budget, never whole in RAM.
+type budgetModel struct {
+	t      *testing.T
+	s      *tensorstore.Store
+	g      *gkr.Graph
+	bounds map[string]*big.Int
+	opts   tensorstore.WriteOptions
+	rng    *rand.Rand
+}
+
+func newBudgetModel(t *testing.T, dir, name string, bud *spill.Budget, seed uint64) *budgetModel {
+	s, err := tensorstore.Open(dir + "/store")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return &budgetModel{t: t, s: s, g: &gkr.Graph{Name: name, Tensors: map[string]*gkr.TensorInfo{}},
+		bounds: map[string]*big.Int{}, opts: tensorstore.WriteOptions{ChunkElems: 1 << 14, Budget: bud},
+		rng: rand.New(rand.NewPCG(seed, seed+1))}
+}
+
+// data writes a tensor of random values in [−128, 128) and declares it.
+func (m *budgetModel) data(name string, role gkr.Role, shape []int, dt tensorstore.DType) {
+	w, err := m.s.Create(name, shape, dt, m.opts)
+	if err != nil {
+		m.t.Fatal(err)
+	}
+	buf := make([]int64, 1<<14)
+	for left := gkr.Numel(shape); left > 0; {
+		n := min(left, int64(len(buf)))
+		for i := range buf[:n] {
+			buf[i] = m.rng.Int64N(256) - 128
+		}
+		if err := w.WriteInt64s(buf[:n]); err != nil {
+			m.t.Fatal(err)
+		}
+		left -= n
+	}
+	if _, err := w.Commit(); err != nil {
+		m.t.Fatal(err)
+	}
+	m.g.Tensors[name] = &gkr.TensorInfo{Name: name, Shape: shape, Role: role}
+	m.bounds[name] = BoundForDType(dt)
 }

@@ -2,8 +2,6 @@ package kernels
 
 import (
 	"fmt"
-	"math/big"
-	"math/rand/v2"
 	"os"
 	"testing"
 	"time"
@@ -49,37 +47,8 @@ func TestLayoutBudget(t *testing.T) {
 func layoutBudgetChild(t *testing.T, dir string) {
 	spill.SetMemoryLimit(layoutBudgetBytes)
 	bud := spill.NewBudget(layoutBudgetBytes - spill.RuntimeOverhead)
-	s, err := tensorstore.Open(dir + "/store")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	rng := rand.New(rand.NewPCG(7, 8))
-	opts := tensorstore.WriteOptions{ChunkElems: 1 << 14, Budget: bud}
-	g := &gkr.Graph{Name: "layout budget", Tensors: map[string]*gkr.TensorInfo{}}
-	bounds := map[string]*big.Int{}
-	data := func(name string, role gkr.Role, shape []int, dt tensorstore.DType) {
-		w, err := s.Create(name, shape, dt, opts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		buf := make([]int64, 1<<14)
-		for left := gkr.Numel(shape); left > 0; {
-			n := min(left, int64(len(buf)))
-			for i := range buf[:n] {
-				buf[i] = rng.Int64N(256) - 128
-			}
-			if err := w.WriteInt64s(buf[:n]); err != nil {
-				t.Fatal(err)
-			}
-			left -= n
-		}
-		if _, err := w.Commit(); err != nil {
-			t.Fatal(err)
-		}
-		g.Tensors[name] = &gkr.TensorInfo{Name: name, Shape: shape, Role: role}
-		bounds[name] = BoundForDType(dt)
-	}
+	bm := newBudgetModel(t, dir, "layout budget", bud, 7)
+	s, g, bounds, opts, data := bm.s, bm.g, bm.bounds, bm.opts, bm.data
 	data("x", gkr.Input, layoutBudgetX, tensorstore.Int8)
 	data("w", gkr.Weight, []int{4, 1000}, tensorstore.Int8)
 	sl := NewSlice("sl", "x", "s", []int{0, 1, 0}, []int{64, 254, 1000})

@@ -51,7 +51,7 @@ func layoutBudgetChild(t *testing.T, dir string) {
 	s, g, bounds, opts, data := bm.s, bm.g, bm.bounds, bm.opts, bm.data
 	data("x", gkr.Input, layoutBudgetX, tensorstore.Int8)
 	data("w", gkr.Weight, []int{4, 1000}, tensorstore.Int8)
-	sl := NewSlice("sl", "x", "s", []int{0, 1, 0}, []int{64, 254, 1000})
+	sl := NewSlice("sl", "x", "s", []int{0, 1, 0}, []int{64, 254, 1000}, nil)
 	rs := NewReshape("rs", "s", "r")
 	ln := NewLinear("fc", "r", "w", "", "y")
 	g.Tensors["s"] = &gkr.TensorInfo{Name: "s", Shape: []int{64, 253, 1000}, Role: gkr.Intermediate}

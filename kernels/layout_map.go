@@ -335,6 +335,26 @@ func shiftGroup(d int, ybits, xbits int, start, off, yLen, xLen int) mapGroup {
 	return g
 }
 
+// strideGroup relates Y dim d (length yLen) and X dim d (length xLen) by x = step·y + start
+// (a slice with step ≥ 2): the predicate [step·y + start − x = 0]·[y < yLen]·[x < xLen], the
+// relation conv's strides use.
+func strideGroup(d int, ybits, xbits int, start, step, yLen, xLen int) mapGroup {
+	g := mapGroup{xd: []int{d}, yd: []int{d}}
+	cmp := []predCmp{{v: 0, bound: int64(yLen)}, {v: 1, bound: int64(xLen)}}
+	g.pred = &affinePred{coef: []int64{int64(step), -1}, bits: []int{ybits, xbits}, c0: int64(start), cmp: cmp}
+	g.yOf = func(x []int) ([]int, bool) {
+		if x[0] < start || (x[0]-start)%step != 0 {
+			return nil, false
+		}
+		y := (x[0] - start) / step
+		if y >= yLen {
+			return nil, false
+		}
+		return []int{y}, true
+	}
+	return g
+}
+
 // reshapeGroups pairs the runs of X's and Y's non-1 dims whose products agree (the groups of
 // ReshapeFree) and gives each a predicate: an identity when both runs are one dim of the same
 // size, else [Σ y_k·B_k = Σ x_k·A_k] (B, A the real strides inside the run) with a comparator on

@@ -196,40 +196,57 @@ func (t *Transpose) forward(fc *ForwardCtx, write func([]int64) error) error {
 
 var _ Kernel = (*Transpose)(nil)
 
-// Slice is Y = X[start_0:end_0, …, start_k:end_k] (step 1; ONNX Slice after its starts, ends
-// and axes are normalized to one [start, end) per dim). Y is X restricted to a box, so
+// Slice is Y = X[start_0:end_0:step_0, …, start_k:end_k:step_k] (ONNX Slice with positive
+// steps, after its starts, ends and axes are normalized to one [start, end) and step per dim).
+// Y reads X at x_d = start_d + step_d·y_d, so
 //
-//	Ỹ(r) = Σ_x X(x)·Π_d P_d(r_d, x_d),  P_d = [x_d = y_d + start_d]·[y_d < end_d − start_d]
+//	Ỹ(r) = Σ_x X(x)·Π_d P_d(r_d, x_d),  P_d = [x_d = step_d·y_d + start_d]·[y_d < len_d]
 //
 // for a cut dim and P_d = eq for a dim kept whole: one degree-2 sumcheck over X's variables
 // (mapClaim), P streamed as a virtual source from one small table per dim, its value at the
-// bound point computed by the verifier with the shift automaton of conv (O(bits) per dim).
-// The result is a claim on X. A slice whose box is all of X is a relabeling and costs nothing.
+// bound point computed by the verifier with the affine automaton of conv (whose strides are the
+// same x = s·y + c relation; O(bits) per dim). The result is a claim on X. A slice whose box is
+// all of X with steps 1 is a relabeling and costs nothing. Negative steps (a reversal) are not
+// supported: the forward pass streams X once in order.
 //
 // Padding: Y's padded positions (y_d ≥ its length) get P = 0 through the comparator, so the
 // prover's Y, which the forward pass writes with zero padding, is the one the proof speaks about;
-// X's own padding is never read (every x = y + start is real).
+// X's own padding is never read (every x = step·y + start with y < len is real).
 type Slice struct {
 	name, x, y  string
 	starts, end []int
+	steps       []int // ≥ 1 per dim
 }
 
-// NewSlice returns the slice X[starts[d]:ends[d]] over every dim d.
-func NewSlice(name, x, y string, starts, ends []int) *Slice {
-	return &Slice{name: name, x: x, y: y, starts: slices.Clone(starts), end: slices.Clone(ends)}
+// NewSlice returns the slice X[starts[d]:ends[d]:steps[d]] over every dim d; nil steps are all 1.
+func NewSlice(name, x, y string, starts, ends, steps []int) *Slice {
+	if steps == nil {
+		steps = make([]int, len(starts))
+		for d := range steps {
+			steps[d] = 1
+		}
+	}
+	return &Slice{name: name, x: x, y: y, starts: slices.Clone(starts), end: slices.Clone(ends), steps: slices.Clone(steps)}
 }
 
-// SliceShape checks the box against X's shape and returns Y's shape.
-func SliceShape(xs, starts, ends []int) ([]int, error) {
-	if len(starts) != len(xs) || len(ends) != len(xs) {
-		return nil, fmt.Errorf("slice of a %d-dim tensor given %d starts and %d ends", len(xs), len(starts), len(ends))
+// SliceShape checks the box and steps (nil: all 1) against X's shape and returns Y's shape.
+func SliceShape(xs, starts, ends, steps []int) ([]int, error) {
+	if len(starts) != len(xs) || len(ends) != len(xs) || steps != nil && len(steps) != len(xs) {
+		return nil, fmt.Errorf("slice of a %d-dim tensor given %d starts, %d ends and %d steps", len(xs), len(starts), len(ends), len(steps))
 	}
 	out := make([]int, len(xs))
 	for d := range xs {
+		step := 1
+		if steps != nil {
+			step = steps[d]
+		}
+		if step < 1 {
+			return nil, fmt.Errorf("dim %d: step %d (want ≥ 1: negative steps are not supported)", d, step)
+		}
 		if starts[d] < 0 || ends[d] > xs[d] || starts[d] >= ends[d] {
 			return nil, fmt.Errorf("dim %d: slice [%d, %d) is empty or outside [0, %d)", d, starts[d], ends[d], xs[d])
 		}
-		out[d] = ends[d] - starts[d]
+		out[d] = (ends[d] - starts[d] + step - 1) / step
 	}
 	return out, nil
 }
@@ -246,10 +263,18 @@ func (s *Slice) Outputs() []string { return []string{s.y} }
 // Describe encodes the op for the graph digest.
 func (s *Slice) Describe() []byte {
 	var a []int64
+	stepped := false
 	for d := range s.starts {
 		a = append(a, int64(s.starts[d]), int64(s.end[d]))
+		stepped = stepped || s.steps[d] != 1
 	}
-	return describe("slice/1", a...)
+	if !stepped {
+		return describe("slice/1", a...)
+	}
+	for _, st := range s.steps {
+		a = append(a, int64(st))
+	}
+	return describe("slice/2", a...)
 }
 
 func (s *Slice) indexMap(g *gkr.Graph) (*indexMap, error) {
@@ -257,7 +282,7 @@ func (s *Slice) indexMap(g *gkr.Graph) (*indexMap, error) {
 	if xi == nil || yi == nil {
 		return nil, fmt.Errorf("%w: node %s: a tensor is not declared", gkr.ErrGraph, s.name)
 	}
-	want, err := SliceShape(xi.Shape, s.starts, s.end)
+	want, err := SliceShape(xi.Shape, s.starts, s.end, s.steps)
 	if err != nil {
 		return nil, fmt.Errorf("%w: node %s: %v", gkr.ErrGraph, s.name, err)
 	}
@@ -267,11 +292,14 @@ func (s *Slice) indexMap(g *gkr.Graph) (*indexMap, error) {
 	m := &indexMap{xs: xi.Shape, ys: yi.Shape}
 	xb, yb := dimBits(xi.Shape), dimBits(yi.Shape)
 	for d := range want {
-		if want[d] == xi.Shape[d] {
+		switch {
+		case want[d] == xi.Shape[d]:
 			m.groups = append(m.groups, identityGroup(d))
-			continue
+		case s.steps[d] == 1:
+			m.groups = append(m.groups, shiftGroup(d, yb[d], xb[d], s.starts[d], 0, want[d], xi.Shape[d]))
+		default:
+			m.groups = append(m.groups, strideGroup(d, yb[d], xb[d], s.starts[d], s.steps[d], want[d], xi.Shape[d]))
 		}
-		m.groups = append(m.groups, shiftGroup(d, yb[d], xb[d], s.starts[d], 0, want[d], xi.Shape[d]))
 	}
 	return m, nil
 }
@@ -312,7 +340,7 @@ func (s *Slice) OutBound(g *gkr.Graph, in []*big.Int) (*big.Int, error) {
 	return new(big.Int).Set(in[0]), nil
 }
 
-// Forward streams X once and writes the elements inside the box, in order.
+// Forward streams X once and writes the elements the slice reads, in order.
 func (s *Slice) Forward(fc *ForwardCtx) error {
 	if _, err := s.indexMap(fc.Graph); err != nil {
 		return err
@@ -344,9 +372,10 @@ func (s *Slice) forward(fc *ForwardCtx, write func([]int64) error) error {
 	defer done()
 	buf, out := make([]int64, chunk), make([]int64, 0, chunk)
 	idx := make([]int, len(xs))
-	outside := 0 // dims whose index lies outside the box
+	inside := func(d, i int) bool { return i >= s.starts[d] && i < s.end[d] && (i-s.starts[d])%s.steps[d] == 0 }
+	outside := 0 // dims whose index is not one the slice reads
 	for d := range xs {
-		if idx[d] < s.starts[d] || idx[d] >= s.end[d] {
+		if !inside(d, idx[d]) {
 			outside++
 		}
 	}
@@ -366,12 +395,12 @@ func (s *Slice) forward(fc *ForwardCtx, write func([]int64) error) error {
 				}
 			}
 			for k := len(idx) - 1; k >= 0; k-- {
-				in := idx[k] >= s.starts[k] && idx[k] < s.end[k]
+				in := inside(k, idx[k])
 				idx[k]++
 				if idx[k] == xs[k] {
 					idx[k] = 0
 				}
-				now := idx[k] >= s.starts[k] && idx[k] < s.end[k]
+				now := inside(k, idx[k])
 				if in && !now {
 					outside++
 				} else if !in && now {

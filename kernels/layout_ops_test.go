@@ -142,33 +142,44 @@ func TestTransposeWindows(t *testing.T) {
 
 func TestSlice(t *testing.T) {
 	for i, c := range []struct {
-		xs, starts, ends []int
+		xs, starts, ends, steps []int
 	}{
-		{[]int{3, 5, 7}, []int{1, 0, 2}, []int{3, 5, 6}},
-		{[]int{6, 5}, []int{1, 1}, []int{6, 4}},
-		{[]int{2, 9, 4}, []int{0, 3, 0}, []int{2, 8, 4}},    // one cut dim
-		{[]int{4, 8}, []int{2, 4}, []int{4, 8}},             // aligned offsets
-		{[]int{5, 1, 13}, []int{4, 0, 12}, []int{5, 1, 13}}, // a single element
+		{[]int{3, 5, 7}, []int{1, 0, 2}, []int{3, 5, 6}, nil},
+		{[]int{6, 5}, []int{1, 1}, []int{6, 4}, nil},
+		{[]int{2, 9, 4}, []int{0, 3, 0}, []int{2, 8, 4}, nil},    // one cut dim
+		{[]int{4, 8}, []int{2, 4}, []int{4, 8}, nil},             // aligned offsets
+		{[]int{5, 1, 13}, []int{4, 0, 12}, []int{5, 1, 13}, nil}, // a single element
+		{[]int{3, 9, 7}, []int{0, 1, 2}, []int{3, 9, 7}, []int{1, 2, 3}},
+		{[]int{4, 8}, []int{0, 0}, []int{4, 8}, []int{2, 2}},   // even positions of power-of-two dims
+		{[]int{2, 11}, []int{1, 3}, []int{2, 10}, []int{1, 7}}, // a step that leaves one element per dim
+		{[]int{6, 6, 5}, []int{1, 0, 0}, []int{6, 5, 5}, []int{2, 4, 1}},
 	} {
-		ys, err := SliceShape(c.xs, c.starts, c.ends)
+		ys, err := SliceShape(c.xs, c.starts, c.ends, c.steps)
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Run(fmt.Sprint(c.xs, c.starts, c.ends), func(t *testing.T) {
-			layoutCase(t, uint64(420+i), [][]int{c.xs}, func(x []string) Kernel { return NewSlice("sl", x[0], "y", c.starts, c.ends) }, ys,
+		steps := c.steps
+		if steps == nil {
+			steps = []int{1, 1, 1, 1}[:len(c.xs)]
+		}
+		t.Run(fmt.Sprint(c.xs, c.starts, c.ends, c.steps), func(t *testing.T) {
+			layoutCase(t, uint64(420+i), [][]int{c.xs}, func(x []string) Kernel { return NewSlice("sl", x[0], "y", c.starts, c.ends, c.steps) }, ys,
 				func(h [][]int64) []int64 {
 					return refGather(h[0], ys, func(y []int) int64 {
 						x := make([]int, len(y))
 						for d := range y {
-							x[d] = y[d] + c.starts[d]
+							x[d] = c.starts[d] + steps[d]*y[d]
 						}
 						return flatOf(c.xs, x)
 					})
 				})
 		})
 	}
-	if _, err := SliceShape([]int{3, 4}, []int{0, 2}, []int{3, 2}); err == nil {
+	if _, err := SliceShape([]int{3, 4}, []int{0, 2}, []int{3, 2}, nil); err == nil {
 		t.Error("an empty slice accepted")
+	}
+	if _, err := SliceShape([]int{3, 4}, []int{0, 0}, []int{3, 4}, []int{1, 0}); err == nil {
+		t.Error("a zero step accepted")
 	}
 }
 

@@ -247,8 +247,8 @@ var ops = map[string]opDef{
 			return kernels.NewReshape(n.Name, n.In[0], n.Out), shape, nil, nil
 		}},
 	"slice": {arity: [2]int{1, 1}, attrs: []attrSpec{intsAttr("starts", 0, -1<<62, 1<<62), intsAttr("ends", 0, -1<<62, 1<<62),
-		intsAttr("axes", 0, -64, 63).optional(), intsAttr("steps", 0, 1, 1).optional()},
-		summary: "Y = X[starts:ends] on axes (ONNX Slice with step 1: negative starts/ends count from the dim's end, then clamp to [0, dim]; axes default 0..len(starts)−1): one sumcheck with a shifted-eq predicate",
+		intsAttr("axes", 0, -64, 63).optional(), intsAttr("steps", 0, 1, 1<<30).optional()},
+		summary: "Y = X[starts:ends:steps] on axes (ONNX Slice with positive steps: negative starts/ends count from the dim's end, then clamp to [0, dim]; axes default 0..len(starts)−1; steps default 1): one sumcheck with a shifted (strided) eq predicate",
 		build: func(n *NodeSpec, at Attrs, ins []*gkr.TensorInfo) (kernels.Kernel, []int, []gkr.TensorInfo, error) {
 			xs := ins[0].Shape
 			st, en := at.Int64s("starts"), at.Int64s("ends")
@@ -268,7 +268,10 @@ var ops = map[string]opDef{
 			if at.Has("steps") && len(at.Ints("steps")) != len(st) {
 				return nil, nil, nil, fmt.Errorf("field \"steps\": %d steps for %d starts", len(at.Ints("steps")), len(st))
 			}
-			starts, ends := make([]int, len(xs)), slices.Clone(xs)
+			starts, ends, steps := make([]int, len(xs)), slices.Clone(xs), make([]int, len(xs))
+			for d := range steps {
+				steps[d] = 1
+			}
 			seen := make([]bool, len(xs))
 			for i, a := range axes {
 				if a < -len(xs) || a >= len(xs) {
@@ -289,12 +292,15 @@ var ops = map[string]opDef{
 					return int(max(0, min(v, d)))
 				}
 				starts[a], ends[a] = clamp(st[i]), clamp(en[i])
+				if at.Has("steps") {
+					steps[a] = at.Ints("steps")[i]
+				}
 			}
-			shape, err := kernels.SliceShape(xs, starts, ends)
+			shape, err := kernels.SliceShape(xs, starts, ends, steps)
 			if err != nil {
 				return nil, nil, nil, fmt.Errorf("field \"starts\": input %q %v: %v", ins[0].Name, xs, err)
 			}
-			return kernels.NewSlice(n.Name, n.In[0], n.Out, starts, ends), shape, nil, nil
+			return kernels.NewSlice(n.Name, n.In[0], n.Out, starts, ends, steps), shape, nil, nil
 		}},
 	"concat": {arity: [2]int{1, 64}, attrs: []attrSpec{intAttr("axis", -64, 63)},
 		summary: "Y = the inputs joined along axis (ONNX Concat; negative axis counts from the end): one partial sum and one shifted-eq sumcheck per input",

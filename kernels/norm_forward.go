@@ -3,58 +3,110 @@ package kernels
 import (
 	"fmt"
 	"math/big"
+	"math/bits"
 
+	"github.com/streamprove/streamprove/gkr"
 	"github.com/streamprove/streamprove/tensorstore"
 )
 
-// rmsRow returns v = Σ x², ρ = ⌊√(2^30·D / (v + ε·D))⌋ and the error terms a = 2^30·D − ρ²·V and
-// b = (ρ+1)²·V − 2^30·D − 1 (both ≥ 0, below 2^48).
-func rmsRow(x []int64, eps int64) (v, rho int64, a, b *big.Int, err error) {
+// normRow returns v = Σ x², S = Σ x (0 unless centering), ρ = ⌊√(C / W)⌋ and the error terms
+// a = C − ρ²·W and b = (ρ+1)²·W − C − 1 (both ≥ 0, below 2^(16·limbs)), with W and C as in the
+// Norm doc comment.
+func (n *Norm) normRow(x []int64) (v, S, rho int64, a, b *big.Int, err error) {
 	D := int64(len(x))
-	for _, e := range x {
-		v += e * e
+	bv, bS, e := new(big.Int), new(big.Int), new(big.Int)
+	for _, xe := range x {
+		e.SetInt64(xe)
+		bS.Add(bS, e)
+		bv.Add(bv, e.Mul(e, e))
 	}
-	V := new(big.Int).SetInt64(v + eps*D)
-	C := new(big.Int).Lsh(big.NewInt(D), 2*normK)
-	r := new(big.Int).Sqrt(new(big.Int).Quo(C, V))
-	rho = r.Int64()
-	a = new(big.Int).Sub(C, new(big.Int).Mul(new(big.Int).Mul(r, r), V))
+	if !bv.IsInt64() {
+		return 0, 0, 0, nil, nil, fmt.Errorf("Σx² = %v does not fit 63 bits", bv)
+	}
+	dv, eD, C64, _ := n.scales(D)
+	W := new(big.Int).Mul(big.NewInt(dv), bv)
+	if n.center {
+		W.Sub(W, new(big.Int).Mul(bS, bS))
+	} else {
+		bS.SetInt64(0)
+	}
+	W.Add(W, big.NewInt(eD))
+	C := big.NewInt(C64)
+	r := new(big.Int).Sqrt(new(big.Int).Quo(C, W))
+	a = new(big.Int).Sub(C, new(big.Int).Mul(new(big.Int).Mul(r, r), W))
 	r1 := new(big.Int).Add(r, big.NewInt(1))
-	b = new(big.Int).Mul(new(big.Int).Mul(r1, r1), V)
+	b = new(big.Int).Mul(new(big.Int).Mul(r1, r1), W)
 	b.Sub(b, C).Sub(b, big.NewInt(1))
-	lim := new(big.Int).Lsh(big.NewInt(1), 16*normLimbs)
-	if a.Sign() < 0 || b.Sign() < 0 || a.Cmp(lim) >= 0 || b.Cmp(lim) >= 0 || rho >= smRange {
-		return 0, 0, nil, nil, fmt.Errorf("row with Σx² = %d: the reciprocal square root's error terms leave 48 bits", v)
+	lim := new(big.Int).Lsh(big.NewInt(1), uint(16*n.limbs))
+	if a.Sign() < 0 || b.Sign() < 0 || a.Cmp(lim) >= 0 || b.Cmp(lim) >= 0 || r.Int64() >= smRange {
+		return 0, 0, 0, nil, nil, fmt.Errorf("row with Σx² = %v, Σx = %v: the reciprocal square root's error terms leave %d bits", bv, bS, 16*n.limbs)
 	}
-	return v, rho, a, b, nil
+	return bv.Int64(), bS.Int64(), r.Int64(), a, b, nil
 }
 
-// Forward streams x row by row (γ held in RAM, D integers) and writes y and the advice.
-func (n *RMSNorm) Forward(fc *ForwardCtx) (err error) {
+// mulFloor returns q = ⌊c·ρ·γ / 2^s⌋ and r = c·ρ·γ − 2^s·q, in 64-bit arithmetic when the product
+// fits and through big.Int otherwise; ok is false when q leaves int64.
+func mulFloor(c, rho, gamma int64, s int) (q, r int64, ok bool) {
+	abs := func(v int64) uint64 {
+		if v < 0 {
+			return uint64(-v)
+		}
+		return uint64(v)
+	}
+	if bits.Len64(abs(c))+bits.Len64(abs(rho))+bits.Len64(abs(gamma)) <= 62 {
+		t := c * rho * gamma
+		q = t >> uint(s)
+		return q, t - q<<uint(s), true
+	}
+	t := new(big.Int).Mul(big.NewInt(c), big.NewInt(rho))
+	t.Mul(t, big.NewInt(gamma))
+	bq := new(big.Int).Rsh(t, uint(s)) // floor for negative values too
+	br := new(big.Int).Sub(t, new(big.Int).Lsh(bq, uint(s)))
+	return bq.Int64(), br.Int64(), bq.IsInt64()
+}
+
+// Forward streams x row by row (γ and β held in RAM, D integers each) and writes y and the
+// advice.
+func (n *Norm) Forward(fc *ForwardCtx) (err error) {
 	g := fc.Graph
 	if err := n.check(g); err != nil {
 		return err
 	}
-	xs := g.Tensors[n.x].Shape
-	rows, D := xs[0], xs[1]
-	release, err := fc.reserve("forward of "+n.name, 8*(4*int64(D)+9*smRange))
+	lD, lR, D64, rowShape := n.logs(g)
+	D := int(D64)
+	rows := int(gkr.Numel(rowShape))
+	vecs := int64(4)
+	if n.center {
+		vecs = 6
+	}
+	release, err := fc.reserve("forward of "+n.name, 8*(vecs*int64(D)+int64(len(n.elem.args)+len(n.row.args))*smRange))
 	if err != nil {
 		return err
 	}
 	defer release()
-	gamma := make([]int64, D)
-	{
-		next, done, err := openInt64s(fc.Store, n.g)
+	readVec := func(name, what string) ([]int64, error) {
+		v := make([]int64, D)
+		next, done, err := openInt64s(fc.Store, name)
 		if err != nil {
-			return fmt.Errorf("node %s: %w", n.name, err)
+			return nil, fmt.Errorf("node %s: %w", n.name, err)
 		}
-		err = next(gamma)
-		done()
-		if err != nil {
-			return fmt.Errorf("node %s: γ %q: %w", n.name, n.g, err)
+		defer done()
+		if err := next(v); err != nil {
+			return nil, fmt.Errorf("node %s: %s %q: %w", n.name, what, name, err)
+		}
+		return v, nil
+	}
+	gamma, err := readVec(n.g, "γ")
+	if err != nil {
+		return err
+	}
+	beta := make([]int64, D)
+	if n.center {
+		if beta, err = readVec(n.b, "β"); err != nil {
+			return err
 		}
 	}
-	infos := n.OutputInfos(xs)
+	infos := n.OutputInfos(g.Tensors[n.x].Shape)
 	ws := map[string]*tensorstore.Writer{}
 	defer func() {
 		if err != nil {
@@ -64,13 +116,18 @@ func (n *RMSNorm) Forward(fc *ForwardCtx) (err error) {
 		}
 	}()
 	H := int64(1) << uint(n.bits-1)
-	padded := int64(1) << g.Tensors[n.x].NumVars()
-	paddedRows := int64(1) << log2i(rows)
+	padded := int64(1) << (lD + lR)
+	paddedRows := int64(1) << lR
 	isMult := map[string]bool{}
 	for _, c := range []*lookupCore{&n.elem, &n.row} {
 		for _, a := range c.args {
 			isMult[a.mult] = true
 		}
+	}
+	// The row sums' bounds follow x's (int16 when unknown).
+	xb := big.NewInt(1 << 15)
+	if b := fc.Bounds[n.x]; b != nil && b.Cmp(xb) > 0 {
+		xb = b
 	}
 	for _, ti := range infos {
 		b := big.NewInt(smRange)
@@ -78,7 +135,9 @@ func (n *RMSNorm) Forward(fc *ForwardCtx) (err error) {
 		case n.y:
 			b = big.NewInt(H)
 		case n.sq():
-			b = new(big.Int).Lsh(big.NewInt(int64(D)), 30)
+			b = new(big.Int).Mul(big.NewInt(D64), new(big.Int).Mul(xb, xb))
+		case n.rowSum():
+			b = new(big.Int).Mul(big.NewInt(D64), xb)
 		default:
 			if isMult[ti.Name] {
 				b = big.NewInt(max(padded, paddedRows))
@@ -98,42 +157,51 @@ func (n *RMSNorm) Forward(fc *ForwardCtx) (err error) {
 		return fmt.Errorf("node %s: %w", n.name, err)
 	}
 	defer done()
-	multY := make([]int64, 2*H)
-	multRem := make([]int64, 1<<uint(n.shift))
-	multRow := make([][]int64, 1+2*normLimbs)
+	mults := make([][]int64, len(n.elem.args))
+	for i, a := range n.elem.args {
+		mults[i] = make([]int64, 1<<a.tab.logSize)
+	}
+	multRow := make([][]int64, len(n.row.args))
 	for i := range multRow {
 		multRow[i] = make([]int64, smRange)
 	}
-	x, y, rem := make([]int64, D), make([]int64, D), make([]int64, D)
+	_, _, _, s := n.scales(D64)
+	x, y, rem, remHi := make([]int64, D), make([]int64, D), make([]int64, D), make([]int64, D)
 	one := []int64{0}
 	mask := int64(1)<<uint(16) - 1
 	for r := 0; r < rows; r++ {
 		if err := next(x); err != nil {
 			return fmt.Errorf("node %s: input %q row %d: %w", n.name, n.x, r, err)
 		}
-		v, rho, a, b, err := rmsRow(x, n.eps)
+		v, S, rho, a, b, err := n.normRow(x)
 		if err != nil {
 			return fmt.Errorf("node %s: row %d: %w", n.name, r, err)
 		}
 		for j := range x {
-			t := x[j] * rho * gamma[j]
-			y[j] = t >> uint(n.shift)
-			rem[j] = t - y[j]<<uint(n.shift)
-			if y[j] < -H || y[j] >= H {
-				return fmt.Errorf("node %s: row %d element %d: output %d outside %d bits (raise shift)", n.name, r, j, y[j], n.bits)
+			c := x[j]
+			if n.center {
+				c = D64*x[j] - S
 			}
-			multY[y[j]+H]++
-			multRem[rem[j]]++
+			q, t, ok := mulFloor(c, rho, gamma[j], s)
+			y[j] = q + beta[j]
+			if !ok || y[j] < -H || y[j] >= H {
+				return fmt.Errorf("node %s: row %d element %d: output outside %d bits (raise shift)", n.name, r, j, n.bits)
+			}
+			rem[j], remHi[j] = t&(1<<uint(n.shift)-1), t>>uint(n.shift)
+			mults[0][y[j]+H]++
+			mults[1][rem[j]]++
+			if n.k > 0 {
+				mults[2][remHi[j]]++
+			}
 		}
-		if err := ws[n.y].WriteInt64s(y); err != nil {
-			return err
-		}
-		if err := ws[n.rem()].WriteInt64s(rem); err != nil {
-			return err
+		for i, t := range n.elemAdvice() {
+			if err := ws[t].WriteInt64s([][]int64{y, rem, remHi}[i]); err != nil {
+				return err
+			}
 		}
 		vals := []int64{rho}
 		for _, e := range []*big.Int{a, b} {
-			for l := 0; l < normLimbs; l++ {
+			for l := 0; l < n.limbs; l++ {
 				vals = append(vals, new(big.Int).Rsh(e, uint(16*l)).Int64()&mask)
 			}
 		}
@@ -144,26 +212,28 @@ func (n *RMSNorm) Forward(fc *ForwardCtx) (err error) {
 				return err
 			}
 		}
-		one[0] = v
-		if err := ws[n.sq()].WriteInt64s(one); err != nil {
-			return err
+		for i, t := range n.rowSums() {
+			one[0] = []int64{v, S}[i]
+			if err := ws[t].WriteInt64s(one); err != nil {
+				return err
+			}
 		}
 	}
 	// Padding counts at the zero rows.
-	multY[H] += padded - int64(rows*D)
-	multRem[0] += padded - int64(rows*D)
+	mults[0][H] += padded - int64(rows*D)
+	for i := 1; i < len(mults); i++ {
+		mults[i][0] += padded - int64(rows*D)
+	}
 	for i := range multRow {
 		multRow[i][0] += paddedRows - int64(rows)
 	}
-	write := func(name string, v []int64) error { return ws[name].WriteInt64s(v) }
-	if err := write(n.elem.args[0].mult, multY); err != nil {
-		return err
-	}
-	if err := write(n.elem.args[1].mult, multRem); err != nil {
-		return err
+	for i, a := range n.elem.args {
+		if err := ws[a.mult].WriteInt64s(mults[i]); err != nil {
+			return err
+		}
 	}
 	for i, a := range n.row.args {
-		if err := write(a.mult, multRow[i]); err != nil {
+		if err := ws[a.mult].WriteInt64s(multRow[i]); err != nil {
 			return err
 		}
 	}

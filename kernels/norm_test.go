@@ -75,7 +75,7 @@ func TestRMSNormSoundness(t *testing.T) {
 	const rows, D, shift = 3, 5, 12
 	for _, what := range []string{"ρ one below the floor", "ρ one above the floor", "one output +1"} {
 		m, x := normModel(t, rows, D, shift, 1)
-		k := m.kerns[0].(*RMSNorm)
+		k := m.kerns[0].(*Norm)
 		gamma := m.values("gamma")
 		y, rem := m.values("y"), m.values(k.rem())
 		if what == "one output +1" {

@@ -349,14 +349,26 @@ var ops = map[string]opDef{
 	"tanh":           activation("tanh", "y = tanh(x)"),
 	"softmax":        softmax(false, "p = softmax(x/2^shift) along the last axis, in bits fraction bits (default 8), by lookups"),
 	"softmax_causal": softmax(true, "softmax with the causal mask j ≤ i over the last two axes ([..., T, T])"),
-	"rmsnorm": {arity: [2]int{2, 2}, attrs: []attrSpec{intAttr("shift", 1, 16), intAttr("bits", 2, 16).def(16), intAttr("eps", 1, 1<<20).def(1)},
-		summary: "y = ⌊x·ρ·γ/2^shift⌋ with ρ = ⌊2^15/rms(x)⌋, rms over the last axis with eps at the squared input scale: in [x, gamma], x [rows, D], γ [D]; y in bits (default 16)",
+	"rmsnorm": {arity: [2]int{2, 2}, attrs: normAttrs(),
+		summary: "y = ⌊x·ρ·γ/2^shift⌋ with ρ = ⌊2^15/rms(x)⌋, rms over the last axis with eps at the squared input scale: in [x, gamma], x [..., D], γ [D]; y in bits (default 16)",
 		build: func(n *NodeSpec, a Attrs, ins []*gkr.TensorInfo) (kernels.Kernel, []int, []gkr.TensorInfo, error) {
-			x, g := ins[0], ins[1]
-			if len(x.Shape) != 2 || !slices.Equal(g.Shape, x.Shape[1:]) {
-				return nil, nil, nil, fmt.Errorf("field \"in\": x %q %v and γ %q %v: want [rows, D] and [D]", x.Name, x.Shape, g.Name, g.Shape)
+			if err := normShapes(ins); err != nil {
+				return nil, nil, nil, err
 			}
-			k, err := kernels.NewRMSNorm(n.Name, x.Name, g.Name, n.Out, a.Int("shift"), a.Int("bits"), a.Int64("eps"))
+			k, err := kernels.NewRMSNorm(n.Name, ins[0].Name, ins[1].Name, n.Out, a.Int("shift"), a.Int("bits"), a.Int64("eps"))
+			if err != nil {
+				return nil, nil, nil, err
+			}
+			return k, slices.Clone(ins[0].Shape), k.OutputInfos(ins[0].Shape), nil
+		}},
+	"layernorm": {arity: [2]int{3, 3}, attrs: normAttrs(),
+		summary: "y = ⌊(D·x − Σx)·ρ·γ/2^(shift+k)⌋ + β, k = ⌈log₂D⌉, ρ = ⌊2^(15+k)/(D·σ)⌋, σ² = var(x) + eps over the last axis: rmsnorm(x − mean)·γ + β exactly centered; in [x, gamma, beta], x [..., D] (D ≥ 2), γ, β [D] (β at y's scale); y in bits (default 16)",
+		build: func(n *NodeSpec, a Attrs, ins []*gkr.TensorInfo) (kernels.Kernel, []int, []gkr.TensorInfo, error) {
+			if err := normShapes(ins); err != nil {
+				return nil, nil, nil, err
+			}
+			x := ins[0]
+			k, err := kernels.NewLayerNorm(n.Name, x.Name, ins[1].Name, ins[2].Name, n.Out, x.Shape[len(x.Shape)-1], a.Int("shift"), a.Int("bits"), a.Int64("eps"))
 			if err != nil {
 				return nil, nil, nil, err
 			}
@@ -414,6 +426,27 @@ func softmax(causal bool, summary string) opDef {
 			}
 			return k, slices.Clone(xs), k.OutputInfos(xs), nil
 		}}
+}
+
+// normAttrs are rmsnorm's and layernorm's: shift 1..16, bits 2..16 (default 16), eps ≥ 1 at the
+// squared input scale (default 1).
+func normAttrs() []attrSpec {
+	return []attrSpec{intAttr("shift", 1, 16), intAttr("bits", 2, 16).def(16), intAttr("eps", 1, 1<<20).def(1)}
+}
+
+// normShapes checks a norm's inputs: x [..., D], then γ (and β) of shape [D].
+func normShapes(ins []*gkr.TensorInfo) error {
+	x := ins[0]
+	if len(x.Shape) < 1 {
+		return fmt.Errorf("field \"in\"[0]: x %q is a scalar, want [..., D]", x.Name)
+	}
+	D := x.Shape[len(x.Shape)-1]
+	for j, t := range ins[1:] {
+		if !slices.Equal(t.Shape, []int{D}) {
+			return fmt.Errorf("field \"in\"[%d]: %q has shape %v, want [%d] (the last axis of x %q %v)", j+1, t.Name, t.Shape, D, x.Name, x.Shape)
+		}
+	}
+	return nil
 }
 
 // Attributes shared by the lookup ops.

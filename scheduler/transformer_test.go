@@ -250,7 +250,54 @@ func TestRMSNormOp(t *testing.T) {
 		t.Fatalf("honest proof: %v", err)
 	}
 	bad := strings.Replace(normGraph, `"shape": [10],`, `"shape": [9],`, 1)
-	if _, err := ParseGraph([]byte(bad)); !errors.Is(err, ErrGraph) || !strings.Contains(err.Error(), "[rows, D] and [D]") {
+	if _, err := ParseGraph([]byte(bad)); !errors.Is(err, ErrGraph) || !strings.Contains(err.Error(), "the last axis of x") {
 		t.Errorf("γ of the wrong length: %v", err)
+	}
+}
+
+// lnormGraph: y = fc(layernorm(x, γ, β)).
+const lnormGraph = `{
+  "format": "streamprove-graph/1",
+  "name": "lnorm",
+  "tensors": {
+    "x":  {"role": "input",  "shape": [3, 10], "dtype": "int8", "source": "input.safetensors"},
+    "g":  {"role": "weight", "shape": [10],    "dtype": "int8", "source": "model.safetensors"},
+    "b":  {"role": "weight", "shape": [10],    "dtype": "int8", "source": "model.safetensors"},
+    "w":  {"role": "weight", "shape": [4, 10], "dtype": "int8", "source": "model.safetensors"},
+    "y":  {"role": "output"}
+  },
+  "nodes": [
+    {"op": "layernorm", "name": "norm", "in": ["x", "g", "b"], "out": "h", "shift": 12, "eps": 2},
+    {"op": "linear",    "name": "fc",   "in": ["h", "w"], "out": "y"}
+  ]
+}`
+
+func TestLayerNormOp(t *testing.T) {
+	dir := t.TempDir()
+	g := writeModel(t, dir, lnormGraph, 7, map[string][]int{"x": {3, 10}, "g": {10}, "b": {10}, "w": {4, 10}})
+	store := filepath.Join(dir, "store")
+	if _, err := Import(store, g, tensorstore.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Commit(store, Config{}); err != nil {
+		t.Fatal(err)
+	}
+	proof := filepath.Join(dir, "proof.bin")
+	if _, err := Prove(store, proof, Config{MemBudget: 256 << 20}); err != nil {
+		t.Fatal(err)
+	}
+	if rep, err := Verify(store, proof, ""); err != nil || !rep.Verified {
+		t.Fatalf("honest proof: %v", err)
+	}
+	for bad, want := range map[string]string{
+		strings.Replace(lnormGraph, `"shape": [10],    "dtype": "int8", "source": "model.safetensors"},
+    "w"`, `"shape": [9],    "dtype": "int8", "source": "model.safetensors"},
+    "w"`, 1): "the last axis of x",
+		strings.Replace(lnormGraph, `"in": ["x", "g", "b"]`, `"in": ["x", "g"]`, 1): "in",
+		strings.Replace(lnormGraph, `"shift": 12, "eps": 2`, `"shift": 17`, 1):      "shift",
+	} {
+		if _, err := ParseGraph([]byte(bad)); !errors.Is(err, ErrGraph) || !strings.Contains(err.Error(), want) {
+			t.Errorf("want a graph error naming %q: %v", want, err)
+		}
 	}
 }

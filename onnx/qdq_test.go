@@ -252,3 +252,54 @@ func qlinearVariant(t *testing.T, kind string) []byte {
 	}
 	return out
 }
+
+// FuzzFromQuantized: hostile bytes that decode as an already-quantized model are lowered, and
+// the integer model runs on a batch of one, or either step refuses; never a panic.
+func FuzzFromQuantized(f *testing.F) {
+	for _, name := range quantizedFixtures {
+		if b, err := os.ReadFile(filepath.Join(digitsDir, name+".onnx")); err == nil {
+			f.Add(b)
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		m, err := Decode(data)
+		if err != nil || !m.IsQuantized() {
+			return
+		}
+		q, err := FromQuantized(m)
+		if err != nil {
+			if q != nil {
+				t.Fatal("a model with an error")
+			}
+			return
+		}
+		env := map[string]int{}
+		for _, d := range q.Input.Shape {
+			if d.Sym != "" {
+				env[d.Sym] = 1
+			}
+		}
+		shape, _ := q.Input.Shape.Bind(env)
+		if numel(shape) > 1<<14 {
+			return
+		}
+		work := 0
+		for _, op := range q.Ops {
+			s, err := op.Shape.Bind(env)
+			if err != nil {
+				return
+			}
+			n := numel(s)
+			if w, ok := q.Weights[op.In[min(1, len(op.In)-1)]]; ok && (op.Op == "linear" || op.Op == "conv2d") {
+				n *= len(w.V) / max(1, w.Shape[0])
+			}
+			if op.Op == "maxpool" {
+				n *= op.Kernel[0] * op.Kernel[1]
+			}
+			if work += n; work > 1<<22 || n < 0 {
+				return
+			}
+		}
+		_, _ = q.Run(&IntTensor{Shape: shape, V: make([]int64, numel(shape))})
+	})
+}

@@ -1,6 +1,7 @@
 package onnx
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -120,6 +121,9 @@ func intDType(bits int) tensorstore.DType {
 
 func stDType(dt tensorstore.DType) string { return fmt.Sprintf("I%d", 8*dt.Size()) }
 
+// ErrNeedCalibration reports a float model imported without calibration samples.
+var ErrNeedCalibration = errors.New("a float model needs calibration samples")
+
 // ImportFile is the importer's whole path from files: it loads the ONNX model, quantizes it with
 // the float32 calibration samples in calibPath (.npy, the model's input layout), measures the
 // quantized model against the float reference on those samples, and emits the graph at
@@ -133,7 +137,7 @@ func ImportFile(onnxPath, calibPath, graphPath string, opt QuantOptions) (*QMode
 		return importQuantized(m, onnxPath, calibPath, graphPath)
 	}
 	if calibPath == "" {
-		return nil, Agreement{}, fmt.Errorf("onnx %s: a float model needs calibration samples (--calibrate samples.npy, float32 in the model's input layout) to choose its activation scales", onnxPath)
+		return nil, Agreement{}, fmt.Errorf("onnx %s: %w (--calibrate samples.npy, float32 in the model's input layout) to choose its activation scales", onnxPath, ErrNeedCalibration)
 	}
 	calib, err := ReadNPY(calibPath)
 	if err != nil {

@@ -86,6 +86,7 @@ func Decode(data []byte) (*Model, error) {
 		dtypes:  map[string]DType{},
 		alias:   map[string]string{},
 		dropped: map[string]string{},
+		qconst:  map[string]*qconst{},
 	}
 	m, err := im.run(g)
 	if err != nil {
@@ -109,8 +110,9 @@ type importer struct {
 	syms    map[string]symVec  // partially symbolic shape arithmetic
 	shapes  map[string]Shape   // runtime values: graph inputs and node outputs
 	dtypes  map[string]DType
-	alias   map[string]string // outputs of Identity/Dropout → their input
-	dropped map[string]string // outputs that exist in ONNX but not here → why
+	alias   map[string]string  // outputs of Identity/Dropout → their input
+	dropped map[string]string  // outputs that exist in ONNX but not here → why
+	qconst  map[string]*qconst // DequantizeLinear of constants → their integers
 	// outNames are the graph outputs (after aliases), which folding must not remove.
 	outNames map[string]bool
 	nodes    []*Node
@@ -221,6 +223,7 @@ func (im *importer) run(g *onnxpb.GraphProto) (*Model, error) {
 		m.Outputs = append(m.Outputs, Value{Name: name, DType: im.dtypes[name], Shape: shape})
 	}
 	m.Nodes, m.Weights = im.live(m.Outputs)
+	m.qconst = im.qconst
 	if len(m.Nodes) == 0 {
 		return nil, fmt.Errorf("%w: no node computes an output from the input", ErrUnsupported)
 	}

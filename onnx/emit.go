@@ -1,6 +1,7 @@
 package onnx
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -82,6 +83,12 @@ func (q *QModel) Emit(path string, x *Tensor) (string, error) {
 			if op.Relu {
 				a["relu"] = true
 			}
+			if op.ZeroPoint != 0 {
+				a["zero_point"] = op.ZeroPoint
+			}
+			if op.Unsigned {
+				a["unsigned"] = true
+			}
 		}
 		b.Node(op.Op, op.Name, op.In, op.Out, a)
 	}
@@ -114,6 +121,9 @@ func intDType(bits int) tensorstore.DType {
 
 func stDType(dt tensorstore.DType) string { return fmt.Sprintf("I%d", 8*dt.Size()) }
 
+// ErrNeedCalibration reports a float model imported without calibration samples.
+var ErrNeedCalibration = errors.New("a float model needs calibration samples")
+
 // ImportFile is the importer's whole path from files: it loads the ONNX model, quantizes it with
 // the float32 calibration samples in calibPath (.npy, the model's input layout), measures the
 // quantized model against the float reference on those samples, and emits the graph at
@@ -123,8 +133,11 @@ func ImportFile(onnxPath, calibPath, graphPath string, opt QuantOptions) (*QMode
 	if err != nil {
 		return nil, Agreement{}, err
 	}
+	if m.IsQuantized() {
+		return importQuantized(m, onnxPath, calibPath, graphPath)
+	}
 	if calibPath == "" {
-		return nil, Agreement{}, fmt.Errorf("onnx %s: a float model needs calibration samples (--calibrate samples.npy, float32 in the model's input layout) to choose its activation scales", onnxPath)
+		return nil, Agreement{}, fmt.Errorf("onnx %s: %w (--calibrate samples.npy, float32 in the model's input layout) to choose its activation scales", onnxPath, ErrNeedCalibration)
 	}
 	calib, err := ReadNPY(calibPath)
 	if err != nil {
@@ -145,4 +158,33 @@ func ImportFile(onnxPath, calibPath, graphPath string, opt QuantOptions) (*QMode
 		return nil, Agreement{}, err
 	}
 	return q, a, nil
+}
+
+// importQuantized emits an already-quantized model: no calibration; the graph's input is the
+// samples in calibPath when given, else zeros with every dynamic dimension 1 (prove --input
+// gives the real one).
+func importQuantized(m *Model, onnxPath, calibPath, graphPath string) (*QModel, Agreement, error) {
+	q, err := FromQuantized(m)
+	if err != nil {
+		return nil, Agreement{}, fmt.Errorf("onnx %s: %w", onnxPath, err)
+	}
+	var x *Tensor
+	if calibPath != "" {
+		if x, err = ReadNPY(calibPath); err != nil {
+			return nil, Agreement{}, fmt.Errorf("input: %w", err)
+		}
+		if x.F == nil {
+			return nil, Agreement{}, fmt.Errorf("input %s: float32 samples are needed, not %v", calibPath, x.DType)
+		}
+	} else {
+		shape := make([]int, len(q.Input.Shape))
+		for i, d := range q.Input.Shape {
+			shape[i] = max(d.N, 1)
+		}
+		x = &Tensor{DType: Float32, Shape: shape, F: make([]float64, numel(shape))}
+	}
+	if _, err := q.Emit(graphPath, x); err != nil {
+		return nil, Agreement{}, err
+	}
+	return q, Agreement{}, nil
 }

@@ -119,6 +119,9 @@ type Model struct {
 	Outputs []Value
 	Nodes   []*Node
 	Weights map[string]*Tensor
+	// qconst holds, for weights that are a DequantizeLinear of an integer constant, the
+	// integers and their quantization (already-quantized models).
+	qconst map[string]*qconst
 }
 
 // SupportedOps lists the ops the importer accepts: the ones kept as nodes, then the ones that
@@ -129,6 +132,8 @@ func SupportedOps() []string {
 		"Add", "AveragePool", "BatchNormalization", "Cast", "Concat", "Constant", "Conv", "Dropout",
 		"Flatten", "Gather", "Gemm", "GlobalAveragePool", "Identity", "MatMul", "MaxPool", "Pad", "Relu",
 		"Reshape", "Shape", "Squeeze", "Unsqueeze",
+		// Already-quantized models (FromQuantized).
+		"ConvInteger", "DequantizeLinear", "MatMulInteger", "QLinearConv", "QLinearMatMul", "QuantizeLinear",
 	}
 }
 

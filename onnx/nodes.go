@@ -137,6 +137,12 @@ func (c *nodeCtx) emit(op string, ins []string, shape Shape, attr Attr) error {
 	c.im.nodes = append(c.im.nodes, &Node{Name: c.ref.name, Op: op, In: ins, Out: c.out, Shape: shape, Attr: attr})
 	c.im.shapes[c.out] = shape
 	c.im.dtypes[c.out] = Float32
+	if len(c.in) > 0 {
+		if _, _, ok := int8Range(c.im.dtypes[c.in[0]]); ok {
+			// MaxPool, Reshape and Flatten of quantized values keep their type.
+			c.im.dtypes[c.out] = c.im.dtypes[c.in[0]]
+		}
+	}
 	return nil
 }
 
@@ -359,6 +365,9 @@ func (c *nodeCtx) run() error {
 
 	case "Pad":
 		return c.pad()
+
+	case "QuantizeLinear", "DequantizeLinear", "QLinearConv", "QLinearMatMul", "MatMulInteger", "ConvInteger":
+		return c.quantized()
 	}
 	return refuse(c.ref, "op %q is not supported", c.ref.op)
 }
@@ -452,7 +461,7 @@ func (c *nodeCtx) reshapeTo(f func(Shape) (Shape, error)) error {
 		}
 		return c.setVec(symVec{scalar: len(s) == 0, d: v.d})
 	}
-	in, err := c.needFloatRuntime(0, "data")
+	in, err := c.needValueRuntime(0, "data")
 	if err != nil {
 		return err
 	}
@@ -801,7 +810,7 @@ func (c *nodeCtx) pool() error {
 	if err := c.arity(1, 1); err != nil {
 		return err
 	}
-	sx, err := c.needFloatRuntime(0, "X")
+	sx, err := c.needValueRuntime(0, "X")
 	if err != nil {
 		return err
 	}

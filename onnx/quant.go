@@ -58,6 +58,10 @@ type QOp struct {
 	Bits        int
 	Relu        bool
 	QBits       int
+	// ZeroPoint is added after rounding, and the range is [0, 2^Bits−1] when Unsigned
+	// (already-quantized models; Relu then clamps at ZeroPoint).
+	ZeroPoint int64
+	Unsigned  bool
 }
 
 // QValue is a quantized graph input or output: float ≈ Scale · integer.
@@ -81,6 +85,9 @@ type QModel struct {
 	// Scales holds every activation's scale (float ≈ Scale · integer).
 	Scales map[string]float64
 	float  *Model
+	// ortInput: QuantizeInput divides in float32, as ONNX Runtime's QuantizeLinear does
+	// (already-quantized models, whose input scale is a float32).
+	ortInput bool
 }
 
 // Quantize quantizes a float model post-training: weights symmetric per output channel in
@@ -383,7 +390,13 @@ func roundShift(x, m int64, shift int) (int64, bool) {
 func (q *QModel) QuantizeInput(x *Tensor) *IntTensor {
 	qz := tensorstore.Quantizer{Scale: q.Input.Scale, DType: intDType(q.Input.Bits)}
 	out := &IntTensor{Shape: slices.Clone(x.Shape), V: make([]int64, len(x.F))}
+	lo, hi := qz.DType.Bounds()
 	for i, v := range x.F {
+		if q.ortInput {
+			r := math.RoundToEven(float64(float32(float32(v) / float32(q.Input.Scale))))
+			out.V[i] = int64(max(float64(lo), min(float64(hi), r)))
+			continue
+		}
 		out.V[i], _ = qz.Quantize(v) // a non-finite value saturates to 0 here; prove --input refuses it
 	}
 	return out
@@ -475,6 +488,12 @@ func (q *QModel) run(x *IntTensor, sizeQBits bool) (*IntTensor, error) {
 			for i, v := range in.V {
 				out.V[i] = v * op.Multipliers[0]
 			}
+		case "sub":
+			// The already-quantized path subtracts a zero point: a one-element weight.
+			z := vals[op.In[1]].V[0]
+			for i, v := range in.V {
+				out.V[i] = v - z
+			}
 		case "add":
 			b := vals[op.In[1]]
 			if len(b.V) != len(in.V) {
@@ -487,8 +506,11 @@ func (q *QModel) run(x *IntTensor, sizeQBits bool) (*IntTensor, error) {
 			copy(out.V, in.V)
 		case "requant_fixed":
 			lo, hi := -(int64(1) << (op.Bits - 1)), int64(1)<<(op.Bits-1)-1
+			if op.Unsigned {
+				lo, hi = 0, int64(1)<<op.Bits-1
+			}
 			if op.Relu {
-				lo = 0
+				lo = op.ZeroPoint
 			}
 			inner := 1
 			if op.Axis == 1 && len(shape) == 4 {
@@ -508,7 +530,7 @@ func (q *QModel) run(x *IntTensor, sizeQBits bool) (*IntTensor, error) {
 				if !sizeQBits && op.QBits > 0 && peak >= int64(1)<<(op.QBits-1) {
 					return nil, fmt.Errorf("op %q: element %d: quotient %d is outside the %d-bit table", op.Name, i, r, op.QBits)
 				}
-				out.V[i] = max(lo, min(hi, r))
+				out.V[i] = max(lo, min(hi, r+op.ZeroPoint))
 			}
 			if sizeQBits {
 				// The kernel needs 2^(QBits−1) > the output range; its tables have 2^(QBits+1)

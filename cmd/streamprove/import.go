@@ -20,7 +20,7 @@ func importCommand() *cli.Command {
 		Name:  "import",
 		Usage: "import a model (graph JSON + its safetensors/npy sources), or single tensors, into a store",
 		UsageText: "streamprove import --store DIR --graph FILE.json\n" +
-			"   streamprove import --store DIR --onnx MODEL.onnx --calibrate SAMPLES.npy [--bits 8] [--emit-graph G.json]\n" +
+			"   streamprove import --store DIR --onnx MODEL.onnx [--calibrate SAMPLES.npy] [--bits 8] [--emit-graph G.json]\n" +
 			"   streamprove import --store DIR (--safetensors FILE | --npy FILE --name NAME) [--codec s2|zstd|none] [--chunk-elems N] [--replace]",
 		Description: "With --graph, the graph file (format streamprove-graph/1, see the README) is validated, every\n" +
 			"input and weight is imported from its source (paths relative to the graph file) and checked\n" +
@@ -36,7 +36,7 @@ func importCommand() *cli.Command {
 			&cli.StringFlag{Name: "codec", Value: tensorstore.DefaultCodec.String(), Usage: "chunk codec: s2, zstd or none"},
 			&cli.StringFlag{Name: "chunk-elems", Value: "65536", Usage: "elements per chunk, a power of two (65536, 64Ki…)"},
 			&cli.BoolFlag{Name: "replace", Usage: "replace tensors that already exist"},
-			&cli.StringFlag{Name: "onnx", Usage: "ONNX `MODEL` (float): quantized with --calibrate, emitted as a graph and imported"},
+			&cli.StringFlag{Name: "onnx", Usage: "ONNX `MODEL`: a float model is quantized with --calibrate; an already-quantized one (QDQ, QLinearConv/QLinearMatMul, ConvInteger/MatMulInteger) needs none; emitted as a graph and imported"},
 			&cli.StringFlag{Name: "calibrate", Usage: "float32 .npy `SAMPLES` in the model's input layout (activation scales: max-abs; also the graph's input)"},
 			&cli.IntFlag{Name: "bits", Value: 8, Usage: "bits of weights and activations (the output is requantized to 16)"},
 			&cli.StringFlag{Name: "emit-graph", Usage: "also keep the emitted graph at `FILE` (weights and input beside it)"},
@@ -107,9 +107,6 @@ func runImport(c *cli.Context) error {
 // runImportONNX quantizes an ONNX model, emits its graph (kept at --emit-graph, else in a
 // temporary directory) and imports it like --graph.
 func runImportONNX(c *cli.Context, dir string) error {
-	if c.String("calibrate") == "" {
-		return usagef("import: --onnx needs --calibrate SAMPLES.npy (float32, the model's input layout) to choose activation scales")
-	}
 	graph := c.String("emit-graph")
 	if graph == "" {
 		tmp, err := os.MkdirTemp("", "streamprove-onnx-")
@@ -120,16 +117,23 @@ func runImportONNX(c *cli.Context, dir string) error {
 		graph = filepath.Join(tmp, "graph.json")
 	}
 	q, a, err := onnx.ImportFile(c.String("onnx"), c.String("calibrate"), graph, onnx.QuantOptions{Bits: c.Int("bits")})
+	if errors.Is(err, onnx.ErrNeedCalibration) {
+		return usagef("import: %v", err)
+	}
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(c.App.Writer, "quantized %s to int%d: %d ops; on the %d calibration samples vs the float model: max |error| %.4g, argmax agreement %.2f%%\n",
-		c.String("onnx"), c.Int("bits"), len(q.Ops), a.Samples, a.MaxAbsErr, 100*a.ArgmaxAgree)
+	if a.Samples == 0 {
+		fmt.Fprintf(c.App.Writer, "imported the already-quantized %s: %d integer ops with ONNX Runtime's integer semantics (no calibration)\n", c.String("onnx"), len(q.Ops))
+	} else {
+		fmt.Fprintf(c.App.Writer, "quantized %s to int%d: %d ops; on the %d calibration samples vs the float model: max |error| %.4g, argmax agreement %.2f%%\n",
+			c.String("onnx"), c.Int("bits"), len(q.Ops), a.Samples, a.MaxAbsErr, 100*a.ArgmaxAgree)
+	}
 	m, err := scheduler.Import(dir, graph, tensorstore.WriteOptions{Replace: true})
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(c.App.Writer, "imported model %s: %d tensors, %d kernels into %s (input: the calibration samples until prove --input; input scale %g, output scale %g)\n",
+	fmt.Fprintf(c.App.Writer, "imported model %s: %d tensors, %d kernels into %s (input: the --calibrate samples, or zeros for a quantized model without them, until prove --input; input scale %g, output scale %g)\n",
 		m.File.Name, len(m.Graph.Tensors), len(m.Kernels), dir, q.Input.Scale, q.Output.Scale)
 	return nil
 }

@@ -221,3 +221,31 @@ func TestONNXCommands(t *testing.T) {
 		t.Fatalf("--output wrote %d bytes (%v): %q", len(b), err, b[:min(len(b), 128)])
 	}
 }
+
+// TestQuantizedONNXPipeline: an already-quantized ONNX model (QDQ, uint8 activations with zero
+// points) imports without --calibrate, and prove --input with float images proves the integers
+// ONNX Runtime's semantics give (testdata/onnx/make_quantized.py's expectation).
+func TestQuantizedONNXPipeline(t *testing.T) {
+	onnxDir := filepath.Join("..", "..", "testdata", "onnx")
+	dir := t.TempDir()
+	store, proof := filepath.Join(dir, "st"), filepath.Join(dir, "proof")
+	for _, s := range []struct {
+		args     []string
+		code     int
+		out, err string
+	}{
+		{[]string{"import", "--store", store, "--onnx", filepath.Join(onnxDir, "qdq_cnn.onnx")}, exitOK, "already-quantized", ""},
+		{[]string{"commit", "--store", store}, exitOK, "committed", ""},
+		{[]string{"prove", "--store", store, "--input", filepath.Join(onnxDir, "qdq_cnn_x.npy"), "--out", proof, "--mem-budget", "64MiB"}, exitOK, "output y [16×10] (scale", ""},
+		{[]string{"verify", "--store", store, "--proof", proof, "--input", filepath.Join(onnxDir, "qdq_cnn_x.npy"), "--json"}, exitOK, `"verified":true`, ""},
+	} {
+		code, out, errs := runCLI(s.args...)
+		if code != s.code || !strings.Contains(out, s.out) || !strings.Contains(errs, s.err) {
+			t.Fatalf("%v: exit %d, out %q, err %q; want exit %d, %q, %q", s.args, code, out, errs, s.code, s.out, s.err)
+		}
+		// The first row of the proven integers is make_quantized.py's expected one.
+		if s.args[0] == "verify" && !strings.Contains(out, `"values":[[41,6,-37,24,-16,20,-21,-5,-12,-10],`) {
+			t.Fatalf("verify --json: %.400s", out)
+		}
+	}
+}

@@ -18,8 +18,8 @@
 // except on near-ties: MLAS rounds fl32(acc·s) to 24 bits before rounding to an integer, and when
 // that lands on or crosses a half-integer the results differ by one; no integer M/2^n reproduces
 // the double rounding. Measured rate: 2.5·10⁻⁶ of random accumulators (TestRequantMultipliersExact),
-// none on the fixtures. The input's QuantizeLinear divides in float32 as ORT does (QuantizeInput);
-// prove --input of a float .npy divides in float64 and differs from it on exact ties.
+// none on the fixtures. The input's QuantizeLinear divides in float32 as ORT does, here and in
+// prove --input (tensorstore.Quantizer uses the float32 quotient for a float32 scale).
 //
 // It refuses, with the node's name, op type, the attribute and the list of supported ops, every
 // model it cannot represent exactly: it never returns a partial model. It does not prove

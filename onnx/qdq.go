@@ -246,7 +246,6 @@ func (l *lowering) input(n *Node, s float32, zp int64, dt DType) error {
 		return refuse(nodeRef{n.Name, n.Op}, "the graph input must go to exactly one QuantizeLinear")
 	}
 	l.q.Input = QValue{Name: in.Name, Shape: in.Shape, Scale: float64(s), Bits: 8}
-	l.q.ortInput = true
 	l.q.Scales[in.Name] = float64(s)
 	if zp == 0 && dt == Int8 {
 		l.ints[n.Out] = &qval{name: in.Name, scale: s, dt: dt}

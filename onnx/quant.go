@@ -85,9 +85,6 @@ type QModel struct {
 	// Scales holds every activation's scale (float ≈ Scale · integer).
 	Scales map[string]float64
 	float  *Model
-	// ortInput: QuantizeInput divides in float32, as ONNX Runtime's QuantizeLinear does
-	// (already-quantized models, whose input scale is a float32).
-	ortInput bool
 }
 
 // Quantize quantizes a float model post-training: weights symmetric per output channel in
@@ -390,13 +387,7 @@ func roundShift(x, m int64, shift int) (int64, bool) {
 func (q *QModel) QuantizeInput(x *Tensor) *IntTensor {
 	qz := tensorstore.Quantizer{Scale: q.Input.Scale, DType: intDType(q.Input.Bits)}
 	out := &IntTensor{Shape: slices.Clone(x.Shape), V: make([]int64, len(x.F))}
-	lo, hi := qz.DType.Bounds()
 	for i, v := range x.F {
-		if q.ortInput {
-			r := math.RoundToEven(float64(float32(float32(v) / float32(q.Input.Scale))))
-			out.V[i] = int64(max(float64(lo), min(float64(hi), r)))
-			continue
-		}
 		out.V[i], _ = qz.Quantize(v) // a non-finite value saturates to 0 here; prove --input refuses it
 	}
 	return out

@@ -8,7 +8,11 @@ import (
 )
 
 // Quantizer maps a quantized model's float input to its integers: round_half_even(v / Scale)
-// saturated to DType's range (ONNX QuantizeLinear with a zero point of 0).
+// saturated to DType's range (ONNX QuantizeLinear with a zero point of 0). When Scale is a
+// float32 value (every scale an ONNX model stores is), v is taken as a float32 and the quotient
+// is the float32 one, as ONNX Runtime's QuantizeLinear computes it: on inputs that sit on a
+// rounding tie a float64 quotient can round the other way. Other scales (the max-abs scales the
+// importer calibrates) divide in float64.
 type Quantizer struct {
 	Scale float64
 	DType DType
@@ -20,7 +24,12 @@ func (q Quantizer) Quantize(v float64) (int64, error) {
 		return 0, fmt.Errorf("value %v is not a finite number", v)
 	}
 	lo, hi := q.DType.Bounds()
-	r := math.RoundToEven(v / q.Scale)
+	var r float64
+	if s32 := float32(q.Scale); float64(s32) == q.Scale {
+		r = math.RoundToEven(float64(float32(v) / s32))
+	} else {
+		r = math.RoundToEven(v / q.Scale)
+	}
 	return int64(max(float64(lo), min(float64(hi), r))), nil
 }
 

@@ -138,81 +138,90 @@ func (g *Gather) split(gr *gkr.Graph, p []field.Element) (rD, rT []field.Element
 
 // Prove reduces the claim on Y to a point claim on W.
 func (g *Gather) Prove(pc *gkr.ProveCtx, out []gkr.Claim) ([]gkr.Claim, error) {
-	V, D, T, err := g.dims(pc.Graph)
-	if err != nil {
-		return nil, err
-	}
-	c := out[0]
-	rD, rT := g.split(pc.Graph, c.Point)
-	lV, lD := log2i(V), log2i(D)
-	wr, err := combineHeads(pc, g.name, g.w, true, 0, lV, lD, rD)
-	if err != nil {
-		return nil, err
-	}
-	defer wr.Release()
-	sel, err := spill.NewTable(pc.Budget(), "gather selector of "+g.name, int64(1)<<lV, pc.Opt.SpillDir)
-	if err != nil {
-		return nil, err
-	}
-	defer sel.Release()
-	src, err := pc.Source(g.ids)
-	if err != nil {
-		return nil, err
-	}
-	ram := sel.Slice()
-	one := make([]field.Element, 1)
-	err = forEachID(src, rT, T, V, func(id uint64, e field.Element) error {
-		if ram != nil {
-			ram[id].Add(&ram[id], &e)
-			return nil
-		}
-		if err := sel.ReadAt(one, int64(id)); err != nil {
-			return err
-		}
-		one[0].Add(&one[0], &e)
-		return sel.WriteAt(one, int64(id))
-	})
-	if err != nil {
-		return nil, fmt.Errorf("node %s: %w", g.name, err)
-	}
-	sc := &sumcheck.Claim{NumVars: lV, Sources: []field.Source{sel, wr}, Gate: sumcheck.Product(2), Sum: c.Value}
-	point, finals, err := pc.Sumcheck(sc)
-	if err != nil {
-		return nil, err
-	}
-	return []gkr.Claim{{Tensor: g.w, Point: append(append([]field.Element(nil), rD...), point...), Value: finals[1]}}, nil
+	return g.protocol(pc.Party(), out, nil)
 }
 
 // Verify checks the sumcheck and the selector's value at its point, computed from the public
 // ids, and returns the point claim on W.
 func (g *Gather) Verify(vc *gkr.VerifyCtx, out []gkr.Claim) ([]gkr.Claim, error) {
-	V, _, T, err := g.dims(vc.Graph)
+	return g.protocol(vc.Party(), out, func() (field.Source, error) { return vc.PublicInput(g.ids) })
+}
+
+// protocol is the kernel's one description of its messages: one sumcheck over the table rows v
+// of sel(v)·W_r(v), with sel(v) = Σ_t eq(r_t, t)·[ids_t = v] (the prover builds it from the ids,
+// the verifier evaluates it at the final point from the public ids) and W_r the table combined
+// over its columns at r_d. publicIDs is the verifier's own source of the ids (nil for the
+// prover, which reads them from its witness).
+func (g *Gather) protocol(p *gkr.Party, out []gkr.Claim, publicIDs func() (field.Source, error)) ([]gkr.Claim, error) {
+	gr := p.Graph()
+	V, D, T, err := g.dims(gr)
 	if err != nil {
 		return nil, err
 	}
 	c := out[0]
-	rD, rT := g.split(vc.Graph, c.Point)
-	sc := &sumcheck.Claim{NumVars: log2i(V), Gate: sumcheck.Product(2), Sum: c.Value}
-	point, finals, err := vc.Sumcheck(sc)
-	if err != nil {
-		return nil, err
-	}
-	src, err := vc.PublicInput(g.ids)
-	if err != nil {
-		return nil, err
-	}
-	var want field.Element
-	err = forEachID(src, rT, T, V, func(id uint64, e field.Element) error {
-		x := field.EqIndex(point, id)
-		x.Mul(&x, &e)
-		want.Add(&want, &x)
-		return nil
+	rD, rT := g.split(gr, c.Point)
+	lV, lD := log2i(V), log2i(D)
+	var wr, sel *spill.Table
+	defer func() {
+		for _, t := range []*spill.Table{wr, sel} {
+			if t != nil {
+				t.Release()
+			}
+		}
+	}()
+	sc := &sumcheck.Claim{NumVars: lV, Gate: sumcheck.Product(2), Sum: c.Value}
+	point, finals, err := p.Sumcheck(sc, func() ([]field.Source, error) {
+		pc := p.Prover()
+		var err error
+		if wr, err = combineHeads(pc, g.name, g.w, true, 0, lV, lD, rD); err != nil {
+			return nil, err
+		}
+		if sel, err = spill.NewTable(pc.Budget(), "gather selector of "+g.name, int64(1)<<lV, pc.Opt.SpillDir); err != nil {
+			return nil, err
+		}
+		src, err := pc.Source(g.ids)
+		if err != nil {
+			return nil, err
+		}
+		ram := sel.Slice()
+		one := make([]field.Element, 1)
+		err = forEachID(src, rT, T, V, func(id uint64, e field.Element) error {
+			if ram != nil {
+				ram[id].Add(&ram[id], &e)
+				return nil
+			}
+			if err := sel.ReadAt(one, int64(id)); err != nil {
+				return err
+			}
+			one[0].Add(&one[0], &e)
+			return sel.WriteAt(one, int64(id))
+		})
+		if err != nil {
+			return nil, fmt.Errorf("node %s: %w", g.name, err)
+		}
+		return []field.Source{sel, wr}, nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("node %s: %w", g.name, err)
+		return nil, err
 	}
-	if !finals[0].Equal(&want) {
-		return nil, fmt.Errorf("%w: node %s: the rows selected are not the public ids'", gkr.ErrBadProof, g.name)
+	if p.Verifying() {
+		src, err := publicIDs()
+		if err != nil {
+			return nil, err
+		}
+		var want field.Element
+		err = forEachID(src, rT, T, V, func(id uint64, e field.Element) error {
+			x := field.EqIndex(point, id)
+			x.Mul(&x, &e)
+			want.Add(&want, &x)
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("node %s: %w", g.name, err)
+		}
+		if !finals[0].Equal(&want) {
+			return nil, fmt.Errorf("%w: node %s: the rows selected are not the public ids'", gkr.ErrBadProof, g.name)
+		}
 	}
 	return []gkr.Claim{{Tensor: g.w, Point: append(append([]field.Element(nil), rD...), point...), Value: finals[1]}}, nil
 }

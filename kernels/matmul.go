@@ -143,54 +143,57 @@ func (m *MatMul) claim(d mmDims, c gkr.Claim) *sumcheck.Claim {
 
 // Prove reduces the claim on Y to claims on A and B.
 func (m *MatMul) Prove(pc *gkr.ProveCtx, out []gkr.Claim) ([]gkr.Claim, error) {
-	d, err := m.dims(pc.Graph)
+	return m.protocol(pc.Party(), out)
+}
+
+// Verify checks the sumcheck and returns the claims on A and B.
+func (m *MatMul) Verify(vc *gkr.VerifyCtx, out []gkr.Claim) ([]gkr.Claim, error) {
+	return m.protocol(vc.Party(), out)
+}
+
+// protocol is the kernel's one description of its messages: one sumcheck over (k, l) of
+// A_r·B_r (·eq(r_l, l) when batched), where the prover streams A and B once each to build the
+// head-wise combined rows; the verifier evaluates the eq factor itself.
+func (m *MatMul) protocol(p *gkr.Party, out []gkr.Claim) ([]gkr.Claim, error) {
+	d, err := m.dims(p.Graph())
 	if err != nil {
 		return nil, err
 	}
 	c := out[0]
 	rJ, rI, rL := m.split(d, c.Point)
 	lL, lI, lK, lJ := d.logs()
-	ar, err := combineHeads(pc, m.name, m.a, false, lL, lI, lK, rI)
+	var ar, br *spill.Table
+	defer func() {
+		for _, t := range []*spill.Table{ar, br} {
+			if t != nil {
+				t.Release()
+			}
+		}
+	}()
+	point, finals, err := p.Sumcheck(m.claim(d, c), func() ([]field.Source, error) {
+		pc := p.Prover()
+		var err error
+		if ar, err = combineHeads(pc, m.name, m.a, false, lL, lI, lK, rI); err != nil {
+			return nil, err
+		}
+		if m.transB {
+			br, err = combineHeads(pc, m.name, m.b, false, lL, lJ, lK, rJ)
+		} else {
+			br, err = combineHeads(pc, m.name, m.b, true, lL, lK, lJ, rJ)
+		}
+		if err != nil {
+			return nil, err
+		}
+		srcs := []field.Source{ar, br}
+		if lL > 0 {
+			srcs = append(srcs, leadEqSource{lK: lK, rL: rL})
+		}
+		return srcs, nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	defer ar.Release()
-	var br *spill.Table
-	if m.transB {
-		br, err = combineHeads(pc, m.name, m.b, false, lL, lJ, lK, rJ)
-	} else {
-		br, err = combineHeads(pc, m.name, m.b, true, lL, lK, lJ, rJ)
-	}
-	if err != nil {
-		return nil, err
-	}
-	defer br.Release()
-	sc := m.claim(d, c)
-	sc.Sources = []field.Source{ar, br}
-	if lL > 0 {
-		sc.Sources = append(sc.Sources, leadEqSource{lK: lK, rL: rL})
-	}
-	point, finals, err := pc.Sumcheck(sc)
-	if err != nil {
-		return nil, err
-	}
-	return m.inClaims(d, point, rJ, rI, finals), nil
-}
-
-// Verify checks the sumcheck and returns the claims on A and B.
-func (m *MatMul) Verify(vc *gkr.VerifyCtx, out []gkr.Claim) ([]gkr.Claim, error) {
-	d, err := m.dims(vc.Graph)
-	if err != nil {
-		return nil, err
-	}
-	c := out[0]
-	rJ, rI, rL := m.split(d, c.Point)
-	lL, _, lK, _ := d.logs()
-	point, finals, err := vc.Sumcheck(m.claim(d, c))
-	if err != nil {
-		return nil, err
-	}
-	if lL > 0 {
+	if p.Verifying() && lL > 0 {
 		if want := field.Eq(rL, point[lK:]); !finals[2].Equal(&want) {
 			return nil, fmt.Errorf("%w: node %s: the heads' eq factor is not eq(r_l, ρ_l)", gkr.ErrBadProof, m.name)
 		}

@@ -1,6 +1,7 @@
 package kernels
 
 import (
+	"cmp"
 	"fmt"
 	"math/big"
 	"math/bits"
@@ -8,6 +9,9 @@ import (
 	"github.com/streamprove/streamprove/gkr"
 	"github.com/streamprove/streamprove/tensorstore"
 )
+
+// normRowChunk caps the chunk length of the per-row tensors.
+const normRowChunk = 1 << 10
 
 // normRow returns v = Σ x², S = Σ x (0 unless centering), ρ = ⌊√(C / W)⌋ and the error terms
 // a = C − ρ²·W and b = (ρ+1)²·W − C − 1 (both ≥ 0, below 2^(16·limbs)), with W and C as in the
@@ -79,7 +83,8 @@ func (n *Norm) Forward(fc *ForwardCtx) (err error) {
 	if n.center {
 		vecs = 6
 	}
-	release, err := fc.reserve("forward of "+n.name, 8*(vecs*int64(D)+int64(len(n.elem.args)+len(n.row.args))*smRange))
+	// The row lookups' counts are int32 (at most one per row): 4 bytes per table row.
+	release, err := fc.reserve("forward of "+n.name, 8*(vecs*int64(D)+int64(len(n.elem.args))*smRange)+4*int64(len(n.row.args))*smRange)
 	if err != nil {
 		return err
 	}
@@ -118,11 +123,15 @@ func (n *Norm) Forward(fc *ForwardCtx) (err error) {
 	H := int64(1) << uint(n.bits-1)
 	padded := int64(1) << (lD + lR)
 	paddedRows := int64(1) << lR
-	isMult := map[string]bool{}
+	isMult, isRow := map[string]bool{}, map[string]bool{}
 	for _, c := range []*lookupCore{&n.elem, &n.row} {
 		for _, a := range c.args {
 			isMult[a.mult] = true
+			isRow[a.mult] = c == &n.row
 		}
+	}
+	for _, t := range append(n.rowLimbs(), n.rowSums()...) {
+		isRow[t] = true
 	}
 	// The row sums' bounds follow x's (int16 when unknown).
 	xb := big.NewInt(1 << 15)
@@ -146,7 +155,13 @@ func (n *Norm) Forward(fc *ForwardCtx) (err error) {
 		if fc.Bounds != nil {
 			fc.Bounds[ti.Name] = b
 		}
-		w, err := fc.Store.Create(ti.Name, ti.Shape, DTypeForBound(b), fc.Write)
+		opts := fc.Write
+		if isRow[ti.Name] {
+			// Per-row tensors are small but the row sumcheck reads a dozen at once, and a
+			// reader holds a chunk: small chunks keep that off the budget.
+			opts.ChunkElems = min(cmp.Or(opts.ChunkElems, 1<<16), normRowChunk)
+		}
+		w, err := fc.Store.Create(ti.Name, ti.Shape, DTypeForBound(b), opts)
 		if err != nil {
 			return fmt.Errorf("node %s: %w", n.name, err)
 		}
@@ -161,9 +176,12 @@ func (n *Norm) Forward(fc *ForwardCtx) (err error) {
 	for i, a := range n.elem.args {
 		mults[i] = make([]int64, 1<<a.tab.logSize)
 	}
-	multRow := make([][]int64, len(n.row.args))
+	if paddedRows >= 1<<31 {
+		return fmt.Errorf("node %s: %d rows: the row counts leave 31 bits", n.name, paddedRows)
+	}
+	multRow := make([][]int32, len(n.row.args))
 	for i := range multRow {
-		multRow[i] = make([]int64, smRange)
+		multRow[i] = make([]int32, smRange)
 	}
 	_, _, _, s := n.scales(D64)
 	x, y, rem, remHi := make([]int64, D), make([]int64, D), make([]int64, D), make([]int64, D)
@@ -225,7 +243,7 @@ func (n *Norm) Forward(fc *ForwardCtx) (err error) {
 		mults[i][0] += padded - int64(rows*D)
 	}
 	for i := range multRow {
-		multRow[i][0] += paddedRows - int64(rows)
+		multRow[i][0] += int32(paddedRows - int64(rows))
 	}
 	for i, a := range n.elem.args {
 		if err := ws[a.mult].WriteInt64s(mults[i]); err != nil {
@@ -233,8 +251,14 @@ func (n *Norm) Forward(fc *ForwardCtx) (err error) {
 		}
 	}
 	for i, a := range n.row.args {
-		if err := ws[a.mult].WriteInt64s(multRow[i]); err != nil {
-			return err
+		for lo := 0; lo < smRange; lo += len(x) {
+			part := x[:min(len(x), smRange-lo)]
+			for j := range part {
+				part[j] = int64(multRow[i][lo+j])
+			}
+			if err := ws[a.mult].WriteInt64s(part); err != nil {
+				return err
+			}
 		}
 	}
 	for _, ti := range infos {

@@ -386,6 +386,7 @@ func (k *RequantFixed) view(g *gkr.Graph, xi *gkr.TensorInfo) (*gkr.Graph, error
 }
 
 // Prove proves the lookups, reduces the claim on the virtual t to x, and the claim on y to y0.
+// The prover's view of the graph serves t = x·M (+ half) as a virtual tensor streamed from x.
 func (k *RequantFixed) Prove(pc *gkr.ProveCtx, out []gkr.Claim) ([]gkr.Claim, error) {
 	xi, axis, err := k.check(pc.Graph)
 	if err != nil {
@@ -399,35 +400,11 @@ func (k *RequantFixed) Prove(pc *gkr.ProveCtx, out []gkr.Claim) ([]gkr.Claim, er
 	if err != nil {
 		return nil, err
 	}
-	ms := k.mults()
-	if k.cheatM != nil {
-		ms = fieldInts(k.cheatM)
-	}
-	tsrc := newAxisSource(xs, xi.Shape, max(axis, 0), ms, k.half())
+	tsrc := newAxisSource(xs, xi.Shape, max(axis, 0), k.proverMults(), k.half())
 	sub := *pc
 	sub.Graph = g
 	sub.Witness = &viewWitness{Witness: pc.Witness, virt: map[string]field.Source{k.tName(): tsrc}}
-	claims, err := k.core.prove(&sub)
-	if err != nil {
-		return nil, err
-	}
-	tc, rest := k.splitT(claims)
-	target := k.tTarget(xi, tc)
-	var xc gkr.Claim
-	if axis < 0 {
-		xc = k.perTensorX(tc, target)
-	} else {
-		gate, _ := sumcheck.NewPoly(2, []sumcheck.Term{{Coeff: field.One(), Vars: []int{0, 1}}})
-		msrc := newAxisSource(nil, xi.Shape, axis, ms, field.Element{})
-		sc := &sumcheck.Claim{NumVars: len(tc.Point), Sources: []field.Source{xs, msrc}, Gate: gate,
-			Eq: []sumcheck.EqTerm{{Coeff: field.One(), Point: tc.Point}}, Sum: target}
-		point, finals, err := pc.Sumcheck(sc)
-		if err != nil {
-			return nil, fmt.Errorf("node %s: per-channel product: %w", k.name, err)
-		}
-		xc = gkr.Claim{Tensor: k.x, Point: point, Value: finals[0]}
-	}
-	return append(append(rest, xc), k.y0Claim(xi, out[0])), nil
+	return k.protocol(sub.Party(), xi, axis, out)
 }
 
 // Verify checks the lookups and the reductions and returns the claims Prove returned.
@@ -442,7 +419,22 @@ func (k *RequantFixed) Verify(vc *gkr.VerifyCtx, out []gkr.Claim) ([]gkr.Claim, 
 	}
 	sub := *vc
 	sub.Graph = g
-	claims, err := k.core.verify(&sub)
+	return k.protocol(sub.Party(), xi, axis, out)
+}
+
+// proverMults are the multipliers the prover streams: the node's, or a cheating test's.
+func (k *RequantFixed) proverMults() []field.Element {
+	if k.cheatM != nil {
+		return fieldInts(k.cheatM)
+	}
+	return k.mults()
+}
+
+// protocol is the kernel's one description of its messages, run on the graph with the virtual t
+// declared: the lookups; then the claim on t becomes one on x, directly for one multiplier or
+// by a sumcheck of x·M_bcast (whose M factor the verifier evaluates) per channel.
+func (k *RequantFixed) protocol(p *gkr.Party, xi *gkr.TensorInfo, axis int, out []gkr.Claim) ([]gkr.Claim, error) {
+	claims, err := k.core.protocol(p, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -455,12 +447,20 @@ func (k *RequantFixed) Verify(vc *gkr.VerifyCtx, out []gkr.Claim) ([]gkr.Claim, 
 		gate, _ := sumcheck.NewPoly(2, []sumcheck.Term{{Coeff: field.One(), Vars: []int{0, 1}}})
 		sc := &sumcheck.Claim{NumVars: len(tc.Point), Gate: gate,
 			Eq: []sumcheck.EqTerm{{Coeff: field.One(), Point: tc.Point}}, Sum: target}
-		point, finals, err := vc.Sumcheck(sc)
+		point, finals, err := p.Sumcheck(sc, func() ([]field.Source, error) {
+			xs, err := p.Prover().Source(k.x)
+			if err != nil {
+				return nil, err
+			}
+			return []field.Source{xs, newAxisSource(nil, xi.Shape, axis, k.proverMults(), field.Element{})}, nil
+		})
 		if err != nil {
 			return nil, fmt.Errorf("node %s: per-channel product: %w", k.name, err)
 		}
-		if want := axisMLE(xi.Shape, axis, k.mults(), point); !finals[1].Equal(&want) {
-			return nil, fmt.Errorf("%w: node %s: the broadcast multipliers' value is wrong", gkr.ErrBadProof, k.name)
+		if p.Verifying() {
+			if want := axisMLE(xi.Shape, axis, k.mults(), point); !finals[1].Equal(&want) {
+				return nil, fmt.Errorf("%w: node %s: the broadcast multipliers' value is wrong", gkr.ErrBadProof, k.name)
+			}
 		}
 		xc = gkr.Claim{Tensor: k.x, Point: point, Value: finals[0]}
 	}

@@ -359,48 +359,73 @@ func elemGate(alpha field.Element, q int) (sumcheck.Gate, error) {
 
 // Prove proves the lookups and the two relation sumchecks.
 func (s *Softmax) Prove(pc *gkr.ProveCtx, _ []gkr.Claim) ([]gkr.Claim, error) {
-	g := pc.Graph
+	return s.protocol(pc.Party())
+}
+
+// Verify checks the lookups and both sumchecks, evaluating the mask and eq factors itself.
+func (s *Softmax) Verify(vc *gkr.VerifyCtx, _ []gkr.Claim) ([]gkr.Claim, error) {
+	return s.protocol(vc.Party())
+}
+
+// protocol is the kernel's one description of its messages: the lookups; step 1, the row sums'
+// value at a random row point and the row sumcheck (the verifier evaluates its eq and mask
+// factors); step 2, the element sumcheck (the verifier evaluates its mask).
+func (s *Softmax) protocol(p *gkr.Party) ([]gkr.Claim, error) {
+	g := p.Graph()
 	if err := s.check(g); err != nil {
 		return nil, err
 	}
-	claims, err := s.core.prove(pc)
+	claims, err := s.core.protocol(p, nil)
 	if err != nil {
 		return nil, err
 	}
 	lT, lR := s.layout(g)
 	shape := g.Tensors[s.x].Shape
-	src := func(name string) (field.Source, error) { return pc.Source(name) }
+	src := func(name string) (field.Source, error) { return p.Prover().Source(name) }
 	pe := s.perElem()
+	mask := softmaxMaskSource{shape: shape, causal: s.causal, n: int64(1) << (lT + lR)}
 	// Step 1.
-	tr := pc.Transcript()
+	tr := p.Transcript()
 	rRow := tr.Challenges("softmax/row-point", lR)
 	alpha := tr.Challenge("softmax/row-alpha")
-	sumSrc, err := src(s.rowSum())
+	m, err := p.Message("softmax/row-sum", 1, func() ([]field.Element, error) {
+		sumSrc, err := src(s.rowSum())
+		if err != nil {
+			return nil, err
+		}
+		sv, err := field.EvalStream(sumSrc, rRow, 14)
+		return []field.Element{sv}, err
+	})
 	if err != nil {
 		return nil, err
 	}
-	sv, err := field.EvalStream(sumSrc, rRow, 14)
-	if err != nil {
-		return nil, err
-	}
-	pc.Send("softmax/row-sum", sv)
+	sv := m[0]
 	gate, err := rowGate(alpha)
 	if err != nil {
 		return nil, err
 	}
-	mask := softmaxMaskSource{shape: shape, causal: s.causal, n: int64(1) << (lT + lR)}
-	srcs := []field.Source{leadEqSource{lK: lT, rL: rRow}, mask}
-	for _, i := range []int{smChi, smD0, smD1, smE0, smE1} {
-		t, err := src(pe[i])
-		if err != nil {
-			return nil, err
+	sc := &sumcheck.Claim{NumVars: lT + lR, Gate: gate, Sum: s.rowTarget(shape, rRow, alpha, sv)}
+	pt, fin, err := p.Sumcheck(sc, func() ([]field.Source, error) {
+		srcs := []field.Source{leadEqSource{lK: lT, rL: rRow}, mask}
+		for _, i := range []int{smChi, smD0, smD1, smE0, smE1} {
+			t, err := src(pe[i])
+			if err != nil {
+				return nil, err
+			}
+			srcs = append(srcs, t)
 		}
-		srcs = append(srcs, t)
-	}
-	sc := &sumcheck.Claim{NumVars: lT + lR, Sources: srcs, Gate: gate, Sum: s.rowTarget(shape, rRow, alpha, sv)}
-	pt, fin, err := pc.Sumcheck(sc)
+		return srcs, nil
+	})
 	if err != nil {
 		return nil, err
+	}
+	if p.Verifying() {
+		if e := field.Eq(rRow, pt[lT:]); !fin[0].Equal(&e) {
+			return nil, fmt.Errorf("%w: node %s: the row eq factor is not eq(r_row, ρ)", gkr.ErrBadProof, s.name)
+		}
+		if mk := s.maskMLE(shape, pt); !fin[1].Equal(&mk) {
+			return nil, fmt.Errorf("%w: node %s: the mask's value is not the mask's MLE", gkr.ErrBadProof, s.name)
+		}
 	}
 	claims = append(claims, s.rowClaims(pt, fin, rRow, sv)...)
 	// Step 2.
@@ -409,30 +434,32 @@ func (s *Softmax) Prove(pc *gkr.ProveCtx, _ []gkr.Claim) ([]gkr.Claim, error) {
 	if gate, err = elemGate(alpha, s.q); err != nil {
 		return nil, err
 	}
-	srcs = srcs[:0]
-	for _, name := range []string{pe[smD0], pe[smD1], "", s.rowMax(), s.x, pe[smR0], pe[smR1], pe[smU0], pe[smU1], s.rowSum(), s.p, pe[smE0], pe[smE1]} {
-		switch name {
-		case "":
-			srcs = append(srcs, mask)
-		case s.rowMax(), s.rowSum():
+	sc = &sumcheck.Claim{NumVars: lT + lR, Gate: gate, Eq: []sumcheck.EqTerm{{Coeff: field.One(), Point: r}}}
+	pt, fin, err = p.Sumcheck(sc, func() ([]field.Source, error) {
+		var srcs []field.Source
+		for _, name := range []string{pe[smD0], pe[smD1], "", s.rowMax(), s.x, pe[smR0], pe[smR1], pe[smU0], pe[smU1], s.rowSum(), s.p, pe[smE0], pe[smE1]} {
+			if name == "" {
+				srcs = append(srcs, mask)
+				continue
+			}
 			t, err := src(name)
 			if err != nil {
 				return nil, err
 			}
-			srcs = append(srcs, rowBroadcastSource{rows: t, lT: lT})
-		default:
-			t, err := src(name)
-			if err != nil {
-				return nil, err
+			if name == s.rowMax() || name == s.rowSum() {
+				t = rowBroadcastSource{rows: t, lT: lT}
 			}
 			srcs = append(srcs, t)
 		}
-	}
-	sc = &sumcheck.Claim{NumVars: lT + lR, Sources: srcs, Gate: gate,
-		Eq: []sumcheck.EqTerm{{Coeff: field.One(), Point: r}}}
-	pt, fin, err = pc.Sumcheck(sc)
+		return srcs, nil
+	})
 	if err != nil {
 		return nil, err
+	}
+	if p.Verifying() {
+		if mk := s.maskMLE(shape, pt); !fin[2].Equal(&mk) {
+			return nil, fmt.Errorf("%w: node %s: the mask's value is not the mask's MLE", gkr.ErrBadProof, s.name)
+		}
 	}
 	return append(claims, s.elemClaims(pt, fin, lT)...), nil
 }
@@ -470,58 +497,6 @@ func (s *Softmax) elemClaims(pt, fin []field.Element, lT int) []gkr.Claim {
 		}
 	}
 	return cs
-}
-
-// Verify checks the lookups and both sumchecks, evaluating the mask and eq factors itself.
-func (s *Softmax) Verify(vc *gkr.VerifyCtx, _ []gkr.Claim) ([]gkr.Claim, error) {
-	g := vc.Graph
-	if err := s.check(g); err != nil {
-		return nil, err
-	}
-	claims, err := s.core.verify(vc)
-	if err != nil {
-		return nil, err
-	}
-	lT, lR := s.layout(g)
-	shape := g.Tensors[s.x].Shape
-	tr := vc.Transcript()
-	rRow := tr.Challenges("softmax/row-point", lR)
-	alpha := tr.Challenge("softmax/row-alpha")
-	m, err := vc.Recv("softmax/row-sum", 1)
-	if err != nil {
-		return nil, err
-	}
-	sv := m[0]
-	gate, err := rowGate(alpha)
-	if err != nil {
-		return nil, err
-	}
-	sc := &sumcheck.Claim{NumVars: lT + lR, Gate: gate, Sum: s.rowTarget(shape, rRow, alpha, sv)}
-	pt, fin, err := vc.Sumcheck(sc)
-	if err != nil {
-		return nil, err
-	}
-	if e := field.Eq(rRow, pt[lT:]); !fin[0].Equal(&e) {
-		return nil, fmt.Errorf("%w: node %s: the row eq factor is not eq(r_row, ρ)", gkr.ErrBadProof, s.name)
-	}
-	if mk := s.maskMLE(shape, pt); !fin[1].Equal(&mk) {
-		return nil, fmt.Errorf("%w: node %s: the mask's value is not the mask's MLE", gkr.ErrBadProof, s.name)
-	}
-	claims = append(claims, s.rowClaims(pt, fin, rRow, sv)...)
-	r := tr.Challenges("softmax/elem-point", lT+lR)
-	alpha = tr.Challenge("softmax/elem-alpha")
-	if gate, err = elemGate(alpha, s.q); err != nil {
-		return nil, err
-	}
-	sc = &sumcheck.Claim{NumVars: lT + lR, Gate: gate, Eq: []sumcheck.EqTerm{{Coeff: field.One(), Point: r}}}
-	pt, fin, err = vc.Sumcheck(sc)
-	if err != nil {
-		return nil, err
-	}
-	if mk := s.maskMLE(shape, pt); !fin[2].Equal(&mk) {
-		return nil, fmt.Errorf("%w: node %s: the mask's value is not the mask's MLE", gkr.ErrBadProof, s.name)
-	}
-	return append(claims, s.elemClaims(pt, fin, lT)...), nil
 }
 
 // Estimate: the lookup trees (eight, over the padded input) and two sumchecks over 13 sources.

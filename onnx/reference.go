@@ -137,7 +137,9 @@ func evalNode(n *Node, in []*Tensor, shape []int) (*Tensor, error) {
 	case "MaxPool", "AveragePool", "GlobalAveragePool":
 		pool2d(out, in[0], n.Op, n.Attr)
 	default:
-		return nil, fmt.Errorf("no reference for op %q", n.Op)
+		if err := evalSeq(n, in, out); err != nil {
+			return nil, err
+		}
 	}
 	return out, nil
 }

@@ -75,6 +75,8 @@ func (q *QModel) Emit(path string, x *Tensor) (string, error) {
 				return "", fmt.Errorf("emit: op %q: a reshape to %v has %d dynamic dimensions; the graph infers one", op.Name, op.Shape, syms)
 			}
 			a = scheduler.Attrs{"shape": shape}
+		default:
+			a = scheduler.Attrs(op.Extra)
 		case "requant_fixed":
 			a = scheduler.Attrs{"multipliers": op.Multipliers, "shift": op.Shift, "bits": op.Bits, "qbits": op.QBits}
 			if len(op.Multipliers) > 1 {
@@ -143,8 +145,13 @@ func ImportFile(onnxPath, calibPath, graphPath string, opt QuantOptions) (*QMode
 	if err != nil {
 		return nil, Agreement{}, fmt.Errorf("calibration: %w", err)
 	}
+	if calib.F == nil && len(m.Inputs) == 1 && m.Inputs[0].DType == Int64 {
+		if calib, err = idsAsFloat(calib, calibPath); err != nil {
+			return nil, Agreement{}, fmt.Errorf("calibration: %w", err)
+		}
+	}
 	if calib.F == nil {
-		return nil, Agreement{}, fmt.Errorf("calibration %s: float32 samples are needed, not %v", calibPath, calib.DType)
+		return nil, Agreement{}, fmt.Errorf("calibration %s: float32 samples (or int64 token ids) are needed, not %v", calibPath, calib.DType)
 	}
 	q, err := Quantize(m, calib, opt)
 	if err != nil {

@@ -46,3 +46,32 @@ func TestGPTReference(t *testing.T) {
 		t.Fatalf("max abs difference %g > 1e-3", worst)
 	}
 }
+
+// TestGPTQuantized: the quantized tiny GPT's exact integer forward pass (the graph ops'
+// semantics) agrees with the float model's next-token argmax on the test ids.
+func TestGPTQuantized(t *testing.T) {
+	m, ids, _ := loadGPT(t)
+	calib, err := ReadIDs(filepath.Join(digitsDir, "gpt_calib.npy"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := Quantize(m, calib, QuantOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _, _, err := q.Compare(ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs, err := q.OpErrors(ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range errs {
+		t.Logf("%-55s max|float| %8.3f  rel err %.4f", e.Value, e.MaxAbs, e.RelErr)
+	}
+	t.Logf("gpt: %d integer ops; on %d test sequences: argmax agreement %.2f%%, max |error| %.3g", len(q.Ops), a.Samples, 100*a.ArgmaxAgree, a.MaxAbsErr)
+	if a.ArgmaxAgree < 0.9 {
+		t.Fatalf("argmax agreement %.4f < 0.90", a.ArgmaxAgree)
+	}
+}

@@ -25,7 +25,7 @@ const InputFile = "input.npy"
 func (q *QModel) Emit(path string, x *Tensor) (string, error) {
 	dir := filepath.Dir(path)
 	xi := q.QuantizeInput(x)
-	if _, err := q.Input.Shape.bindTo(x.Shape, nil); err != nil {
+	if _, err := q.Input.Shape.bindTo(xi.Shape, nil); err != nil {
 		return "", fmt.Errorf("emit: %w", err)
 	}
 	name := q.Name

@@ -2,9 +2,14 @@ package onnx
 
 import (
 	"math"
+	"os"
 	"path/filepath"
 	"slices"
 	"testing"
+	"time"
+
+	"github.com/streamprove/streamprove/scheduler"
+	"github.com/streamprove/streamprove/tensorstore"
 )
 
 // loadGPT loads the tiny GPT of testdata/onnx/make_gpt.py, its test ids (as floats, the float
@@ -73,5 +78,86 @@ func TestGPTQuantized(t *testing.T) {
 	t.Logf("gpt: %d integer ops; on %d test sequences: argmax agreement %.2f%%, max |error| %.3g", len(q.Ops), a.Samples, 100*a.ArgmaxAgree, a.MaxAbsErr)
 	if a.ArgmaxAgree < 0.9 {
 		t.Fatalf("argmax agreement %.4f < 0.90", a.ArgmaxAgree)
+	}
+}
+
+// TestProveGPT: the quantized tiny GPT, emitted as a graph, imports, commits, proves a batch of
+// test sequences in a child under a 64 MiB budget (peak RSS checked) and verifies; the proven
+// logits equal the Go integer model's bit for bit and their next-token argmax agrees with the
+// float model's on ≥ 90% of positions. A flipped proof byte is rejected. 2 sequences with
+// -short, all 8 otherwise.
+func TestProveGPT(t *testing.T) {
+	n := 8
+	if testing.Short() {
+		n = 2
+	}
+	m, ids, _ := loadGPT(t)
+	calib, err := ReadIDs(filepath.Join(digitsDir, "gpt_calib.npy"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	q, err := Quantize(m, calib, QuantOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	T := ids.Shape[1]
+	xs := &Tensor{DType: Float32, Shape: []int{n, T}, F: ids.F[:n*T]}
+	dir := t.TempDir()
+	g, err := q.Emit(filepath.Join(dir, "graph.json"), xs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := filepath.Join(dir, "store")
+	if _, err := scheduler.Import(st, g, tensorstore.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	importTime := time.Since(start)
+	if _, err := scheduler.Commit(st, scheduler.Config{}); err != nil {
+		t.Fatal(err)
+	}
+	proof := filepath.Join(dir, "proof")
+	const budget = 64 << 20
+	rep := proveInChild(t, st, proof, budget)
+	if rep.PeakRSSBytes <= 0 || rep.PeakRSSBytes > budget {
+		t.Errorf("peak RSS %d bytes, budget %d", rep.PeakRSSBytes, budget)
+	}
+	vr, err := scheduler.Verify(st, proof, "")
+	if err != nil || !vr.Verified {
+		t.Fatalf("verify: %v", err)
+	}
+	want, err := q.Run(q.QuantizeInput(xs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkProven(t, vr.Outputs["logits"], want, q.Output.Scale)
+	f, err := m.Run(map[string]*Tensor{m.Inputs[0].Name: xs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fa, da := argmaxRows(f["logits"]), argmaxRows(q.Dequantize(want))
+	agree := 0
+	for i := range fa {
+		if fa[i] == da[i] {
+			agree++
+		}
+	}
+	t.Logf("gpt, %d×%d tokens: import+quantize %.2fs, prove %.2fs (%.3fs per token, forward %.2fs), peak RSS %.1f MiB (budget 64 MiB), proof %d bytes, verify %.2fs; proven next-token argmax agrees with the float model's on %d/%d positions (%.2f%%)",
+		n, T, importTime.Seconds(), rep.WallSeconds, rep.WallSeconds/float64(n*T), rep.ForwardSeconds, float64(rep.PeakRSSBytes)/(1<<20), rep.ProofBytes, vr.WallSeconds, agree, len(fa), 100*float64(agree)/float64(len(fa)))
+	if float64(agree) < 0.9*float64(len(fa)) {
+		t.Errorf("argmax agreement %d/%d < 90%%", agree, len(fa))
+	}
+	// A flipped byte in the middle of the proof is rejected.
+	b, err := os.ReadFile(proof)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)/2] ^= 0x10
+	bad := filepath.Join(dir, "proof.bad")
+	if err := os.WriteFile(bad, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if vr, err := scheduler.Verify(st, bad, ""); err == nil && vr.Verified {
+		t.Fatal("a proof with a flipped byte verified")
 	}
 }

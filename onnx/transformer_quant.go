@@ -514,8 +514,11 @@ func (s *seqQuant) layerNorm(n *Node) error {
 	if !r.flat {
 		return refuse(ref, "quantization: a LayerNorm of a %v value (want [batch, T, D])", n.Shape)
 	}
+	if s.isOut(n.Out) {
+		return refuse(ref, "quantization: a LayerNorm must feed linear layers only (its shift is folded into their biases); it is the graph output")
+	}
 	for _, u := range s.uses[n.Out] {
-		if u.Op != "MatMul" || s.isOut(n.Out) {
+		if u.Op != "MatMul" {
 			return refuse(ref, "quantization: a LayerNorm must feed linear layers only (its shift is folded into their biases); %q (%s) reads it", u.Name, u.Op)
 		}
 	}

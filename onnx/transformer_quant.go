@@ -28,6 +28,8 @@ const (
 	seqGeluBits     = 12 // GELU's table input (2^12 rows)
 	seqScoreBits    = 16 // attention scores into the softmax
 	seqProbBits     = 12 // softmax output fraction bits
+	seqAttnBits     = 12 // q, k and v (the attention products' operands), linear outputs
+	seqEmbedBits    = 12 // the embedding table
 )
 
 // irep is how a float value of the model is held in integers: the graph tensor name, its scale
@@ -190,6 +192,17 @@ func (s *seqQuant) single(name string) *Node {
 	return nil
 }
 
+// allSlices: name is read only by slices (a fused q, k, v projection).
+func (s *seqQuant) allSlices(name string) bool {
+	u := s.uses[name]
+	for _, n := range u {
+		if n.Op != opSlice {
+			return false
+		}
+	}
+	return len(u) > 0 && !s.isOut(name)
+}
+
 func (s *seqQuant) isOut(name string) bool { return name == s.m.Outputs[0].Name }
 
 // vecConst returns a constant of n floats (any shape of n elements).
@@ -206,13 +219,14 @@ func (s *seqQuant) node(n *Node) error {
 	switch n.Op {
 	case opEmbed:
 		tab := s.m.Weights[n.In[0]]
-		sw := s.maxAbs(n.In[0]) / 127
+		// The embedding feeds a LayerNorm, which scales its error up by max|x|/rms(x): 12 bits.
+		sw := s.maxAbs(n.In[0]) / float64(int64(1)<<(seqEmbedBits-1)-1)
 		w := &IntTensor{Shape: slices.Clone(tab.Shape), V: make([]int64, len(tab.F))}
 		for i, v := range tab.F {
 			w.V[i] = int64(math.RoundToEven(v / sw))
 		}
 		wn := n.Name + ".table"
-		s.q.Weights[wn], s.q.WeightBits[wn] = w, 8
+		s.q.Weights[wn], s.q.WeightBits[wn] = w, seqEmbedBits
 		sh, _ := s.flatShape(n.Shape)
 		out := s.add(&QOp{Op: "gather", Name: n.Name, In: []string{wn, s.rep[n.In[1]].name}, Out: n.Out + ".q", Shape: sh})
 		s.rep[n.Out] = irep{name: out, scale: sw, flat: true}
@@ -418,7 +432,7 @@ func (s *seqQuant) addNode(n *Node) error {
 // before it) to linear + requant_fixed: int8 weights per output channel, int32 bias.
 func (s *seqQuant) linear(n *Node) error {
 	ref := nodeRef{n.Name, n.Op}
-	r, err := s.narrow(ref, n.In[0], 8)
+	r, err := s.narrow(ref, n.In[0], seqAttnBits)
 	if err != nil {
 		return err
 	}
@@ -472,8 +486,11 @@ func (s *seqQuant) linear(n *Node) error {
 	sh := Shape{{Sym: symTokens}, {N: N}}
 	acc := s.add(&QOp{Op: "linear", Name: n.Name, In: []string{r.name, wn, bn}, Out: n.Name + ".acc", Shape: sh})
 	// The output's width: the graph output's, a fixed point for GELU's table, else 8 bits.
-	bits, sOut, name := s.opt.Bits, s.maxAbs(out.Out)/float64(int64(1)<<(s.opt.Bits-1)-1), ""
+	bits, sOut, name := seqAttnBits, s.maxAbs(out.Out)/float64(int64(1)<<(seqAttnBits-1)-1), ""
 	switch u := s.single(out.Out); {
+	case s.allSlices(out.Out):
+		bits = seqAttnBits
+		sOut = s.maxAbs(out.Out) / float64(int64(1)<<(bits-1)-1)
 	case s.isOut(out.Out):
 		bits, name = s.opt.OutputBits, out.Out
 		sOut = s.maxAbs(out.Out) / float64(int64(1)<<(bits-1)-1)
@@ -748,12 +765,15 @@ func (q *QModel) OpErrors(x *Tensor) ([]OpError, error) {
 	for _, n := range q.float.Nodes {
 		r, ok := q.seq.reps[n.Out]
 		iv := q.seq.keep[r.name]
-		if !ok || r.beta != nil || iv == nil || len(iv.V) != len(fv[n.Out].F) || r.bt {
+		if !ok || iv == nil || len(iv.V) != len(fv[n.Out].F) || r.bt {
 			continue
 		}
 		e := OpError{Value: n.Out}
 		worst := 0.0
 		for i, f := range fv[n.Out].F {
+			if r.beta != nil {
+				f -= r.beta[i%len(r.beta)] // the shift is folded into the next linear's bias
+			}
 			e.MaxAbs = max(e.MaxAbs, math.Abs(f))
 			worst = max(worst, math.Abs(float64(iv.V[i])*r.scale-f))
 		}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/big"
+	"math/bits"
 	"slices"
 )
 
@@ -23,7 +24,7 @@ const (
 	symBatch  = "batch"
 	// Fixed-point widths of the transformer path (measured on the tiny GPT of testdata/onnx):
 	seqResidualBits = 16 // the residual stream
-	seqCenterBits   = 10 // the centered LayerNorm input (rmsnorm's ρ keeps 15 − log2(rms) bits)
+	seqNormInBits   = 10 // a LayerNorm's input (the kernel's ρ keeps 15 − log2(σ) bits)
 	seqNormBits     = 16 // LayerNorm's output
 	seqGeluBits     = 12 // GELU's table input (2^12 rows)
 	seqScoreBits    = 16 // attention scores into the softmax
@@ -40,8 +41,6 @@ type irep struct {
 	scale float64
 	wide  bool
 	flat  bool
-	// beta is a LayerNorm's shift, left for the linear after it to fold into its bias.
-	beta []float64
 	// bt: a transposed operand kept as its source for matmul_bt (name is the source).
 	bt bool
 }
@@ -404,7 +403,7 @@ func (s *seqQuant) addNode(n *Node) error {
 		if err != nil {
 			return err
 		}
-		if !r.flat || r.beta != nil {
+		if !r.flat {
 			return refuse(ref, "quantization: only residual adds of [batch, T, D] values are supported")
 		}
 		terms[j] = r
@@ -428,8 +427,7 @@ func (s *seqQuant) addNode(n *Node) error {
 	return nil
 }
 
-// linear maps MatMul by a constant [K, N] (and the bias Add after it, and a LayerNorm's shift
-// before it) to linear + requant_fixed: int8 weights per output channel, int32 bias.
+// linear maps MatMul by a constant [K, N] (and the bias Add after it) to linear + requant_fixed: int8 weights per output channel, int32 bias.
 func (s *seqQuant) linear(n *Node) error {
 	ref := nodeRef{n.Name, n.Op}
 	r, err := s.narrow(ref, n.In[0], seqAttnBits)
@@ -450,11 +448,6 @@ func (s *seqQuant) linear(n *Node) error {
 				out = u
 				s.skip[u] = true
 			}
-		}
-	}
-	for o := range bias {
-		for k, b := range r.beta {
-			bias[o] += b * w.F[k*N+o]
 		}
 	}
 	qw := &IntTensor{Shape: []int{N, K}, V: make([]int64, N*K)}
@@ -518,10 +511,10 @@ func (s *seqQuant) linear(n *Node) error {
 	return nil
 }
 
-// layerNorm maps LayerNormalization to existing kernels: centering as a linear layer with the
-// constant weight D·I − 1 (D·(x − mean), exact in integers), a requant to seqCenterBits, and
-// rmsnorm with γ (scale invariant, so D·(x − mean) normalises like x − mean). β is left to the
-// linear layer after it (folded into its bias).
+// layerNorm maps LayerNormalization to the layernorm op: the input requantized to
+// seqNormInBits (the kernel's ρ = ⌊2^(15+k)/(D·σ)⌋ keeps 15 − log2(σ) significant bits, so a
+// wider input loses more in ρ than it gains in resolution), γ in int8 per tensor, β at the
+// output's scale.
 func (s *seqQuant) layerNorm(n *Node) error {
 	ref := nodeRef{n.Name, n.Op}
 	r, err := s.narrow(ref, n.In[0], seqResidualBits)
@@ -532,33 +525,18 @@ func (s *seqQuant) layerNorm(n *Node) error {
 		return refuse(ref, "quantization: a LayerNorm of a %v value (want [batch, T, D])", n.Shape)
 	}
 	if s.isOut(n.Out) {
-		return refuse(ref, "quantization: a LayerNorm must feed linear layers only (its shift is folded into their biases); it is the graph output")
-	}
-	for _, u := range s.uses[n.Out] {
-		if u.Op != "MatMul" {
-			return refuse(ref, "quantization: a LayerNorm must feed linear layers only (its shift is folded into their biases); %q (%s) reads it", u.Name, u.Op)
-		}
+		return refuse(ref, "quantization: a LayerNorm as the graph output (its 16-bit output is not requantized)")
 	}
 	D := n.Shape[len(n.Shape)-1].N
 	sh := Shape{{Sym: symTokens}, {N: D}}
-	cw := fmt.Sprintf("layernorm.center%d", D)
-	if _, ok := s.q.Weights[cw]; !ok {
-		w := &IntTensor{Shape: []int{D, D}, V: make([]int64, D*D)}
-		for i := 0; i < D; i++ {
-			for j := 0; j < D; j++ {
-				w.V[i*D+j] = -1
-				if i == j {
-					w.V[i*D+j] = int64(D - 1)
-				}
-			}
-		}
-		s.q.Weights[cw], s.q.WeightBits[cw] = w, 8
-	}
-	acc := s.add(&QOp{Op: "linear", Name: n.Name + ".center", In: []string{r.name, cw}, Out: n.Name + ".center", Shape: sh})
-	// Calibrated ranges of x − mean and of (x − mean)/σ·γ.
-	x := s.vals[n.In[0]].F
 	gamma := s.m.Weights[n.In[1]].F
-	mc, mn := 0.0, 0.0
+	beta := make([]float64, D)
+	if len(n.In) == 3 {
+		beta = s.m.Weights[n.In[2]].F
+	}
+	// Calibrated range of (x − μ)/σ·γ.
+	x := s.vals[n.In[0]].F
+	mn := 0.0
 	for row := 0; row < len(x)/D; row++ {
 		xs := x[row*D : (row+1)*D]
 		mean, v := 0.0, 0.0
@@ -571,12 +549,11 @@ func (s *seqQuant) layerNorm(n *Node) error {
 		}
 		sd := math.Sqrt(v/float64(D) + n.Attr.Seq.Eps)
 		for j, e := range xs {
-			mc = max(mc, math.Abs(e-mean))
 			mn = max(mn, math.Abs((e-mean)/sd*gamma[j]))
 		}
 	}
-	sc := mc / float64(int64(1)<<(seqCenterBits-1)-1)
-	c, err := s.requant(ref, acc, sh, r.scale/float64(D), sc, seqCenterBits, n.Name+".centered")
+	sx := s.maxAbs(n.In[0]) / float64(int64(1)<<(seqNormInBits-1)-1)
+	xq, err := s.requant(ref, r.name, sh, r.scale, sx, seqNormInBits, n.Name+".in")
 	if err != nil {
 		return err
 	}
@@ -592,20 +569,26 @@ func (s *seqQuant) layerNorm(n *Node) error {
 	for j, v := range gamma {
 		g.V[j] = int64(math.RoundToEven(v / sg))
 	}
-	gn := n.Name + ".gamma"
-	s.q.Weights[gn], s.q.WeightBits[gn] = g, 8
-	// y = ⌊c·ρ·γ/2^shift⌋ ≈ (c/rms)·γ_int·2^(15−shift): the calibrated |(c/rms)·γ_int| = mn/sg
-	// at a quarter of the output range.
-	shift := 15 - int(math.Floor(math.Log2(float64(int64(1)<<(seqNormBits-2))/(mn/sg))))
-	shift = max(1, min(16, shift))
-	eps := max(1, min(1<<20, int64(math.Round(n.Attr.Seq.Eps/(sc*sc)))))
-	out := s.add(&QOp{Op: "rmsnorm", Name: n.Name, In: []string{c, gn}, Out: n.Out + ".q", Shape: sh,
-		Extra: map[string]any{"shift": shift, "bits": seqNormBits, "eps": eps}})
-	var beta []float64
-	if len(n.In) == 3 {
-		beta = s.m.Weights[n.In[2]].F
+	// y − β ≈ (x − μ)/σ·γ_int·2^(15−shift): the calibrated |y| (β included) at a quarter of
+	// the output range.
+	mb := 0.0
+	for _, b := range beta {
+		mb = max(mb, math.Abs(b))
 	}
-	s.rep[n.Out] = irep{name: out, scale: sg * math.Ldexp(1, shift-15), flat: true, beta: beta}
+	shift := 15 - int(math.Floor(math.Log2(float64(int64(1)<<(seqNormBits-2))/((mn+mb)/sg))))
+	shift = max(1, min(16, shift))
+	sy := sg * math.Ldexp(1, shift-15)
+	b := &IntTensor{Shape: []int{D}, V: make([]int64, D)}
+	for j, v := range beta {
+		b.V[j] = int64(math.RoundToEven(v / sy))
+	}
+	gn, bn := n.Name+".gamma", n.Name+".beta"
+	s.q.Weights[gn], s.q.WeightBits[gn] = g, 8
+	s.q.Weights[bn], s.q.WeightBits[bn] = b, seqNormBits
+	eps := max(1, min(1<<20, int64(math.Round(n.Attr.Seq.Eps/(sx*sx)))))
+	out := s.add(&QOp{Op: "layernorm", Name: n.Name, In: []string{xq, gn, bn}, Out: n.Out + ".q", Shape: sh,
+		Extra: map[string]any{"shift": shift, "bits": seqNormBits, "eps": eps}})
+	s.rep[n.Out] = irep{name: out, scale: sy, flat: true}
 	return nil
 }
 
@@ -696,30 +679,37 @@ func runSeqOp(op *QOp, vals map[string]*IntTensor, in, out *IntTensor) error {
 				out.V[i] = int64(math.Round(0.5 * f * (1 + math.Erf(f/math.Sqrt2)) * sc))
 			}
 		}
-	case "rmsnorm":
+	case "layernorm":
 		shift, b := ai("shift"), ai("bits")
 		eps, _ := op.Extra["eps"].(int64)
-		g := vals[op.In[1]].V
-		D := len(g)
+		g, beta := vals[op.In[1]].V, vals[op.In[2]].V
+		D := int64(len(g))
+		k := bits.Len64(uint64(D - 1)) // ⌈log₂ D⌉
 		H := int64(1) << (b - 1)
-		for row := 0; row < len(in.V)/D; row++ {
-			x := in.V[row*D : (row+1)*D]
-			v := int64(0)
+		C := new(big.Int).Lsh(big.NewInt(1), uint(2*(15+k)))
+		for row := 0; row < len(in.V)/int(D); row++ {
+			x := in.V[row*int(D) : (row+1)*int(D)]
+			S, v := int64(0), int64(0)
 			for _, e := range x {
+				S += e
 				v += e * e
 			}
-			// ρ = ⌊√(2^30·D / (v + ε·D))⌋, the kernel's exact floor.
-			C := new(big.Int).Lsh(big.NewInt(int64(D)), 30)
-			rho := new(big.Int).Sqrt(new(big.Int).Quo(C, big.NewInt(v+eps*int64(D)))).Int64()
+			// ρ = ⌊√(2^(2(15+k)) / (D·v − S² + ε·D²))⌋, the kernel's exact floor.
+			W := new(big.Int).Mul(big.NewInt(D), big.NewInt(v))
+			W.Sub(W, new(big.Int).Mul(big.NewInt(S), big.NewInt(S)))
+			W.Add(W, big.NewInt(eps*D*D))
+			rho := new(big.Int).Sqrt(new(big.Int).Quo(C, W)).Int64()
 			if rho >= 1<<16 {
-				return fail("row %d: ρ = %d is beyond 16 bits (Σx² = %d is too small)", row, rho, v)
+				return fail("row %d: ρ = %d is beyond 16 bits (the row's spread is too small)", row, rho)
 			}
 			for j, e := range x {
-				y := (e * rho * g[j]) >> shift
+				t := new(big.Int).Mul(big.NewInt(D*e-S), big.NewInt(rho))
+				t.Mul(t, big.NewInt(g[j]))
+				y := new(big.Int).Rsh(t, uint(shift+k)).Int64() + beta[j]
 				if y < -H || y >= H {
 					return fail("row %d element %d: output %d outside %d bits", row, j, y, b)
 				}
-				out.V[row*D+j] = y
+				out.V[row*int(D)+j] = y
 			}
 		}
 	default:
@@ -746,7 +736,7 @@ type OpError struct {
 }
 
 // OpErrors runs x through the float reference and the integer model and reports, for every
-// float value the integer model holds (narrow values; a LayerNorm's output without its shift),
+// float value the integer model holds,
 // the relative error: where a quantized transformer loses accuracy.
 func (q *QModel) OpErrors(x *Tensor) ([]OpError, error) {
 	if q.seq == nil {
@@ -771,9 +761,6 @@ func (q *QModel) OpErrors(x *Tensor) ([]OpError, error) {
 		e := OpError{Value: n.Out}
 		worst := 0.0
 		for i, f := range fv[n.Out].F {
-			if r.beta != nil {
-				f -= r.beta[i%len(r.beta)] // the shift is folded into the next linear's bias
-			}
 			e.MaxAbs = max(e.MaxAbs, math.Abs(f))
 			worst = max(worst, math.Abs(float64(iv.V[i])*r.scale-f))
 		}

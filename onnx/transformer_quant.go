@@ -70,7 +70,7 @@ func quantizeSeq(m *Model, calib *Tensor, opt QuantOptions) (*QModel, error) {
 	}
 	s := &seqQuant{m: m, opt: opt, vals: vals, rep: map[string]irep{}, uses: map[string][]*Node{}, skip: map[*Node]bool{}, T: in.Shape[1].N}
 	s.q = &QModel{Name: m.Name, Weights: map[string]*IntTensor{}, WeightBits: map[string]int{}, Scales: map[string]float64{}, float: m, seq: &seqInfo{T: s.T}}
-	s.q.Input = QValue{Name: in.Name, Shape: Shape{{Sym: symTokens}}, Scale: 1, Bits: 32}
+	s.q.Input = QValue{Name: in.Name, Shape: Shape{{Sym: symTokens}}, Scale: 1, Bits: 64}
 	s.rep[in.Name] = irep{name: in.Name, scale: 1}
 	for _, n := range m.Nodes {
 		for _, x := range n.In {

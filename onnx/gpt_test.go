@@ -166,3 +166,53 @@ func TestProveGPT(t *testing.T) {
 		t.Fatal("a proof with a flipped byte verified")
 	}
 }
+
+// TestGPTOpset13: an (untrained, tiny) GPT exported at opset 13, where LayerNormalization is
+// written as ReduceMean/Sub/Pow/ReduceMean/Add/Sqrt/Div/Mul/Add, imports with every LayerNorm
+// recognised (no piece of the decomposition left), reproduces PyTorch's logits, and quantizes.
+func TestGPTOpset13(t *testing.T) {
+	m, err := Load(filepath.Join(digitsDir, "gpt13_tiny.onnx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, err := ReadIDs(filepath.Join(digitsDir, "gpt13_tiny_ids.npy"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := ReadNPY(filepath.Join(digitsDir, "gpt13_tiny_logits.npy"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lns := 0
+	for _, n := range m.Nodes {
+		switch n.Op {
+		case opLayerNorm:
+			lns++
+		case opMeanLast, opSubAct, opSquare, opSqrt:
+			t.Fatalf("node %q (%s): a piece of the LayerNorm decomposition was not recognised", n.Name, n.Op)
+		}
+	}
+	if lns != 3 {
+		t.Fatalf("%d LayerNorms recognised, want 3 (ops %v)", lns, ops(m))
+	}
+	out, err := m.Run(map[string]*Tensor{m.Inputs[0].Name: ids})
+	if err != nil {
+		t.Fatal(err)
+	}
+	worst := 0.0
+	for i, v := range out["logits"].F {
+		worst = max(worst, math.Abs(v-want.F[i]))
+	}
+	if worst > 1e-4 {
+		t.Fatalf("max |Go − PyTorch| = %g", worst)
+	}
+	q, err := Quantize(m, ids, QuantOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _, _, err := q.Compare(ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("gpt13_tiny: %d nodes, max |Go − PyTorch| = %.3g; quantized: argmax agreement %.2f%% on its own %d sequences", len(m.Nodes), worst, 100*a.ArgmaxAgree, a.Samples)
+}

@@ -26,6 +26,11 @@ const (
 	opMaskCausal = "MaskCausal" // −inf above the diagonal of the last two axes
 	opErf        = "Erf"
 	opMulAct     = "MulAct" // elementwise product of two activations of one shape
+	// The opset-13 LayerNorm decomposition's pieces, until layerNormParts recognises them.
+	opMeanLast = "MeanLast" // mean over the last axis, kept as a size-1 axis
+	opSubAct   = "SubAct"   // x − m, m broadcast along the last axis
+	opSquare   = "Square"
+	opSqrt     = "Sqrt"
 )
 
 // seqAttr holds the transformer ops' attributes.
@@ -37,7 +42,7 @@ type seqAttr struct {
 }
 
 // transformerOps are the ONNX ops this file adds to SupportedOps.
-var transformerOps = []string{"Div", "Equal", "Erf", "LayerNormalization", "Mul", "Slice", "Softmax", "Split", "Transpose", "Where"}
+var transformerOps = []string{"Div", "Equal", "Erf", "LayerNormalization", "Mul", "Pow", "ReduceMean", "Slice", "Softmax", "Split", "Sqrt", "Sub", "Transpose", "Where"}
 
 // transformer imports the ops above; it returns false to leave a node to the other handlers.
 func (c *nodeCtx) transformer() (bool, error) {
@@ -77,6 +82,136 @@ func (c *nodeCtx) transformer() (bool, error) {
 		return true, c.emit(opErf, slices.Clone(c.in), s, Attr{})
 	case "Div", "Mul":
 		return true, c.mulDiv()
+	case "ReduceMean", "Sub", "Pow", "Sqrt":
+		return true, c.lnPart()
+	case "Add":
+		return c.lnShift()
+	}
+	return false, nil
+}
+
+// lnPart imports a piece of the opset-13 LayerNorm decomposition
+// ReduceMean → Sub → Pow(2) → ReduceMean → Add(ε) → Sqrt → Div → Mul(γ) → Add(β); the Div
+// recognises the whole (layerNormParts) and the pieces become dead nodes.
+func (c *nodeCtx) lnPart() error {
+	if err := c.arity(1, 2); err != nil {
+		return err
+	}
+	s, err := c.needFloatRuntime(0, "X")
+	if err != nil {
+		return err
+	}
+	switch c.ref.op {
+	case "ReduceMean":
+		ax := c.a.ints("axes")
+		if len(ax) != 1 || (ax[0] != -1 && ax[0] != int64(len(s)-1)) || c.a.int("keepdims", 1) != 1 || len(c.in) != 1 {
+			return refuse(c.ref, "axes %v: only a mean over the last axis with keepdims (a LayerNorm) is supported", ax)
+		}
+		out := slices.Clone(s)
+		out[len(out)-1] = Dim{N: 1}
+		return c.emit(opMeanLast, c.in[:1], out, Attr{})
+	case "Sub":
+		sb, err := c.needFloatRuntime(1, "B")
+		if err != nil {
+			return err
+		}
+		if len(sb) != len(s) || !slices.Equal(sb[:len(sb)-1], s[:len(s)-1]) || sb[len(sb)-1] != (Dim{N: 1}) {
+			return refuse(c.ref, "A %v minus B %v: only x minus its mean over the last axis (a LayerNorm) is supported", s, sb)
+		}
+		return c.emit(opSubAct, slices.Clone(c.in), s, Attr{})
+	case "Pow":
+		if e, ok := c.scalar(1); !ok || e != 2 {
+			return refuse(c.ref, "only the square (exponent a constant 2, as in a LayerNorm) is supported")
+		}
+		return c.emit(opSquare, c.in[:1], s, Attr{})
+	}
+	if len(c.in) != 1 {
+		return malformed(c.ref, "%d inputs", len(c.in))
+	}
+	return c.emit(opSqrt, c.in, s, Attr{})
+}
+
+// layerNormParts returns x and ε when d / s is (x − mean(x)) / √(mean((x − mean(x))²) + ε).
+func (c *nodeCtx) layerNormParts(d, s string) (string, float64, bool) {
+	sub, sq := c.producer(d), c.producer(s)
+	if sub == nil || sub.Op != opSubAct || sq == nil || sq.Op != opSqrt {
+		return "", 0, false
+	}
+	x := sub.In[0]
+	if m := c.producer(sub.In[1]); m == nil || m.Op != opMeanLast || m.In[0] != x {
+		return "", 0, false
+	}
+	add := c.producer(sq.In[0])
+	if add == nil || add.Op != "Add" || len(add.In) != 2 {
+		return "", 0, false
+	}
+	eps, ok := c.im.consts[add.In[1]]
+	v := c.producer(add.In[0])
+	if !ok || eps.F == nil || eps.Len() != 1 || !(eps.F[0] >= 0) || v == nil || v.Op != opMeanLast {
+		return "", 0, false
+	}
+	if p := c.producer(v.In[0]); p == nil || p.Op != opSquare || p.In[0] != d {
+		return "", 0, false
+	}
+	return x, eps.F[0], true
+}
+
+// lnConst adds a constant [D] of value v for a recognised LayerNorm's γ or β.
+func (c *nodeCtx) lnConst(what string, D int, v float64) string {
+	name := c.im.fresh(c.ref.name + "." + what)
+	t := &Tensor{DType: Float32, Shape: []int{D}, F: make([]float64, D)}
+	for i := range t.F {
+		t.F[i] = v
+	}
+	c.im.consts[name] = t
+	return name
+}
+
+// lnFold folds a constant vector [D] into the LayerNorm that computes x (γ for Mul when the
+// LayerNorm's β is still zero, β for Add), emitting a new LayerNorm; false when x is not one.
+func (c *nodeCtx) lnFold(x string, k int, mul bool) (bool, error) {
+	ln := c.producer(x)
+	t, ok := c.konst(k)
+	if ln == nil || ln.Op != opLayerNorm || !ok || t.F == nil || len(ln.In) != 3 {
+		return false, nil
+	}
+	D := ln.Shape[len(ln.Shape)-1].N
+	if t.Len() != D || len(t.Shape) != 1 {
+		return false, nil
+	}
+	in := slices.Clone(ln.In)
+	if mul {
+		for _, b := range c.im.consts[in[2]].F {
+			if b != 0 {
+				return false, nil
+			}
+		}
+		g := c.lnConst("gamma", D, 0)
+		for j := range t.F {
+			c.im.consts[g].F[j] = t.F[j] * c.im.consts[in[1]].F[j]
+		}
+		in[1] = g
+	} else {
+		b := c.lnConst("beta", D, 0)
+		for j := range t.F {
+			c.im.consts[b].F[j] = t.F[j] + c.im.consts[in[2]].F[j]
+		}
+		in[2] = b
+	}
+	return true, c.emit(opLayerNorm, in, ln.Shape, ln.Attr)
+}
+
+// lnShift folds Add(LayerNorm, β) into the LayerNorm; other Adds are the generic handler's.
+func (c *nodeCtx) lnShift() (bool, error) {
+	if len(c.in) != 2 {
+		return false, nil
+	}
+	for k := 0; k < 2; k++ {
+		if _, ok := c.runtime(1 - k); ok {
+			if done, err := c.lnFold(c.in[1-k], k, false); done || err != nil {
+				return true, err
+			}
+		}
 	}
 	return false, nil
 }
@@ -504,10 +639,20 @@ func (c *nodeCtx) mulDiv() error {
 	if ca && !div {
 		x, k = 1, 0
 	}
+	if !div && (ca || cb) {
+		if done, err := c.lnFold(c.in[x], k, true); done || err != nil {
+			return err
+		}
+	}
 	f, ok := c.scalar(k)
 	if !ok {
 		if div {
-			return refuse(c.ref, "only division by a constant scalar is supported")
+			if xx, eps, ok := c.layerNormParts(c.in[0], c.in[1]); ok {
+				s, _ := c.runtime(0)
+				D := s[len(s)-1].N
+				return c.emit(opLayerNorm, []string{xx, c.lnConst("gamma", D, 1), c.lnConst("beta", D, 0)}, s, Attr{Seq: seqAttr{Eps: eps}})
+			}
+			return refuse(c.ref, "only division by a constant scalar (or a LayerNorm's by its standard deviation) is supported")
 		}
 		sa, err := c.needFloatRuntime(0, "A")
 		if err != nil {
@@ -662,6 +807,27 @@ func evalSeq(n *Node, in []*Tensor, out *Tensor) error {
 		for i, v := range in[0].F {
 			out.F[i] = v * in[1].F[i]
 		}
+	case opMeanLast:
+		D := in[0].Shape[len(in[0].Shape)-1]
+		for r := range out.F {
+			for _, v := range in[0].F[r*D : (r+1)*D] {
+				out.F[r] += v
+			}
+			out.F[r] /= float64(D)
+		}
+	case opSubAct:
+		D := shape[len(shape)-1]
+		for i, v := range in[0].F {
+			out.F[i] = v - in[1].F[i/D]
+		}
+	case opSquare:
+		for i, v := range in[0].F {
+			out.F[i] = v * v
+		}
+	case opSqrt:
+		for i, v := range in[0].F {
+			out.F[i] = math.Sqrt(v)
+		}
 	default:
 		return fmt.Errorf("no reference for op %q", n.Op)
 	}
@@ -727,6 +893,8 @@ func init() {
 		"Slice":              {},
 		"Softmax":            {"axis": aInt},
 		"LayerNormalization": {"axis": aInt, "epsilon": aFloat, "stash_type": aInt},
+		"ReduceMean":         {"axes": aInts, "keepdims": aInt},
+		"Sub":                {}, "Pow": {}, "Sqrt": {},
 	} {
 		if _, dup := attrSchemas[op]; !dup {
 			attrSchemas[op] = s

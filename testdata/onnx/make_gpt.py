@@ -9,7 +9,7 @@ and PyTorch's float logits on the test ids as .npy files. CI does not run this; 
 committed results.
 
 Needs Debian's python3-torch python3-onnx (run with /usr/bin/python3 from this directory):
-    /usr/bin/python3 make_gpt.py
+    /usr/bin/python3 make_gpt.py            (both models; --tiny13 for the opset-13 one only)
 """
 import math
 
@@ -31,26 +31,28 @@ torch.set_num_threads(1)
 
 
 class Block(nn.Module):
-    def __init__(self):
+    def __init__(self, d=D, heads=HEADS, ffn=FFN, ctx=CTX):
         super().__init__()
-        self.ln1 = nn.LayerNorm(D)
-        self.qkv = nn.Linear(D, 3 * D)
-        self.proj = nn.Linear(D, D)
-        self.ln2 = nn.LayerNorm(D)
-        self.fc = nn.Linear(D, FFN)
+        self.d, self.heads = d, heads
+        self.ln1 = nn.LayerNorm(d)
+        self.qkv = nn.Linear(d, 3 * d)
+        self.proj = nn.Linear(d, d)
+        self.ln2 = nn.LayerNorm(d)
+        self.fc = nn.Linear(d, ffn)
         self.gelu = nn.GELU()
-        self.out = nn.Linear(FFN, D)
-        self.register_buffer("mask", torch.tril(torch.ones(CTX, CTX)).view(1, 1, CTX, CTX))
+        self.out = nn.Linear(ffn, d)
+        self.register_buffer("mask", torch.tril(torch.ones(ctx, ctx)).view(1, 1, ctx, ctx))
 
     def attn(self, x):
         # nanoGPT's shape handling: B, T from x.size() export as Shape -> Gather -> Unsqueeze ->
         # Concat -> Reshape subgraphs, the masked_fill as Equal/Where with a constant mask.
         B, T, C = x.size()
-        q, k, v = self.qkv(x).split(D, dim=2)
-        q = q.view(B, T, HEADS, C // HEADS).transpose(1, 2)
-        k = k.view(B, T, HEADS, C // HEADS).transpose(1, 2)
-        v = v.view(B, T, HEADS, C // HEADS).transpose(1, 2)
-        att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(C // HEADS))
+        H = self.heads
+        q, k, v = self.qkv(x).split(self.d, dim=2)
+        q = q.view(B, T, H, C // H).transpose(1, 2)
+        k = k.view(B, T, H, C // H).transpose(1, 2)
+        v = v.view(B, T, H, C // H).transpose(1, 2)
+        att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(C // H))
         att = att.masked_fill(self.mask[:, :, :T, :T] == 0, float("-inf"))
         att = F.softmax(att, dim=-1)
         y = (att @ v).transpose(1, 2).contiguous().view(B, T, C)
@@ -62,13 +64,13 @@ class Block(nn.Module):
 
 
 class GPT(nn.Module):
-    def __init__(self, vocab):
+    def __init__(self, vocab, d=D, heads=HEADS, ffn=FFN, ctx=CTX, layers=LAYERS):
         super().__init__()
-        self.tok = nn.Embedding(vocab, D)
-        self.pos = nn.Parameter(torch.zeros(1, CTX, D))
-        self.blocks = nn.Sequential(*[Block() for _ in range(LAYERS)])
-        self.ln_f = nn.LayerNorm(D)
-        self.head = nn.Linear(D, vocab, bias=False)
+        self.tok = nn.Embedding(vocab, d)
+        self.pos = nn.Parameter(torch.zeros(1, ctx, d))
+        self.blocks = nn.Sequential(*[Block(d, heads, ffn, ctx) for _ in range(layers)])
+        self.ln_f = nn.LayerNorm(d)
+        self.head = nn.Linear(d, vocab, bias=False)
         nn.init.normal_(self.pos, std=0.02)
 
     def forward(self, ids):
@@ -124,5 +126,31 @@ def main():
           f"ops {sorted({n.op_type for n in m.graph.node})}")
 
 
+def tiny_opset13():
+    """An untrained 1-block GPT (d 16, 2 heads, context 8, vocab 10) exported at opset 13, where
+    LayerNormalization is written as ReduceMean/Sub/Pow/ReduceMean/Add/Sqrt/Div/Mul/Add: a few KB
+    that test the importer's recognition of that decomposition against PyTorch's logits."""
+    torch.manual_seed(SEED + 13)
+    model = GPT(10, d=16, heads=2, ffn=32, ctx=8, layers=1).eval()
+    with torch.no_grad():
+        for p in model.parameters():  # non-trivial γ and β
+            p.add_(0.1 * torch.randn_like(p))
+    ids = torch.from_numpy(np.random.RandomState(SEED).randint(0, 10, (3, 8)).astype(np.int64))
+    with torch.no_grad():
+        logits = model(ids).numpy().astype(np.float32)
+    torch.onnx.export(model, ids[:2], "gpt13_tiny.onnx", input_names=["ids"], output_names=["logits"],
+                      dynamic_axes={"ids": {0: "batch"}, "logits": {0: "batch"}}, opset_version=13)
+    m = onnx.load("gpt13_tiny.onnx")
+    onnx.checker.check_model(m)
+    np.save("gpt13_tiny_ids.npy", ids.numpy())
+    np.save("gpt13_tiny_logits.npy", logits)
+    print(f"gpt13_tiny: ops {sorted({n.op_type for n in m.graph.node})}")
+
+
 if __name__ == "__main__":
-    main()
+    import sys
+    if sys.argv[1:] == ["--tiny13"]:
+        tiny_opset13()
+    else:
+        main()
+        tiny_opset13()

@@ -75,8 +75,6 @@ func (q *QModel) Emit(path string, x *Tensor) (string, error) {
 				return "", fmt.Errorf("emit: op %q: a reshape to %v has %d dynamic dimensions; the graph infers one", op.Name, op.Shape, syms)
 			}
 			a = scheduler.Attrs{"shape": shape}
-		default:
-			a = scheduler.Attrs(op.Extra)
 		case "requant_fixed":
 			a = scheduler.Attrs{"multipliers": op.Multipliers, "shift": op.Shift, "bits": op.Bits, "qbits": op.QBits}
 			if len(op.Multipliers) > 1 {
@@ -91,6 +89,9 @@ func (q *QModel) Emit(path string, x *Tensor) (string, error) {
 			if op.Unsigned {
 				a["unsigned"] = true
 			}
+		default:
+			// The transformer ops carry their graph attributes (transformer_quant.go).
+			a = scheduler.Attrs(op.Extra)
 		}
 		b.Node(op.Op, op.Name, op.In, op.Out, a)
 	}

@@ -171,8 +171,8 @@ func (im *importer) run(g *onnxpb.GraphProto) (*Model, error) {
 		if im.defined(name) {
 			return nil, fmt.Errorf("%w: graph input %q is defined twice", ErrFormat, name)
 		}
-		if v.DType != Float32 {
-			return nil, fmt.Errorf("%w: graph input %q has element type %v; float models (FLOAT inputs) are supported", ErrUnsupported, name, v.DType)
+		if v.DType != Float32 && v.DType != Int64 {
+			return nil, fmt.Errorf("%w: graph input %q has element type %v; float models (FLOAT inputs, or INT64 token ids) are supported", ErrUnsupported, name, v.DType)
 		}
 		im.shapes[name] = v.Shape
 		im.dtypes[name] = v.DType

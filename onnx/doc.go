@@ -9,7 +9,10 @@
 // multipliers) with an exact integer forward pass to measure them against the float model, and
 // emits the quantized model as a streamprove graph (QModel.Emit) whose input keeps its dynamic
 // dimensions (dim_params, bound by the input given to prove or verify) and whose input and
-// output carry their scales.
+// output carry their scales. Token models as torch.onnx.export writes a small GPT (int64 ids,
+// embedding Gather, LayerNormalization, Split/Reshape/Transpose, MatMul of activations, the
+// causal Where mask, Softmax, the Erf form of GELU) import to the graph's transformer ops
+// (transformer.go, transformer_quant.go); their graph input is the flat list of token ids.
 //
 // Already-quantized models (QDQ pairs around Conv/Gemm/MatMul/Relu/MaxPool/Reshape, and
 // QLinearConv, QLinearMatMul, ConvInteger, MatMulInteger) need no calibration: FromQuantized

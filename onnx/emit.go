@@ -25,7 +25,7 @@ const InputFile = "input.npy"
 func (q *QModel) Emit(path string, x *Tensor) (string, error) {
 	dir := filepath.Dir(path)
 	xi := q.QuantizeInput(x)
-	if _, err := q.Input.Shape.bindTo(x.Shape, nil); err != nil {
+	if _, err := q.Input.Shape.bindTo(xi.Shape, nil); err != nil {
 		return "", fmt.Errorf("emit: %w", err)
 	}
 	name := q.Name
@@ -89,6 +89,9 @@ func (q *QModel) Emit(path string, x *Tensor) (string, error) {
 			if op.Unsigned {
 				a["unsigned"] = true
 			}
+		default:
+			// The transformer ops carry their graph attributes (transformer_quant.go).
+			a = scheduler.Attrs(op.Extra)
 		}
 		b.Node(op.Op, op.Name, op.In, op.Out, a)
 	}
@@ -143,8 +146,13 @@ func ImportFile(onnxPath, calibPath, graphPath string, opt QuantOptions) (*QMode
 	if err != nil {
 		return nil, Agreement{}, fmt.Errorf("calibration: %w", err)
 	}
+	if calib.F == nil && len(m.Inputs) == 1 && m.Inputs[0].DType == Int64 {
+		if calib, err = idsAsFloat(calib, calibPath); err != nil {
+			return nil, Agreement{}, fmt.Errorf("calibration: %w", err)
+		}
+	}
 	if calib.F == nil {
-		return nil, Agreement{}, fmt.Errorf("calibration %s: float32 samples are needed, not %v", calibPath, calib.DType)
+		return nil, Agreement{}, fmt.Errorf("calibration %s: float32 samples (or int64 token ids) are needed, not %v", calibPath, calib.DType)
 	}
 	q, err := Quantize(m, calib, opt)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -108,6 +109,8 @@ type Attr struct {
 	Kernel, Strides, Pads []int
 	// CountIncludePad: AveragePool divides by the full window, padding included.
 	CountIncludePad bool
+	// Seq: the transformer ops' attributes (transformer.go).
+	Seq seqAttr
 }
 
 // Model is an imported ONNX model: float (or integer) weights in RAM, nodes in run order with
@@ -128,13 +131,14 @@ type Model struct {
 // only fold away (Constant, Identity, Dropout, Cast, Shape arithmetic, BatchNormalization after
 // a Conv or Gemm, Pad before an AveragePool or a zero Pad).
 func SupportedOps() []string {
-	return []string{
+	ops := []string{
 		"Add", "AveragePool", "BatchNormalization", "Cast", "Concat", "Constant", "Conv", "Dropout",
 		"Flatten", "Gather", "Gemm", "GlobalAveragePool", "Identity", "MatMul", "MaxPool", "Pad", "Relu",
 		"Reshape", "Shape", "Squeeze", "Unsqueeze",
 		// Already-quantized models (FromQuantized).
 		"ConvInteger", "DequantizeLinear", "MatMulInteger", "QLinearConv", "QLinearMatMul", "QuantizeLinear",
 	}
+	return slices.Concat(ops, transformerOps)
 }
 
 func supportedList() string { return strings.Join(SupportedOps(), ", ") }

@@ -54,7 +54,7 @@ func (im *importer) node(idx int, p *onnxpb.NodeProto) error {
 		}
 		ins[i] = r
 	}
-	h := &nodeCtx{im: im, ref: ref, a: a, in: ins, out: outs[0]}
+	h := &nodeCtx{im: im, ref: ref, a: a, in: ins, out: outs[0], outs: outs}
 	return h.run()
 }
 
@@ -64,6 +64,8 @@ type nodeCtx struct {
 	a   attrs
 	in  []string
 	out string
+	// outs are all of the node's outputs (Split has several).
+	outs []string
 }
 
 // arity checks the number of (non-empty) inputs.
@@ -170,6 +172,9 @@ func (c *nodeCtx) setConst(t *Tensor) error {
 
 func (c *nodeCtx) run() error {
 	im := c.im
+	if done, err := c.transformer(); done {
+		return err
+	}
 	switch c.ref.op {
 	case "Constant":
 		if err := c.arity(0, 0); err != nil {

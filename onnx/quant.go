@@ -2,6 +2,7 @@ package onnx
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"math/bits"
 	"slices"
@@ -62,6 +63,8 @@ type QOp struct {
 	// (already-quantized models; Relu then clamps at ZeroPoint).
 	ZeroPoint int64
 	Unsigned  bool
+	// Extra holds the graph attributes of the transformer ops (transformer_quant.go).
+	Extra map[string]any
 }
 
 // QValue is a quantized graph input or output: float ≈ Scale · integer.
@@ -85,6 +88,7 @@ type QModel struct {
 	// Scales holds every activation's scale (float ≈ Scale · integer).
 	Scales map[string]float64
 	float  *Model
+	seq    *seqInfo
 }
 
 // Quantize quantizes a float model post-training: weights symmetric per output channel in
@@ -106,6 +110,9 @@ func Quantize(m *Model, calib *Tensor, opt QuantOptions) (*QModel, error) {
 	}
 	if len(m.Inputs) != 1 || len(m.Outputs) != 1 {
 		return nil, fmt.Errorf("quantize: %d inputs and %d outputs; one of each is supported", len(m.Inputs), len(m.Outputs))
+	}
+	if m.Inputs[0].DType == Int64 {
+		return quantizeSeq(m, calib, opt)
 	}
 	vals, err := m.runAll(map[string]*Tensor{m.Inputs[0].Name: calib})
 	if err != nil {
@@ -387,6 +394,9 @@ func roundShift(x, m int64, shift int) (int64, bool) {
 func (q *QModel) QuantizeInput(x *Tensor) *IntTensor {
 	qz := tensorstore.Quantizer{Scale: q.Input.Scale, DType: intDType(q.Input.Bits)}
 	out := &IntTensor{Shape: slices.Clone(x.Shape), V: make([]int64, len(x.F))}
+	if q.seq != nil {
+		out.Shape = []int{len(x.F)} // token ids, flat
+	}
 	for i, v := range x.F {
 		out.V[i], _ = qz.Quantize(v) // a non-finite value saturates to 0 here; prove --input refuses it
 	}
@@ -412,6 +422,9 @@ func (q *QModel) run(x *IntTensor, sizeQBits bool) (*IntTensor, error) {
 	env, err := q.Input.Shape.bindTo(x.Shape, nil)
 	if err != nil {
 		return nil, err
+	}
+	if q.seq != nil {
+		env[symBatch] = env[symTokens] / q.seq.T
 	}
 	vals := map[string]*IntTensor{q.Input.Name: x}
 	for k, w := range q.Weights {
@@ -487,11 +500,15 @@ func (q *QModel) run(x *IntTensor, sizeQBits bool) (*IntTensor, error) {
 			}
 		case "add":
 			b := vals[op.In[1]]
-			if len(b.V) != len(in.V) {
-				return nil, fmt.Errorf("op %q: adding %v and %v", op.Name, in.Shape, b.Shape)
+			if !slices.Equal(b.Shape, in.Shape) {
+				bs, err := broadcastShape(in.Shape, b.Shape)
+				if err != nil || !slices.Equal(bs, in.Shape) {
+					return nil, fmt.Errorf("op %q: adding %v and %v", op.Name, in.Shape, b.Shape)
+				}
 			}
+			ib := broadcastIndex(in.Shape, b.Shape)
 			for i, v := range in.V {
-				out.V[i] = v + b.V[i]
+				out.V[i] = v + b.V[ib(i)]
 			}
 		case "reshape":
 			copy(out.V, in.V)
@@ -529,9 +546,14 @@ func (q *QModel) run(x *IntTensor, sizeQBits bool) (*IntTensor, error) {
 				op.QBits = max(16, op.Bits+1, bits.Len64(uint64(peak))+2)
 			}
 		default:
-			return nil, fmt.Errorf("op %q: unknown op %s", op.Name, op.Op)
+			if err := runSeqOp(op, vals, in, out); err != nil {
+				return nil, err
+			}
 		}
 		vals[op.Out] = out
+	}
+	if q.seq != nil && q.seq.keep != nil {
+		maps.Copy(q.seq.keep, vals)
 	}
 	return vals[q.Output.Name], nil
 }

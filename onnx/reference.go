@@ -137,7 +137,9 @@ func evalNode(n *Node, in []*Tensor, shape []int) (*Tensor, error) {
 	case "MaxPool", "AveragePool", "GlobalAveragePool":
 		pool2d(out, in[0], n.Op, n.Attr)
 	default:
-		return nil, fmt.Errorf("no reference for op %q", n.Op)
+		if err := evalSeq(n, in, out); err != nil {
+			return nil, err
+		}
 	}
 	return out, nil
 }
@@ -232,12 +234,13 @@ func pool2d(out, x *Tensor, op string, a Attr) {
 	}
 }
 
-// argmaxRows returns the argmax of each row of a 2-D tensor.
+// argmaxRows returns the argmax along the last axis of a tensor of rank ≥ 2.
 func argmaxRows(t *Tensor) []int {
-	if len(t.Shape) != 2 {
+	if len(t.Shape) < 2 {
 		return nil
 	}
-	rows, cols := t.Shape[0], t.Shape[1]
+	cols := t.Shape[len(t.Shape)-1]
+	rows := len(t.F) / cols
 	out := make([]int, rows)
 	for r := 0; r < rows; r++ {
 		out[r] = slices.Index(t.F[r*cols:(r+1)*cols], slices.Max(t.F[r*cols:(r+1)*cols]))

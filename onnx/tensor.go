@@ -176,7 +176,9 @@ func tensorFromProto(p *onnxpb.TensorProto) (*Tensor, error) {
 	}
 	if dt.isFloat() {
 		for i, v := range t.F {
-			if math.IsNaN(v) || math.IsInf(v, 0) {
+			// A scalar −inf is the fill value of a mask (Where); only the causal-mask pattern
+			// accepts it (transformer.go).
+			if math.IsNaN(v) || math.IsInf(v, 1) || (math.IsInf(v, -1) && len(t.F) != 1) {
 				return nil, fmt.Errorf("element %d is %v", i, v)
 			}
 		}

@@ -37,7 +37,7 @@ func importCommand() *cli.Command {
 			&cli.StringFlag{Name: "chunk-elems", Value: "65536", Usage: "elements per chunk, a power of two (65536, 64Ki…)"},
 			&cli.BoolFlag{Name: "replace", Usage: "replace tensors that already exist"},
 			&cli.StringFlag{Name: "onnx", Usage: "ONNX `MODEL`: a float model is quantized with --calibrate; an already-quantized one (QDQ, QLinearConv/QLinearMatMul, ConvInteger/MatMulInteger) needs none; emitted as a graph and imported"},
-			&cli.StringFlag{Name: "calibrate", Usage: "float32 .npy `SAMPLES` in the model's input layout (activation scales: max-abs; also the graph's input)"},
+			&cli.StringFlag{Name: "calibrate", Usage: "float32 .npy `SAMPLES` in the model's input layout, or int64 token ids [batch, T] for a token model (activation scales: max-abs; also the graph's input)"},
 			&cli.IntFlag{Name: "bits", Value: 8, Usage: "bits of weights and activations (the output is requantized to 16)"},
 			&cli.StringFlag{Name: "emit-graph", Usage: "also keep the emitted graph at `FILE` (weights and input beside it)"},
 		},

@@ -1,0 +1,218 @@
+package onnx
+
+import (
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/streamprove/streamprove/scheduler"
+	"github.com/streamprove/streamprove/tensorstore"
+)
+
+// loadGPT loads the tiny GPT of testdata/onnx/make_gpt.py, its test ids (as floats, the float
+// reference's input) and PyTorch's logits on them.
+func loadGPT(t *testing.T) (*Model, *Tensor, *Tensor) {
+	t.Helper()
+	m, err := Load(filepath.Join(digitsDir, "gpt.onnx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, err := ReadIDs(filepath.Join(digitsDir, "gpt_test_ids.npy"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := ReadNPY(filepath.Join(digitsDir, "gpt_logits.npy"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, ids, want
+}
+
+// TestGPTReference: the Go float reference reproduces PyTorch's logits of the tiny GPT.
+func TestGPTReference(t *testing.T) {
+	m, ids, want := loadGPT(t)
+	out, err := m.Run(map[string]*Tensor{m.Inputs[0].Name: ids})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := out["logits"]
+	if got == nil || !slices.Equal(got.Shape, want.Shape) {
+		t.Fatalf("logits shape %v, want %v", got.Shape, want.Shape)
+	}
+	worst := 0.0
+	for i := range got.F {
+		worst = max(worst, math.Abs(got.F[i]-want.F[i]))
+	}
+	t.Logf("gpt: %d nodes %v, max |Go − PyTorch| = %.3g over %d logits", len(m.Nodes), ops(m), worst, len(got.F))
+	if worst > 1e-3 {
+		t.Fatalf("max abs difference %g > 1e-3", worst)
+	}
+}
+
+// TestGPTQuantized: the quantized tiny GPT's exact integer forward pass (the graph ops'
+// semantics) agrees with the float model's next-token argmax on the test ids.
+func TestGPTQuantized(t *testing.T) {
+	m, ids, _ := loadGPT(t)
+	calib, err := ReadIDs(filepath.Join(digitsDir, "gpt_calib.npy"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := Quantize(m, calib, QuantOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _, _, err := q.Compare(ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs, err := q.OpErrors(ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range errs {
+		t.Logf("%-55s max|float| %8.3f  rel err %.4f", e.Value, e.MaxAbs, e.RelErr)
+	}
+	t.Logf("gpt: %d integer ops; on %d test sequences: argmax agreement %.2f%%, max |error| %.3g", len(q.Ops), a.Samples, 100*a.ArgmaxAgree, a.MaxAbsErr)
+	if a.ArgmaxAgree < 0.9 {
+		t.Fatalf("argmax agreement %.4f < 0.90", a.ArgmaxAgree)
+	}
+}
+
+// TestProveGPT: the quantized tiny GPT, emitted as a graph, imports, commits, proves a batch of
+// test sequences in a child under a budget (peak RSS checked) and verifies; the proven
+// logits equal the Go integer model's bit for bit and their next-token argmax agrees with the
+// float model's on ≥ 90% of positions. A flipped proof byte is rejected. 2 sequences with
+// -short (64 MiB), all 8 otherwise (128 MiB).
+func TestProveGPT(t *testing.T) {
+	n := 8
+	if testing.Short() {
+		n = 2
+	}
+	m, ids, _ := loadGPT(t)
+	calib, err := ReadIDs(filepath.Join(digitsDir, "gpt_calib.npy"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	q, err := Quantize(m, calib, QuantOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	T := ids.Shape[1]
+	xs := &Tensor{DType: Float32, Shape: []int{n, T}, F: ids.F[:n*T]}
+	dir := t.TempDir()
+	g, err := q.Emit(filepath.Join(dir, "graph.json"), xs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := filepath.Join(dir, "store")
+	if _, err := scheduler.Import(st, g, tensorstore.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	importTime := time.Since(start)
+	if _, err := scheduler.Commit(st, scheduler.Config{}); err != nil {
+		t.Fatal(err)
+	}
+	proof := filepath.Join(dir, "proof")
+	// 64 MiB for 2 sequences; 8 need 128 MiB (the softmax kernel's sumcheck opens 13 advice
+	// readers at once, each with a chunk buffer, which its estimate does not reserve).
+	budget := int64(64 << 20)
+	if n > 2 {
+		budget = 128 << 20
+	}
+	rep := proveInChild(t, st, proof, budget)
+	if rep.PeakRSSBytes <= 0 || rep.PeakRSSBytes > budget {
+		t.Errorf("peak RSS %d bytes, budget %d", rep.PeakRSSBytes, budget)
+	}
+	vr, err := scheduler.Verify(st, proof, "")
+	if err != nil || !vr.Verified {
+		t.Fatalf("verify: %v", err)
+	}
+	want, err := q.Run(q.QuantizeInput(xs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkProven(t, vr.Outputs["logits"], want, q.Output.Scale)
+	f, err := m.Run(map[string]*Tensor{m.Inputs[0].Name: xs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fa, da := argmaxRows(f["logits"]), argmaxRows(q.Dequantize(want))
+	agree := 0
+	for i := range fa {
+		if fa[i] == da[i] {
+			agree++
+		}
+	}
+	t.Logf("gpt, %d×%d tokens: import+quantize %.2fs, prove %.2fs (%.3fs per token, forward %.2fs), peak RSS %.1f MiB (budget %d MiB), proof %d bytes, verify %.2fs; proven next-token argmax agrees with the float model's on %d/%d positions (%.2f%%)",
+		n, T, importTime.Seconds(), rep.WallSeconds, rep.WallSeconds/float64(n*T), rep.ForwardSeconds, float64(rep.PeakRSSBytes)/(1<<20), budget>>20, rep.ProofBytes, vr.WallSeconds, agree, len(fa), 100*float64(agree)/float64(len(fa)))
+	if float64(agree) < 0.9*float64(len(fa)) {
+		t.Errorf("argmax agreement %d/%d < 90%%", agree, len(fa))
+	}
+	// A flipped byte in the middle of the proof is rejected.
+	b, err := os.ReadFile(proof)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)/2] ^= 0x10
+	bad := filepath.Join(dir, "proof.bad")
+	if err := os.WriteFile(bad, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if vr, err := scheduler.Verify(st, bad, ""); err == nil && vr.Verified {
+		t.Fatal("a proof with a flipped byte verified")
+	}
+}
+
+// TestGPTOpset13: an (untrained, tiny) GPT exported at opset 13, where LayerNormalization is
+// written as ReduceMean/Sub/Pow/ReduceMean/Add/Sqrt/Div/Mul/Add, imports with every LayerNorm
+// recognised (no piece of the decomposition left), reproduces PyTorch's logits, and quantizes.
+func TestGPTOpset13(t *testing.T) {
+	m, err := Load(filepath.Join(digitsDir, "gpt13_tiny.onnx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, err := ReadIDs(filepath.Join(digitsDir, "gpt13_tiny_ids.npy"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := ReadNPY(filepath.Join(digitsDir, "gpt13_tiny_logits.npy"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lns := 0
+	for _, n := range m.Nodes {
+		switch n.Op {
+		case opLayerNorm:
+			lns++
+		case opMeanLast, opSubAct, opSquare, opSqrt:
+			t.Fatalf("node %q (%s): a piece of the LayerNorm decomposition was not recognised", n.Name, n.Op)
+		}
+	}
+	if lns != 3 {
+		t.Fatalf("%d LayerNorms recognised, want 3 (ops %v)", lns, ops(m))
+	}
+	out, err := m.Run(map[string]*Tensor{m.Inputs[0].Name: ids})
+	if err != nil {
+		t.Fatal(err)
+	}
+	worst := 0.0
+	for i, v := range out["logits"].F {
+		worst = max(worst, math.Abs(v-want.F[i]))
+	}
+	if worst > 1e-4 {
+		t.Fatalf("max |Go − PyTorch| = %g", worst)
+	}
+	q, err := Quantize(m, ids, QuantOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _, _, err := q.Compare(ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("gpt13_tiny: %d nodes, max |Go − PyTorch| = %.3g; quantized: argmax agreement %.2f%% on its own %d sequences", len(m.Nodes), worst, 100*a.ArgmaxAgree, a.Samples)
+}

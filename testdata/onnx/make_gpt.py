@@ -1,0 +1,156 @@
+#!/usr/bin/python3
+"""Make the tiny-GPT ONNX test model of streamprove's importer (issue 15).
+
+Trains a small character-level GPT (2 pre-LayerNorm blocks, d_model 64, 4 heads, ffn 256,
+context 32, causal attention, GELU with erf, learned positional embedding, LM head) on the GPL-3
+text that Debian ships in /usr/share/common-licenses, exports it with torch.onnx.export at
+opset 17 with int64 token ids [batch, seq] (dynamic batch), and writes calibration ids, test ids
+and PyTorch's float logits on the test ids as .npy files. CI does not run this; it uses the
+committed results.
+
+Needs Debian's python3-torch python3-onnx (run with /usr/bin/python3 from this directory):
+    /usr/bin/python3 make_gpt.py            (both models; --tiny13 for the opset-13 one only)
+"""
+import math
+
+import numpy as np
+import onnx
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+SEED = 15
+TEXT = "/usr/share/common-licenses/GPL-3"
+CTX, D, HEADS, FFN, LAYERS = 32, 64, 4, 256, 2
+STEPS, BATCH = 2500, 32
+N_CALIB, N_TEST = 16, 8
+
+torch.manual_seed(SEED)
+np.random.seed(SEED)
+torch.set_num_threads(1)
+
+
+class Block(nn.Module):
+    def __init__(self, d=D, heads=HEADS, ffn=FFN, ctx=CTX):
+        super().__init__()
+        self.d, self.heads = d, heads
+        self.ln1 = nn.LayerNorm(d)
+        self.qkv = nn.Linear(d, 3 * d)
+        self.proj = nn.Linear(d, d)
+        self.ln2 = nn.LayerNorm(d)
+        self.fc = nn.Linear(d, ffn)
+        self.gelu = nn.GELU()
+        self.out = nn.Linear(ffn, d)
+        self.register_buffer("mask", torch.tril(torch.ones(ctx, ctx)).view(1, 1, ctx, ctx))
+
+    def attn(self, x):
+        # nanoGPT's shape handling: B, T from x.size() export as Shape -> Gather -> Unsqueeze ->
+        # Concat -> Reshape subgraphs, the masked_fill as Equal/Where with a constant mask.
+        B, T, C = x.size()
+        H = self.heads
+        q, k, v = self.qkv(x).split(self.d, dim=2)
+        q = q.view(B, T, H, C // H).transpose(1, 2)
+        k = k.view(B, T, H, C // H).transpose(1, 2)
+        v = v.view(B, T, H, C // H).transpose(1, 2)
+        att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(C // H))
+        att = att.masked_fill(self.mask[:, :, :T, :T] == 0, float("-inf"))
+        att = F.softmax(att, dim=-1)
+        y = (att @ v).transpose(1, 2).contiguous().view(B, T, C)
+        return self.proj(y)
+
+    def forward(self, x):
+        x = x + self.attn(self.ln1(x))
+        return x + self.out(self.gelu(self.fc(self.ln2(x))))
+
+
+class GPT(nn.Module):
+    def __init__(self, vocab, d=D, heads=HEADS, ffn=FFN, ctx=CTX, layers=LAYERS):
+        super().__init__()
+        self.tok = nn.Embedding(vocab, d)
+        self.pos = nn.Parameter(torch.zeros(1, ctx, d))
+        self.blocks = nn.Sequential(*[Block(d, heads, ffn, ctx) for _ in range(layers)])
+        self.ln_f = nn.LayerNorm(d)
+        self.head = nn.Linear(d, vocab, bias=False)
+        nn.init.normal_(self.pos, std=0.02)
+
+    def forward(self, ids):
+        x = self.tok(ids) + self.pos
+        return self.head(self.ln_f(self.blocks(x)))
+
+
+def main():
+    text = open(TEXT, "rb").read()
+    chars = sorted(set(text))
+    lut = {c: i for i, c in enumerate(chars)}
+    data = np.array([lut[c] for c in text], dtype=np.int64)
+    split = int(len(data) * 0.9)
+    train, held = data[:split], data[split:]
+
+    model = GPT(len(chars))
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.01)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, STEPS)
+    for step in range(STEPS):
+        ix = np.random.randint(0, len(train) - CTX - 1, BATCH)
+        x = torch.from_numpy(np.stack([train[i:i + CTX] for i in ix]))
+        y = torch.from_numpy(np.stack([train[i + 1:i + CTX + 1] for i in ix]))
+        loss = F.cross_entropy(model(x).reshape(-1, len(chars)), y.reshape(-1))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+        if step % 500 == 0:
+            print(f"step {step} loss {loss.item():.3f}", flush=True)
+    model.eval()
+
+    calib_ix = np.random.randint(0, len(train) - CTX, N_CALIB)
+    calib = np.stack([train[i:i + CTX] for i in calib_ix])
+    test_ix = np.linspace(0, len(held) - CTX - 1, N_TEST).astype(np.int64)
+    test = np.stack([held[i:i + CTX] for i in test_ix])
+    target = np.stack([held[i + 1:i + CTX + 1] for i in test_ix])
+    with torch.no_grad():
+        logits = model(torch.from_numpy(test)).numpy().astype(np.float32)
+    acc = float((logits.argmax(-1) == target).mean())
+
+    torch.onnx.export(model, torch.from_numpy(test[:2]), "gpt.onnx", input_names=["ids"],
+                      output_names=["logits"],
+                      dynamic_axes={"ids": {0: "batch"}, "logits": {0: "batch"}},
+                      opset_version=17)
+    m = onnx.load("gpt.onnx")
+    onnx.checker.check_model(m)
+    np.save("gpt_calib.npy", calib)
+    np.save("gpt_test_ids.npy", test)
+    np.save("gpt_logits.npy", logits)
+    params = sum(p.numel() for p in model.parameters())
+    print(f"gpt: {params} parameters, vocab {len(chars)}, final loss {loss.item():.3f}, "
+          f"held-out next-char accuracy {acc:.4f} on {N_TEST}x{CTX} positions; "
+          f"ops {sorted({n.op_type for n in m.graph.node})}")
+
+
+def tiny_opset13():
+    """An untrained 1-block GPT (d 16, 2 heads, context 8, vocab 10) exported at opset 13, where
+    LayerNormalization is written as ReduceMean/Sub/Pow/ReduceMean/Add/Sqrt/Div/Mul/Add: a few KB
+    that test the importer's recognition of that decomposition against PyTorch's logits."""
+    torch.manual_seed(SEED + 13)
+    model = GPT(10, d=16, heads=2, ffn=32, ctx=8, layers=1).eval()
+    with torch.no_grad():
+        for p in model.parameters():  # non-trivial γ and β
+            p.add_(0.1 * torch.randn_like(p))
+    ids = torch.from_numpy(np.random.RandomState(SEED).randint(0, 10, (3, 8)).astype(np.int64))
+    with torch.no_grad():
+        logits = model(ids).numpy().astype(np.float32)
+    torch.onnx.export(model, ids[:2], "gpt13_tiny.onnx", input_names=["ids"], output_names=["logits"],
+                      dynamic_axes={"ids": {0: "batch"}, "logits": {0: "batch"}}, opset_version=13)
+    m = onnx.load("gpt13_tiny.onnx")
+    onnx.checker.check_model(m)
+    np.save("gpt13_tiny_ids.npy", ids.numpy())
+    np.save("gpt13_tiny_logits.npy", logits)
+    print(f"gpt13_tiny: ops {sorted({n.op_type for n in m.graph.node})}")
+
+
+if __name__ == "__main__":
+    import sys
+    if sys.argv[1:] == ["--tiny13"]:
+        tiny_opset13()
+    else:
+        main()
+        tiny_opset13()

@@ -41,16 +41,57 @@ type lookupArg struct {
 //  4. each table tree alone; its last layer's final values for the denominators are checked
 //     against the table's MLE (O(log²) for the verifier), and a claim on the multiplicities is
 //     left for the pcs opening.
+//
+// With pack, every lookup looks up two elements per leaf: leaf j of a witness tree holds
+// elements 2j and 2j+1, its tuple being the columns at 2j followed by the columns at 2j+1 (the
+// odd element's coefficients times γ^k for k columns), in a table of pairs (pairTable). The
+// witness trees then have n−1 variables and half the leaves. After their last sumcheck (at
+// point ρ of n−2 variables) the prover sends each tensor's four quarters at ρ
+// (T[4j + r], r = 0 … 3, in that order); the verifier checks the two final denominators
+// against them, draws "lookup/mu" after λ, and the claim on a tensor is at (μ, λ, ρ).
 type lookupCore struct {
 	name    string
 	tensors []string
 	args    []lookupArg
+	pack    bool
+}
+
+// depth is the number of variables of the witness trees over tensors of n variables.
+func (lc *lookupCore) depth(n int) int {
+	if lc.pack {
+		return n - 1
+	}
+	return n
+}
+
+// parts is how many interleaved parts of each tensor the prover sends after the witness trees.
+func (lc *lookupCore) parts() int {
+	if lc.pack {
+		return 4
+	}
+	return 2
+}
+
+// oddCoeffs returns, with pack, the coefficients of the odd element of each leaf:
+// a[A][t]·γ^k with k the number of columns of lookup A (nil without pack).
+func (lc *lookupCore) oddCoeffs(a [][]field.Element, gpow []field.Element) [][]field.Element {
+	if !lc.pack {
+		return nil
+	}
+	ao := make([][]field.Element, len(a))
+	for A, arg := range lc.args {
+		ao[A] = make([]field.Element, len(a[A]))
+		for t := range a[A] {
+			ao[A][t].Mul(&a[A][t], &gpow[len(arg.cols)])
+		}
+	}
+	return ao
 }
 
 func (lc *lookupCore) maxCols() int {
 	m := 0
 	for _, a := range lc.args {
-		m = max(m, len(a.cols))
+		m = max(m, len(a.cols), len(a.tab.cols))
 	}
 	return m
 }
@@ -93,6 +134,9 @@ func (lc *lookupCore) numVars(g *gkr.Graph) (int, error) {
 		if m.Role != gkr.Advice || m.NumVars() != a.tab.logSize || m.Len() != int64(1)<<a.tab.logSize {
 			return 0, fmt.Errorf("%w: node %s: multiplicity tensor %q must be advice of shape [%d]", gkr.ErrGraph, lc.name, a.mult, 1<<a.tab.logSize)
 		}
+	}
+	if lc.pack && ti.NumVars() < 2 {
+		return 0, fmt.Errorf("%w: node %s: a packed lookup needs at least 4 elements", gkr.ErrGraph, lc.name)
 	}
 	return ti.NumVars(), nil
 }
@@ -138,9 +182,10 @@ func (lc *lookupCore) protocol(p *gkr.Party, cheat *lookupCheat) ([]gkr.Claim, e
 	}
 	_, beta, gpow := lc.challenges(p.Transcript())
 	a := lc.coeffs(gpow)
+	ao := lc.oddCoeffs(a, gpow)
 	var st *lookupTrees // the prover's trees; nil on the verifier's side
 	if !p.Verifying() {
-		if st, err = lc.buildTrees(p.Prover(), n, beta, gpow, a, cheat); err != nil {
+		if st, err = lc.buildTrees(p.Prover(), n, beta, gpow, a, ao, cheat); err != nil {
 			return nil, err
 		}
 		defer st.release()
@@ -198,22 +243,31 @@ func (lc *lookupCore) protocol(p *gkr.Party, cheat *lookupCheat) ([]gkr.Claim, e
 		}
 	} else {
 		var vals []field.Element
+		np := lc.parts()
 		last := func(rho, finals []field.Element) error {
 			var err error
-			if vals, err = p.Message("lookup/leaf-values", 2*len(lc.tensors), func() ([]field.Element, error) { return st.b.evalHalves(st.srcs, rho) }); err != nil {
+			if vals, err = p.Message("lookup/leaf-values", np*len(lc.tensors), func() ([]field.Element, error) { return st.b.evalParts(st.srcs, rho, np) }); err != nil {
 				return err
 			}
 			if !p.Verifying() {
 				return nil
 			}
 			// The last sumcheck's finals are q_A at (0, ρ) and (1, ρ): they must be the
-			// linear forms of the tensors' values sent for those points.
+			// linear forms of the tensors' values sent for those points (with pack, of the
+			// even and odd elements' values: quarters 2h and 2h+1).
 			for A := range lc.args {
 				for h := 0; h < 2; h++ {
 					q := beta
 					for t := range lc.tensors {
 						var v field.Element
-						v.Mul(&a[A][t], &vals[2*t+h])
+						if lc.pack {
+							var o field.Element
+							v.Mul(&a[A][t], &vals[4*t+2*h])
+							o.Mul(&ao[A][t], &vals[4*t+2*h+1])
+							v.Add(&v, &o)
+						} else {
+							v.Mul(&a[A][t], &vals[2*t+h])
+						}
 						q.Sub(&q, &v)
 					}
 					if !q.Equal(&finals[2*A+h]) {
@@ -223,11 +277,28 @@ func (lc *lookupCore) protocol(p *gkr.Party, cheat *lookupCheat) ([]gkr.Claim, e
 			}
 			return nil
 		}
-		z, _, err := partyTrees(p, wroots, st.witness(), n, true, last)
+		z, _, err := partyTrees(p, wroots, st.witness(), lc.depth(n), true, last)
 		if err != nil {
 			return nil, fmt.Errorf("node %s: %w", lc.name, err)
 		}
-		claims = append(claims, lc.tensorClaims(z, vals)...)
+		if lc.pack {
+			// vals[4t + b + 2h] is T_t at (b, h, ρ): fold b with μ, then h with λ.
+			mu := p.Transcript().Challenge("lookup/mu")
+			halves := make([]field.Element, 2*len(lc.tensors))
+			for t := range lc.tensors {
+				for h := 0; h < 2; h++ {
+					halves[2*t+h] = foldLambda(&vals[4*t+2*h], &vals[4*t+2*h+1], &mu)
+				}
+			}
+			tc := lc.tensorClaims(z, halves)
+			z = append([]field.Element{mu}, z...)
+			for i := range tc {
+				tc[i].Point = z
+			}
+			claims = append(claims, tc...)
+		} else {
+			claims = append(claims, lc.tensorClaims(z, vals)...)
+		}
 	}
 	for A, arg := range lc.args {
 		z, finals, err := partyTrees(p, troots[A:A+1], st.table(A), arg.tab.logSize, false, nil)
@@ -288,7 +359,7 @@ func (st *lookupTrees) table(A int) []*fracTree {
 
 // buildTrees is the prover's work before its first message: it streams the witness tensors and
 // the multiplicities once and builds every witness and table tree under the budget.
-func (lc *lookupCore) buildTrees(pc *gkr.ProveCtx, n int, beta field.Element, gpow []field.Element, a [][]field.Element, cheat *lookupCheat) (_ *lookupTrees, err error) {
+func (lc *lookupCore) buildTrees(pc *gkr.ProveCtx, n int, beta field.Element, gpow []field.Element, a, ao [][]field.Element, cheat *lookupCheat) (_ *lookupTrees, err error) {
 	var treeSrcs []field.Source
 	tables := make([]*lookupTable, len(lc.args))
 	for A, arg := range lc.args {
@@ -326,7 +397,7 @@ func (lc *lookupCore) buildTrees(pc *gkr.ProveCtx, n int, beta field.Element, gp
 	for A, arg := range lc.args {
 		mrds[A], tabLogs[A] = streamBytes(mults[A]), arg.tab.logSize
 		if n > 0 {
-			tops, unit = append(tops, n), append(unit, true)
+			tops, unit = append(tops, lc.depth(n)), append(unit, true)
 		}
 	}
 	for A := range lc.args {
@@ -360,7 +431,7 @@ func (lc *lookupCore) buildTrees(pc *gkr.ProveCtx, n int, beta field.Element, gp
 		if treeSrcs == nil {
 			treeSrcs = srcs
 		}
-		if err := b.buildWitness(st.wtrees, treeSrcs, n, beta, a); err != nil {
+		if err := b.buildWitness(st.wtrees, treeSrcs, n, beta, a, ao); err != nil {
 			return nil, fmt.Errorf("node %s: %w", lc.name, err)
 		}
 	}
@@ -381,39 +452,48 @@ func (lc *lookupCore) tensorClaims(z, finals []field.Element) []gkr.Claim {
 	return out
 }
 
-// buildWitness streams the witness tensors once and builds layers n … 0 of every witness tree:
-// leaf i of lookup A is 1/(β − Σ_t a[A][t]·T_t[i]) (layer n stores only the denominators).
+// buildWitness streams the witness tensors once and builds layers d … 0 of every witness tree:
+// leaf i of lookup A is 1/(β − Σ_t a[A][t]·T_t[i]) (layer d stores only the denominators),
+// d = n; with ao (a packed lookup, lookupCore.pack) leaf i is
+// 1/(β − Σ_t a[A][t]·T_t[2i] + ao[A][t]·T_t[2i+1]) and d = n − 1.
 // The tensors' readers are open together during the leaf pass and closed before the layers
 // are reduced; the chunk buffers are sized after the readers are open, from what is left.
-func (b *treeBuilder) buildWitness(trees []*fracTree, srcs []field.Source, n int, beta field.Element, a [][]field.Element) error {
+func (b *treeBuilder) buildWitness(trees []*fracTree, srcs []field.Source, n int, beta field.Element, a, ao [][]field.Element) error {
+	d := n
+	if ao != nil {
+		d = n - 1
+	}
 	sinks := make([]*layerSink, len(trees))
 	for A, t := range trees {
-		if err := b.newLayer(t, n, true); err != nil {
+		if err := b.newLayer(t, d, true); err != nil {
 			return err
 		}
-		if n-1 >= 1 {
-			if err := b.newLayer(t, n-1, false); err != nil {
+		if d-1 >= 1 {
+			if err := b.newLayer(t, d-1, false); err != nil {
 				return err
 			}
 		}
-		sinks[A] = &layerSink{t: t, k: n - 1}
+		sinks[A] = &layerSink{t: t, k: d - 1}
 	}
-	if err := b.leafPass(trees, sinks, srcs, n, beta, a); err != nil {
+	if err := b.leafPass(trees, sinks, srcs, n, beta, a, ao); err != nil {
 		return err
 	}
 	for _, t := range trees {
-		if err := b.reduce(t, n-1); err != nil {
+		if err := b.reduce(t, d-1); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// leafPass is buildWitness's pass over the tensors: it writes layer n (denominators) and
-// layer n−1 of every tree.
-func (b *treeBuilder) leafPass(trees []*fracTree, sinks []*layerSink, srcs []field.Source, n int, beta field.Element, a [][]field.Element) (err error) {
+// leafPass is buildWitness's pass over the tensors: it writes layer d (denominators) and
+// layer d−1 of every tree. With ao, each chunk's tensors are first split into their even and
+// odd elements (in place, through a half-chunk scratch: the packed pass's q and half-chunks
+// are half the plain pass's, so its buffers stay within witnessBufBytes).
+func (b *treeBuilder) leafPass(trees []*fracTree, sinks []*layerSink, srcs []field.Source, n int, beta field.Element, a, ao [][]field.Element) (err error) {
 	N := int64(1) << n
 	nt := len(srcs)
+	pack := ao != nil
 	streams := make([]*elemReader, nt)
 	defer func() {
 		for _, s := range streams {
@@ -450,8 +530,21 @@ func (b *treeBuilder) leafPass(trees []*fracTree, sinks []*layerSink, srcs []fie
 			bufs[t] = make([]field.Element, C)
 		}
 	}
-	q, tmp := make(field.Vector, C), make(field.Vector, C)
-	p2, q2, qe, qo := make([]field.Element, C/2), make([]field.Element, C/2), make([]field.Element, C/2), make([]field.Element, C/2)
+	L := C // leaves per chunk
+	if pack {
+		L = C / 2
+	}
+	q, tmp := make(field.Vector, L), make(field.Vector, L)
+	p2, q2, qe, qo := make([]field.Element, L/2), make([]field.Element, L/2), make([]field.Element, L/2), make([]field.Element, L/2)
+	var iscr []int64
+	var fscr []field.Element
+	if pack {
+		if ints {
+			iscr = make([]int64, C/2)
+		} else {
+			fscr = make([]field.Element, C/2)
+		}
+	}
 	for off := int64(0); off < N; off += C {
 		for t := range streams {
 			var err error
@@ -463,10 +556,19 @@ func (b *treeBuilder) leafPass(trees []*fracTree, sinks []*layerSink, srcs []fie
 			if err != nil {
 				return fmt.Errorf("witness tensor %d at %d: %w", t, off, err)
 			}
+			if pack {
+				// even elements to the first half, odd ones to the second
+				if ints {
+					deinterleave(ibufs[t], iscr)
+				} else {
+					deinterleave(bufs[t], fscr)
+				}
+			}
 		}
 		for A := range trees {
-			// q_i = β − Σ_t a_t·T_t[i], then pairs: p' = q_e + q_o, q' = q_e·q_o.
-			field.Parallel(int(C/2), workersFor(C, 0), func(s, e int) {
+			// q_i = β − Σ_t a_t·T_t[i] (packed: − Σ_t a_t·T_t[2i] + ao_t·T_t[2i+1]), then
+			// pairs: p' = q_e + q_o, q' = q_e·q_o.
+			field.Parallel(int(L/2), workersFor(L, 0), func(s, e int) {
 				qv, tv := q[2*s:2*e], tmp[2*s:2*e]
 				for i := range qv {
 					qv[i] = beta
@@ -475,12 +577,22 @@ func (b *treeBuilder) leafPass(trees []*fracTree, sinks []*layerSink, srcs []fie
 					if a[A][t].IsZero() {
 						continue
 					}
-					if ints {
-						subScaledInts(qv, tv, ibufs[t][2*s:2*e], &a[A][t])
-						continue
+					for h := 0; h < 2; h++ {
+						if h == 1 && !pack {
+							break
+						}
+						coef := &a[A][t]
+						base := int64(0)
+						if h == 1 {
+							coef, base = &ao[A][t], L
+						}
+						if ints {
+							subScaledInts(qv, tv, ibufs[t][base+int64(2*s):base+int64(2*e)], coef)
+							continue
+						}
+						tv.ScalarMul(field.Vector(bufs[t][base+int64(2*s):base+int64(2*e)]), coef)
+						qv.Sub(qv, tv)
 					}
-					tv.ScalarMul(field.Vector(bufs[t][2*s:2*e]), &a[A][t])
-					qv.Sub(qv, tv)
 				}
 				for i := s; i < e; i++ {
 					qe[i] = q[2*i]
@@ -490,11 +602,15 @@ func (b *treeBuilder) leafPass(trees []*fracTree, sinks []*layerSink, srcs []fie
 				vp.Add(field.Vector(qe[s:e]), field.Vector(qo[s:e]))
 				vq.Mul(field.Vector(qe[s:e]), field.Vector(qo[s:e]))
 			})
-			lay := trees[A].layers[n]
-			if err := lay[2].WriteAt(qe, off/2); err != nil {
+			top, leafOff := n, off
+			if pack {
+				top, leafOff = n-1, off/2
+			}
+			lay := trees[A].layers[top]
+			if err := lay[2].WriteAt(qe, leafOff/2); err != nil {
 				return err
 			}
-			if err := lay[3].WriteAt(qo, off/2); err != nil {
+			if err := lay[3].WriteAt(qo, leafOff/2); err != nil {
 				return err
 			}
 			if err := sinks[A].write(p2, q2); err != nil {
@@ -503,6 +619,19 @@ func (b *treeBuilder) leafPass(trees []*fracTree, sinks []*layerSink, srcs []fie
 		}
 	}
 	return nil
+}
+
+// deinterleave moves v's even elements to its first half and its odd ones to its second,
+// through scratch (len(v)/2 elements).
+func deinterleave[T any](v, scratch []T) {
+	h := len(v) / 2
+	for i := 0; i < h; i++ {
+		scratch[i] = v[2*i+1]
+	}
+	for i := 0; i < h; i++ {
+		v[i] = v[2*i]
+	}
+	copy(v[h:], scratch[:h])
 }
 
 // subScaledInts sets q[i] −= a·v[i] for integers v, using tmp (len(q) elements) as scratch. When
@@ -585,22 +714,25 @@ func (b *treeBuilder) tablePass(t *fracTree, tab *lookupTable, m field.Source, b
 	return nil
 }
 
-// evalHalves returns, for every tensor t, its even and odd halves' MLEs at rho:
-// out[2t] = Σ_j eq(ρ, j)·T_t[2j] and out[2t+1] = Σ_j eq(ρ, j)·T_t[2j+1], one pass per tensor
-// (one reader open at a time) with an eq table of half a chunk (the chunk decomposition of
-// field.NewChunkEq).
-func (b *treeBuilder) evalHalves(srcs []field.Source, rho []field.Element) ([]field.Element, error) {
-	out := make([]field.Element, 2*len(srcs))
+// evalParts returns, for every tensor t and r < parts (2 or 4), the MLE at rho of its
+// elements r, r + parts, r + 2·parts, …: out[parts·t + r] = Σ_j eq(ρ, j)·T_t[parts·j + r] — the
+// even and odd halves for 2, the quarters for 4 — one pass per tensor (one reader open at a
+// time) with an eq table of a chunk's part (the chunk decomposition of field.NewChunkEq).
+func (b *treeBuilder) evalParts(srcs []field.Source, rho []field.Element, parts int) ([]field.Element, error) {
+	out := make([]field.Element, parts*len(srcs))
 	for t, src := range srcs {
-		if err := b.evalPass(src, rho, out[2*t:2*t+2]); err != nil {
+		if err := b.evalPass(src, rho, out[parts*t:parts*(t+1)]); err != nil {
 			return nil, fmt.Errorf("tensor %d: %w", t, err)
 		}
 	}
 	return out, nil
 }
 
+// evalPass is evalParts for one tensor and len(out) parts.
 func (b *treeBuilder) evalPass(src field.Source, rho []field.Element, out []field.Element) error {
-	N := int64(1) << (len(rho) + 1)
+	parts := len(out)
+	lp, _ := field.Log2(int64(parts))
+	N := int64(1) << (len(rho) + lp)
 	st, err := openElemReader(src)
 	if err != nil {
 		return err
@@ -613,45 +745,45 @@ func (b *treeBuilder) evalPass(src field.Source, rho []field.Element, out []fiel
 	}
 	defer release()
 	c, _ := field.Log2(C)
-	ce := field.NewChunkEq(rho, c-1)
-	h := int(C / 2)
-	var buf, ev, od []field.Element
-	var ib, ie, io []int64
+	ce := field.NewChunkEq(rho, c-lp)
+	h := int(C) / parts
+	var buf, part []field.Element
+	var ib, ip []int64
 	if st.is != nil {
-		// An integer tensor: its halves are inner products of eq with integers (intDot).
-		ib, ie, io = make([]int64, C), make([]int64, h), make([]int64, h)
+		// An integer tensor: its parts are inner products of eq with integers (intDot).
+		ib, ip = make([]int64, C), make([]int64, h)
 		buf = make([]field.Element, h) // intDot's buckets
 	} else {
-		buf, ev, od = make([]field.Element, C), make([]field.Element, h), make([]field.Element, h)
+		buf, part = make([]field.Element, C), make([]field.Element, h)
 	}
+	vals := make([]field.Element, parts)
 	for j := int64(0); j < N/C; j++ {
-		var e, o field.Element
 		if st.is != nil {
 			if err := readFull(st.is.Next, ib); err != nil {
 				return fmt.Errorf("at %d: %w", j*C, err)
 			}
-			for i := 0; i < h; i++ {
-				ie[i] = ib[2*i]
-				io[i] = ib[2*i+1]
+			for r := range vals {
+				for i := 0; i < h; i++ {
+					ip[i] = ib[parts*i+r]
+				}
+				vals[r] = intDot(ce.Lo, ip, buf)
 			}
-			e = intDot(ce.Lo, ie, buf)
-			o = intDot(ce.Lo, io, buf)
 		} else {
 			if err := st.read(buf); err != nil {
 				return fmt.Errorf("at %d: %w", j*C, err)
 			}
-			for i := 0; i < h; i++ {
-				ev[i] = buf[2*i]
-				od[i] = buf[2*i+1]
+			for r := range vals {
+				for i := 0; i < h; i++ {
+					part[i] = buf[parts*i+r]
+				}
+				vals[r] = field.InnerProduct(part, ce.Lo)
 			}
-			e = field.InnerProduct(ev, ce.Lo)
-			o = field.InnerProduct(od, ce.Lo)
 		}
 		hi := ce.Hi(j)
-		e.Mul(&e, &hi)
-		o.Mul(&o, &hi)
-		out[0].Add(&out[0], &e)
-		out[1].Add(&out[1], &o)
+		for r := range vals {
+			vals[r].Mul(&vals[r], &hi)
+			out[r].Add(&out[r], &vals[r])
+		}
 	}
 	return nil
 }

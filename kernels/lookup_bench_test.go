@@ -136,24 +136,28 @@ func proveLookupGraph(s *tensorstore.Store, g *gkr.Graph, budget *spill.Budget, 
 	return st, proof, nil
 }
 
-// lookupKernelBytes is the size of a lookup kernel's messages in a proof over 2^n elements:
+// lookupKernelBytes is the size of a lookup core's messages in a proof over 2^n elements:
 // roots, then the witness GKR (layer k: k rounds of 3 elements and the finals; after the last,
-// the tensors' half values), then each table GKR.
-func lookupKernelBytes(l *Lookup, n int) int {
-	trees, nt := len(l.core.args), len(l.core.tensors)
+// the tensors' half values — quarter values for a packed core, whose trees have n−1 layers),
+// then each table GKR.
+func lookupKernelBytes(core *lookupCore, n int) int {
+	trees, nt := len(core.args), len(core.tensors)
 	e := 4 * trees // roots
+	d := n
 	if n == 0 {
 		e = nt + 2*trees
+	} else {
+		d = core.depth(n)
 	}
-	for k := 0; k < n; k++ {
+	for k := 0; k < d; k++ {
 		e += 3 * k
-		if k == n-1 {
-			e += 2*trees + 2*nt
+		if k == d-1 {
+			e += 2*trees + core.parts()*nt
 		} else {
 			e += 4 * trees
 		}
 	}
-	for _, a := range l.core.args {
+	for _, a := range core.args {
 		for k := 0; k < a.tab.logSize; k++ {
 			e += 3*k + 4
 		}
@@ -226,7 +230,7 @@ func benchLookupUnder(b *testing.B, op string, logN int, ledger int64) {
 		off = len(proof) - len(rest)
 	}
 	comBytes := off - 70
-	kb := lookupKernelBytes(g.Kernels[0].(*Lookup), logN)
+	kb := lookupKernelBytes(g.Kernels[0].(*Lookup).coreOf(g), logN)
 	b.ReportMetric(float64(cpu.Nanoseconds())/n/N, "prove-cpu-ns/elem")
 	b.ReportMetric(float64(kernCPU.Nanoseconds())/n/N, "kernel-cpu-ns/elem")
 	b.ReportMetric(float64(commitCPU.Nanoseconds())/n/N, "commit-cpu-ns/elem")

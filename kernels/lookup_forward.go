@@ -72,10 +72,15 @@ func (o *adviceOut) abort() {
 }
 
 // finish writes the multiplicities of core's arguments — the padding (padded − n positions,
-// zero in every witness tensor) counted at each table's zero row — and commits every output.
+// zero in every witness tensor; padded − n pairs of them with core.pack) counted at each table's
+// zero row — and commits every output.
 func (o *adviceOut) finish(core *lookupCore, mults [][]int64, padded, n int64) error {
+	pad := padded - n
+	if core.pack {
+		pad /= 2
+	}
 	for A, a := range core.args {
-		mults[A][a.tab.zeroRow] += padded - n
+		mults[A][a.tab.zeroRow] += pad
 	}
 	for A, a := range core.args {
 		w, err := o.create(a.mult, []int{1 << a.tab.logSize}, 0, padded)
@@ -109,20 +114,34 @@ func (l *Lookup) Forward(fc *ForwardCtx) (err error) {
 	}
 	n := xi.Len()
 	padded := int64(1) << xi.NumVars()
+	core := l.coreFor(xi.Shape)
 	var tableRows int64
-	for _, a := range l.core.args {
+	for _, a := range core.args {
 		tableRows += int64(1) << a.tab.logSize
 	}
 	c := fc.chunk()
-	outs := len(l.Outputs()) - len(l.core.args) // y, rem, par
+	outs := len(l.Outputs()) - len(core.args) // y, rem, par
 	release, err := fc.reserve("forward of "+l.name, 8*tableRows+int64(1+outs)*int64(c)*8+int64(c)*32)
 	if err != nil {
 		return err
 	}
 	defer release()
-	mults := make([][]int64, len(l.core.args))
-	for A, a := range l.core.args {
+	mults := make([][]int64, len(core.args))
+	for A, a := range core.args {
 		mults[A] = make([]int64, 1<<a.tab.logSize)
+	}
+	// count adds the element's row of table A; with pair tables, an even element's row waits
+	// for the odd one's (x's last dimension is even: a pair is two consecutive elements).
+	var pend [2]uint64
+	count := func(A int, idx int64, row uint64) {
+		switch {
+		case !core.pack:
+			mults[A][row]++
+		case idx%2 == 0:
+			pend[A] = row
+		default:
+			mults[A][pend[A]|row<<uint(l.core.args[A].tab.logSize)]++
+		}
 	}
 
 	// Writers for y, rem, par (those that exist), then the multiplicities.
@@ -167,22 +186,22 @@ func (l *Lookup) Forward(fc *ForwardCtx) (err error) {
 				if x < l.lo || x >= l.hi {
 					return fmt.Errorf("node %s: input %q element %d is %d, outside the checked range [%d, %d)", l.name, l.x, idx, x, l.lo, l.hi)
 				}
-				mults[0][x-l.lo]++
+				count(0, idx, uint64(x-l.lo))
 			case "relu":
 				if x < -H || x >= H {
 					return fmt.Errorf("node %s: input %q element %d is %d, outside the %d-bit range [%d, %d) the ReLU table proves", l.name, l.x, idx, x, l.bits, -H, H)
 				}
-				mults[0][x+H]++
+				count(0, idx, uint64(x+H))
 				wy.buf = append(wy.buf, max(x, 0))
 			default:
 				u, rem := roundHalfEven(x, l.shift)
 				if u < -H || u >= H {
 					return fmt.Errorf("node %s: input %q element %d is %d: its quotient %d by 2^%d leaves the %d-bit table [%d, %d) (raise the node's \"qbits\")", l.name, l.x, idx, x, u, l.shift, l.qbits, -H, H)
 				}
-				mults[0][u+H]++
+				count(0, idx, uint64(u+H))
 				wy.buf = append(wy.buf, clamp(u, l.lo, l.hi))
 				if l.shift > 0 {
-					mults[1][remRow(l.shift, rem, u&1)]++
+					count(1, idx, remRow(l.shift, rem, u&1))
 					wrem.buf = append(wrem.buf, rem)
 					wpar.buf = append(wpar.buf, u&1)
 				}
@@ -199,7 +218,7 @@ func (l *Lookup) Forward(fc *ForwardCtx) (err error) {
 		}
 	}
 	// The padding of every witness tensor is zero, a tuple found at each table's zero row.
-	return out.finish(&l.core, mults, padded, n)
+	return out.finish(core, mults, padded, n)
 }
 
 // openInt64s reads a tensor's values as int64: natively for integer tensors, and through the

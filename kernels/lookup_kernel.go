@@ -29,6 +29,54 @@ type Lookup struct {
 	bits  int // relu: input bits; requant: output bits
 	qbits int // requant: bits of the quotient table
 	core  lookupCore
+	pair  *lookupCore // core with pair tables (lookupCore.pack), when the tables are small enough
+}
+
+// maxPackBits bounds a pair table (pairTable) at 2^20 rows, and packMargin makes one pay for
+// itself: a lookup packs two elements per leaf when every table's pair table has at most
+// 2^(n−packMargin) rows for a tensor of 2^n elements — the witness trees lose 2^(n−1) leaves, the
+// table trees gain at most 2^(n−4) — and when the tensor's last dimension is even (so a pair
+// never joins an element with padding: the forward counts pairs in stream order).
+const (
+	maxPackBits = 20
+	packMargin  = 4
+)
+
+// coreFor returns the core that proves the lookup over an x of shape xShape: the packed one
+// when it pays (maxPackBits, packMargin), the plain one otherwise. Prover, verifier, Forward and
+// Declare all choose through it.
+func (l *Lookup) coreFor(xShape []int) *lookupCore {
+	if l.pair == nil || len(xShape) == 0 || xShape[len(xShape)-1]%2 != 0 {
+		return &l.core
+	}
+	n := (&gkr.TensorInfo{Shape: xShape}).NumVars()
+	for _, a := range l.pair.args {
+		if a.tab.logSize > n-packMargin {
+			return &l.core
+		}
+	}
+	return l.pair
+}
+
+// buildPair sets l.pair from l.core when every table's pair table is at most 2^maxPackBits rows.
+func (l *Lookup) buildPair() {
+	l.pair = nil
+	pc := &lookupCore{name: l.core.name, tensors: l.core.tensors, pack: true}
+	for _, a := range l.core.args {
+		if 2*a.tab.logSize > maxPackBits {
+			return
+		}
+		pc.args = append(pc.args, lookupArg{tab: pairTable(a.tab), cols: a.cols, mult: a.mult})
+	}
+	l.pair = pc
+}
+
+// coreOf is coreFor for the x declared in g (the plain core when x is not declared).
+func (l *Lookup) coreOf(g *gkr.Graph) *lookupCore {
+	if ti, ok := g.Tensors[l.x]; ok {
+		return l.coreFor(ti.Shape)
+	}
+	return &l.core
 }
 
 // LookupOption tunes a lookup kernel.
@@ -90,6 +138,7 @@ func (l *Lookup) build() error {
 	default:
 		return fmt.Errorf("%w: node %s: unknown lookup op %q", gkr.ErrGraph, l.name, l.op)
 	}
+	l.buildPair()
 	return nil
 }
 
@@ -126,9 +175,10 @@ func (l *Lookup) Declare(g *gkr.Graph) ([]gkr.TensorInfo, error) {
 // intermediate or a public output.
 func (l *Lookup) OutputInfos(xShape []int) []gkr.TensorInfo {
 	var out []gkr.TensorInfo
+	core := l.coreFor(xShape)
 	for _, name := range l.Outputs() {
 		shape := append([]int(nil), xShape...)
-		for _, a := range l.core.args {
+		for _, a := range core.args {
 			if a.mult == name {
 				shape = []int{1 << a.tab.logSize}
 			}
@@ -154,6 +204,10 @@ func (l *Lookup) Describe() []byte {
 	b := describe("lookup/1:"+l.op, l.lo, l.hi, int64(l.shift), int64(l.bits), int64(l.qbits))
 	for _, a := range l.core.args {
 		b = append(b, a.tab.describe()...)
+	}
+	if l.pair != nil {
+		// the rule that picks the pair tables (coreFor)
+		b = append(b, describe("lookup/pack", maxPackBits, packMargin)...)
 	}
 	return b
 }
@@ -188,7 +242,7 @@ func (l *Lookup) protocol(p *gkr.Party) ([]gkr.Claim, error) {
 	if err := l.checkRoles(p.Graph()); err != nil {
 		return nil, err
 	}
-	return l.core.protocol(p, nil)
+	return l.coreOf(p.Graph()).protocol(p, nil)
 }
 
 // Estimate is EstimateReaders with every reader sized for an int64 tensor in chunks of 2^16
@@ -222,22 +276,23 @@ func (l *Lookup) EstimateReaders(g *gkr.Graph, streamBytes func(string) int64, w
 	}
 	nv := ti.NumVars()
 	n := int64(1) << nv
-	rds := make([]int64, len(l.core.tensors))
-	for t, name := range l.core.tensors {
+	core := l.coreFor(ti.Shape)
+	rds := make([]int64, len(core.tensors))
+	for t, name := range core.tensors {
 		rds[t] = streamBytes(name)
 	}
-	mrds, tabLogs := make([]int64, len(l.core.args)), make([]int, len(l.core.args))
+	mrds, tabLogs := make([]int64, len(core.args)), make([]int, len(core.args))
 	var layers int64
-	for A, a := range l.core.args {
+	for A, a := range core.args {
 		mrds[A], tabLogs[A] = streamBytes(a.mult), a.tab.logSize
 		layers += treeBytes(a.tab.logSize, false)
 		if nv > 0 {
-			layers += treeBytes(nv, true)
+			layers += treeBytes(core.depth(nv), true)
 		}
 	}
 	least := lookupLeast(nv, rds, mrds, tabLogs, workers)
 	keep := lookupKeep(nv, rds, mrds, tabLogs, workers)
-	nt, trees := int64(len(l.core.tensors)), int64(len(l.core.args))
+	nt, trees := int64(len(core.tensors)), int64(len(core.args))
 	return gkr.Estimate{MinBytes: least, TableBytes: layers + keep - least, StreamBytes: (2*nt + 6*trees) * n * 32}
 }
 

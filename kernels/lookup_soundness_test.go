@@ -16,18 +16,19 @@ import (
 // the table has no row to count).
 func (m *model) cheatMults(l *Lookup) {
 	m.t.Helper()
-	vals := make([][]field.Element, len(l.core.tensors))
-	for t, name := range l.core.tensors {
+	core := l.coreOf(m.graph)
+	vals := make([][]field.Element, len(core.tensors))
+	for t, name := range core.tensors {
 		v := m.values(name)
 		vals[t] = make([]field.Element, len(v))
 		field.FromInts(vals[t], v)
 	}
 	n := int64(len(vals[0]))
-	padded := int64(1) << m.graph.Tensors[l.core.tensors[0]].NumVars()
+	padded := int64(1) << m.graph.Tensors[core.tensors[0]].NumVars()
 	var gamma field.Element
 	gamma.SetUint64(0x1234567)
-	gpow := powers(gamma, 4)
-	for _, arg := range l.core.args {
+	gpow := powers(gamma, 8)
+	for _, arg := range core.args {
 		rows := map[field.Element]uint64{}
 		for j := uint64(1<<arg.tab.logSize) - 1; ; j-- {
 			rows[arg.tab.fold(j, gpow)] = j
@@ -35,22 +36,35 @@ func (m *model) cheatMults(l *Lookup) {
 				break
 			}
 		}
-		mult := make([]int64, 1<<arg.tab.logSize)
-		for i := int64(0); i < n; i++ {
+		// tuple is Σ_c γ^(c+shift)·col_c at element i
+		tuple := func(i int64, shift int) field.Element {
 			var w field.Element
 			for c, col := range arg.cols {
 				for _, term := range col {
 					var v field.Element
 					v.Mul(&term.coef, &vals[term.t][i])
-					v.Mul(&v, &gpow[c])
+					v.Mul(&v, &gpow[c+shift])
 					w.Add(&w, &v)
 				}
+			}
+			return w
+		}
+		mult := make([]int64, 1<<arg.tab.logSize)
+		step, pad := int64(1), padded-n
+		if core.pack {
+			step, pad = 2, pad/2
+		}
+		for i := int64(0); i < n; i += step {
+			w := tuple(i, 0)
+			if core.pack {
+				o := tuple(i+1, len(arg.cols))
+				w.Add(&w, &o)
 			}
 			if j, ok := rows[w]; ok {
 				mult[j]++
 			}
 		}
-		mult[arg.tab.zeroRow] += padded - n
+		mult[arg.tab.zeroRow] += pad
 		m.replaceTensor(arg.mult, mult)
 	}
 	m.forwardAfter(l)
@@ -284,7 +298,7 @@ func (c *cheatLookup) Prove(pc *gkr.ProveCtx, out []gkr.Claim) ([]gkr.Claim, err
 		}
 		ch.treeSrcs = append(ch.treeSrcs, s)
 	}
-	return c.core.proveWith(pc, ch)
+	return c.coreOf(pc.Party().Graph()).proveWith(pc, ch)
 }
 
 func TestLookupLeafBinding(t *testing.T) {

@@ -212,3 +212,47 @@ func remRow(s int, r, p int64) uint64 {
 	}
 	return uint64(r + 3*h)
 }
+
+// halfColumn is a column of a pair table (pairTable): col at the low L bits of the row index
+// (high false) or at the bits above them. A function of some of the index bits has as MLE the
+// column's MLE over those coordinates alone (the other coordinates' eq weights sum to 1).
+type halfColumn struct {
+	col  tableColumn
+	L    int
+	high bool
+}
+
+func (c halfColumn) at(j uint64) int64 {
+	if c.high {
+		return c.col.at(j >> uint(c.L))
+	}
+	return c.col.at(j & (1<<uint(c.L) - 1))
+}
+
+func (c halfColumn) mle(r []field.Element) field.Element {
+	if c.high {
+		return c.col.mle(r[c.L:])
+	}
+	return c.col.mle(r[:c.L])
+}
+
+func (c halfColumn) describe() []byte {
+	h := byte(0)
+	if c.high {
+		h = 1
+	}
+	return append([]byte{'h', byte(c.L), h}, c.col.describe()...)
+}
+
+// pairTable is the table of pairs of rows of t: row j = j₀ + 2^L·j₁ (L = t.logSize) holds t's
+// columns at row j₀, then t's columns at row j₁. A lookup of two elements at once into it
+// proves both are rows of t; its zero row pairs t's zero row with itself.
+func pairTable(t *lookupTable) *lookupTable {
+	p := &lookupTable{logSize: 2 * t.logSize, zeroRow: t.zeroRow | t.zeroRow<<uint(t.logSize)}
+	for _, high := range []bool{false, true} {
+		for _, c := range t.cols {
+			p.cols = append(p.cols, halfColumn{col: c, L: t.logSize, high: high})
+		}
+	}
+	return p
+}

@@ -211,11 +211,27 @@ func newCommitter(numVars int, opt Options, ints bool) (*committer, error) {
 	} else {
 		cm.buf = make([]field.Element, rpc*m)
 	}
+	var tab *subsetTable
+	if a >= planesMinRowsLog && m >= blockBits {
+		// The subset table is optional: without the budget for it the rows take msmSmall.
+		if rel, err := reserve(opt.Budget, "pcs commit subset sums", subsetTableBytes(b)); err == nil {
+			w := newRowWorker(b)
+			tab = newSubsetTable(gens, w.sc)
+			prev := cm.releaseFn
+			cm.releaseFn = func() { rel(); prev() }
+		}
+	}
 	for i := 0; i < workers; i++ {
-		cm.pool <- newRowWorker(b)
+		w := newRowWorker(b)
+		w.tab = tab
+		cm.pool <- w
 	}
 	return cm, nil
 }
+
+// planesMinRowsLog: a commitment of at least 2^planesMinRowsLog rows builds a subsetTable (its
+// 2^(b+blockBits)/blockBits additions are then a few percent of the rows' work).
+const planesMinRowsLog = 8
 
 // Write appends the next elements of the polynomial, committing every row it completes.
 func (cm *committer) Write(elems []field.Element) error {

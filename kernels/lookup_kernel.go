@@ -6,6 +6,7 @@ import (
 
 	"github.com/streamprove/streamprove/field"
 	"github.com/streamprove/streamprove/gkr"
+	"github.com/streamprove/streamprove/sumcheck"
 )
 
 // Lookup is a non-linear layer proven by LogUp lookups (DESIGN §9): a range check, a ReLU, a
@@ -248,7 +249,7 @@ func (l *Lookup) protocol(p *gkr.Party) ([]gkr.Claim, error) {
 // Estimate is EstimateReaders with every reader sized for an int64 tensor in chunks of 2^16
 // (the store's default): a caller that knows the tensors' dtypes and chunks passes their sizes.
 func (l *Lookup) Estimate(g *gkr.Graph) gkr.Estimate {
-	return l.EstimateReaders(g, func(string) int64 { return defaultStreamBytes }, 0)
+	return l.EstimateReaders(g, defaultReaders, 0)
 }
 
 // defaultStreamBytes is tensorstore.Info.StreamBytes of an int64 stream of an int64 tensor in
@@ -256,12 +257,24 @@ func (l *Lookup) Estimate(g *gkr.Graph) gkr.Estimate {
 const defaultStreamBytes = (1 << 16) * (8 + 2*8)
 
 // ReaderEstimator is implemented by kernels whose least RAM depends on the readers of the
-// tensors they stream: EstimateReaders is Estimate given streamBytes(tensor), the least a
-// sequential reader of the tensor holds as the kernel opens it (tensorstore.Info.StreamBytes:
-// an int64 stream for an integer tensor, field elements otherwise), and the prove's workers
-// (0: GOMAXPROCS).
+// tensors they stream: EstimateReaders is Estimate given streamBytes(tensor, asField), the least
+// a sequential reader of the tensor holds as the kernel opens it (tensorstore.Info.StreamBytes:
+// an int64 stream for an integer tensor unless asField, field elements otherwise; the first pass
+// of a sumcheck reads its sources as field elements), and the prove's workers (0: GOMAXPROCS).
 type ReaderEstimator interface {
-	EstimateReaders(g *gkr.Graph, streamBytes func(tensor string) int64, workers int) gkr.Estimate
+	EstimateReaders(g *gkr.Graph, streamBytes ReaderSizes, workers int) gkr.Estimate
+}
+
+// ReaderSizes gives a tensor's reader size: as an int64 stream (integer tensors, asField false)
+// or as field elements.
+type ReaderSizes func(tensor string, asField bool) int64
+
+// defaultReaders sizes every reader for a tensor in chunks of 2^16: int64 or field elements.
+func defaultReaders(_ string, asField bool) int64 {
+	if asField {
+		return (1 << 16) * (32 + 2*8)
+	}
+	return defaultStreamBytes
 }
 
 // EstimateReaders: MinBytes is the least working set the prove refuses to start without
@@ -269,7 +282,7 @@ type ReaderEstimator interface {
 // layers in RAM plus the rest of its preferred working set (lookupKeep), so that MinBytes +
 // TableBytes is what it takes to spill nothing. The witness tensors are read twice (the leaves,
 // their evaluation at the end), the layers written once and read by their sumchecks.
-func (l *Lookup) EstimateReaders(g *gkr.Graph, streamBytes func(string) int64, workers int) gkr.Estimate {
+func (l *Lookup) EstimateReaders(g *gkr.Graph, streamBytes ReaderSizes, workers int) gkr.Estimate {
 	ti, ok := g.Tensors[l.x]
 	if !ok {
 		return gkr.Estimate{}
@@ -277,23 +290,39 @@ func (l *Lookup) EstimateReaders(g *gkr.Graph, streamBytes func(string) int64, w
 	nv := ti.NumVars()
 	n := int64(1) << nv
 	core := l.coreFor(ti.Shape)
-	rds := make([]int64, len(core.tensors))
-	for t, name := range core.tensors {
-		rds[t] = streamBytes(name)
-	}
-	mrds, tabLogs := make([]int64, len(core.args)), make([]int, len(core.args))
-	var layers int64
-	for A, a := range core.args {
-		mrds[A], tabLogs[A] = streamBytes(a.mult), a.tab.logSize
-		layers += treeBytes(a.tab.logSize, false)
-		if nv > 0 {
-			layers += treeBytes(core.depth(nv), true)
-		}
-	}
-	least := lookupLeast(nv, rds, mrds, tabLogs, workers)
-	keep := lookupKeep(nv, rds, mrds, tabLogs, workers)
+	least, keep, layers := core.working(nv, streamBytes, workers)
 	nt, trees := int64(len(core.tensors)), int64(len(core.args))
 	return gkr.Estimate{MinBytes: least, TableBytes: layers + keep - least, StreamBytes: (2*nt + 6*trees) * n * 32}
+}
+
+// working returns a lookup's least working set (lookupLeast), the working set it keeps free for
+// speed (lookupKeep) and its trees' stored layers, for witness tensors of nv variables whose
+// readers hold streamBytes(tensor).
+func (c *lookupCore) working(nv int, streamBytes ReaderSizes, workers int) (least, keep, layers int64) {
+	rds := make([]int64, len(c.tensors))
+	for t, name := range c.tensors {
+		rds[t] = streamBytes(name, false)
+	}
+	mrds, tabLogs := make([]int64, len(c.args)), make([]int, len(c.args))
+	for A, a := range c.args {
+		mrds[A], tabLogs[A] = streamBytes(a.mult, false), a.tab.logSize
+		layers += treeBytes(a.tab.logSize, false)
+		if nv > 0 {
+			layers += treeBytes(c.depth(nv), true)
+		}
+	}
+	return lookupLeast(nv, rds, mrds, tabLogs, workers), lookupKeep(nv, rds, mrds, tabLogs, workers), layers
+}
+
+// sumcheckLeast is the least free RAM a sumcheck over stored tensors runs in: the reader of
+// every named tensor open at once, as field elements (its first pass reads them so), and the
+// prover's workspaces for a gate of arity k at its smallest chunks (2^4 elements).
+func sumcheckLeast(names []string, k int, streamBytes ReaderSizes, workers int) int64 {
+	var rd int64
+	for _, n := range names {
+		rd += streamBytes(n, true)
+	}
+	return rd + sumcheck.StreamWorkspaceBytes(k, workers, 4)
 }
 
 // treeBytes is what a tree's stored layers 1 … top take (only the denominators of the top

@@ -369,12 +369,12 @@ func TestLookupWorkingSet(t *testing.T) {
 			lk = l
 		}
 	}
-	rd := func(name string) int64 {
+	rd := func(name string, asField bool) int64 {
 		in, err := m.store.Stat(name)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if in.DType.IsInt() {
+		if in.DType.IsInt() && !asField {
 			return in.StreamBytes(8)
 		}
 		return in.StreamBytes(field.Bytes)

@@ -419,10 +419,7 @@ func (n *Norm) protocol(p *gkr.Party) ([]gkr.Claim, error) {
 	if gate, err = n.rowGate(alpha, D); err != nil {
 		return nil, err
 	}
-	rowTensors := append([]string{n.rowLimbs()[0], n.sq()}, n.rowLimbs()[1:]...)
-	if n.center {
-		rowTensors = append(rowTensors, n.rowSum())
-	}
+	_, rowTensors, elemTensors := n.sumcheckSources()
 	sc = &sumcheck.Claim{NumVars: lR, Gate: gate, Eq: []sumcheck.EqTerm{{Coeff: one, Point: r2}}}
 	pt, fin, err = p.Sumcheck(sc, func() ([]field.Source, error) {
 
@@ -451,11 +448,7 @@ func (n *Norm) protocol(p *gkr.Party) ([]gkr.Claim, error) {
 	sc = &sumcheck.Claim{NumVars: lD + lR, Gate: gate, Eq: []sumcheck.EqTerm{{Coeff: one, Point: r3}}}
 	pt, fin, err = p.Sumcheck(sc, func() ([]field.Source, error) {
 
-		names := []string{n.x, n.rowLimbs()[0], n.g, n.y, n.rem()}
-		if n.center {
-			names = append(names, n.remHi(), n.rowSum(), n.b)
-		}
-		s, err := srcs(names...)
+		s, err := srcs(elemTensors...)
 		if err != nil {
 			return nil, err
 		}
@@ -502,18 +495,46 @@ func (n *Norm) Verify(vc *gkr.VerifyCtx, _ []gkr.Claim) ([]gkr.Claim, error) {
 	return n.protocol(vc.Party())
 }
 
-// Estimate: lookup trees over the input (two, three when centering) and the rows, three
-// sumchecks.
+// Estimate is EstimateReaders with every reader sized for an int64 tensor in chunks of 2^16.
 func (n *Norm) Estimate(g *gkr.Graph) gkr.Estimate {
+	return n.EstimateReaders(g, defaultReaders, 0)
+}
+
+// sumcheckSources are the stored tensors each of the three sumchecks reads at once (besides
+// virtual sources: eq factors, masks).
+func (n *Norm) sumcheckSources() (sq, row, elem []string) {
+	sq = []string{n.x, n.x}
+	row = append([]string{n.rowLimbs()[0], n.sq()}, n.rowLimbs()[1:]...)
+	elem = []string{n.x, n.rowLimbs()[0], n.g, n.y, n.rem()}
+	if n.center {
+		row = append(row, n.rowSum())
+		elem = append(elem, n.remHi(), n.rowSum(), n.b)
+	}
+	return sq, row, elem
+}
+
+// EstimateReaders: lookup trees over the input (two, three when centering) and the rows, three
+// sumchecks; MinBytes is the largest least working set of the steps, counting every reader a
+// step holds open.
+func (n *Norm) EstimateReaders(g *gkr.Graph, streamBytes ReaderSizes, workers int) gkr.Estimate {
 	ti, ok := g.Tensors[n.x]
 	if !ok {
 		return gkr.Estimate{}
 	}
-	e := int64(1) << ti.NumVars()
+	nv := ti.NumVars()
+	e := int64(1) << nv
+	least, keep, layers := n.elem.working(nv, streamBytes, workers)
+	_, lR, _, _ := n.logs(g)
+	rl, rk, rlay := n.row.working(lR, streamBytes, workers)
+	sq, row, elem := n.sumcheckSources()
+	sc := max(sumcheckLeast(sq, 3, streamBytes, workers), sumcheckLeast(row, len(row)+1, streamBytes, workers),
+		sumcheckLeast(elem, len(elem)+1, streamBytes, workers))
+	least, keep, layers = max(least, rl, sc), max(keep, rk, sc), layers+rlay
+	stream := int64(24)
 	if n.center {
-		return gkr.Estimate{MinBytes: 16 * 16 * 32, TableBytes: 2 * 4 * e * 32, StreamBytes: 36 * e * 32}
+		stream = 36
 	}
-	return gkr.Estimate{MinBytes: 16 * 16 * 32, TableBytes: 2 * 3 * e * 32, StreamBytes: 24 * e * 32}
+	return gkr.Estimate{MinBytes: least, TableBytes: layers + keep - least, StreamBytes: stream * e * 32}
 }
 
 // OutBound is 2^(bits−1).

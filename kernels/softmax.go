@@ -407,8 +407,9 @@ func (s *Softmax) protocol(p *gkr.Party) ([]gkr.Claim, error) {
 	sc := &sumcheck.Claim{NumVars: lT + lR, Gate: gate, Sum: s.rowTarget(shape, rRow, alpha, sv)}
 	pt, fin, err := p.Sumcheck(sc, func() ([]field.Source, error) {
 		srcs := []field.Source{leadEqSource{lK: lT, rL: rRow}, mask}
-		for _, i := range []int{smChi, smD0, smD1, smE0, smE1} {
-			t, err := src(pe[i])
+		row, _ := s.sumcheckSources()
+		for _, name := range row {
+			t, err := src(name)
 			if err != nil {
 				return nil, err
 			}
@@ -499,14 +500,35 @@ func (s *Softmax) elemClaims(pt, fin []field.Element, lT int) []gkr.Claim {
 	return cs
 }
 
-// Estimate: the lookup trees (eight, over the padded input) and two sumchecks over 13 sources.
+// Estimate is EstimateReaders with every reader sized for an int64 tensor in chunks of 2^16.
 func (s *Softmax) Estimate(g *gkr.Graph) gkr.Estimate {
+	return s.EstimateReaders(g, defaultReaders, 0)
+}
+
+// softmaxRowSources and softmaxElemSources are the stored tensors each sumcheck reads at once
+// (besides virtual sources: the eq factor, the mask).
+func (s *Softmax) sumcheckSources() (row, elem []string) {
+	pe := s.perElem()
+	row = []string{pe[smChi], pe[smD0], pe[smD1], pe[smE0], pe[smE1]}
+	elem = []string{pe[smD0], pe[smD1], s.rowMax(), s.x, pe[smR0], pe[smR1], pe[smU0], pe[smU1], s.rowSum(), s.p, pe[smE0], pe[smE1]}
+	return row, elem
+}
+
+// EstimateReaders: the lookup trees (eight, over the padded input) and two sumchecks over 7
+// and 13 sources; MinBytes is the largest least working set of the three steps, counting
+// every reader the step holds open (the row sumcheck's five, the element sumcheck's twelve).
+func (s *Softmax) EstimateReaders(g *gkr.Graph, streamBytes ReaderSizes, workers int) gkr.Estimate {
 	ti, ok := g.Tensors[s.x]
 	if !ok {
 		return gkr.Estimate{}
 	}
-	n := int64(1) << ti.NumVars()
-	return gkr.Estimate{MinBytes: 32 * 16 * 32, TableBytes: 8 * 3 * n * 32, StreamBytes: (20 + 6*8 + 2*13) * n * 32}
+	nv := ti.NumVars()
+	n := int64(1) << nv
+	least, keep, layers := s.core.working(nv, streamBytes, workers)
+	row, elem := s.sumcheckSources()
+	scLeast := max(sumcheckLeast(row, len(row)+2, streamBytes, workers), sumcheckLeast(elem, len(elem)+1, streamBytes, workers))
+	least, keep = max(least, scLeast), max(keep, scLeast)
+	return gkr.Estimate{MinBytes: least, TableBytes: layers + keep - least, StreamBytes: (20 + 6*8 + 2*13) * n * 32}
 }
 
 // OutBound is 2^q.

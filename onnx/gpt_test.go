@@ -1,6 +1,7 @@
 package onnx
 
 import (
+	"errors"
 	"math"
 	"os"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/streamprove/streamprove/scheduler"
+	"github.com/streamprove/streamprove/spill"
 	"github.com/streamprove/streamprove/tensorstore"
 )
 
@@ -117,12 +119,20 @@ func TestProveGPT(t *testing.T) {
 		t.Fatal(err)
 	}
 	proof := filepath.Join(dir, "proof")
-	// 64 MiB for 2 sequences; 8 need 128 MiB (the softmax kernel's sumcheck opens 13 advice
-	// readers at once, each with a chunk buffer, which its estimate does not reserve).
-	budget := int64(64 << 20)
-	if n > 2 {
-		budget = 128 << 20
+	// The plan is a promise: the least budget plan accepts (searched in 2 MiB steps from 48 MiB;
+	// the softmax and layernorm steps count every reader their sumchecks hold open) is the one
+	// the child proves under, its real peak RSS checked against it.
+	budget := int64(48 << 20)
+	for ; ; budget += 2 << 20 {
+		_, _, perr := scheduler.PlanStore(st, budget)
+		if perr == nil {
+			break
+		}
+		if !errors.Is(perr, spill.ErrBudget) || budget > 512<<20 {
+			t.Fatalf("plan at %d bytes: %v", budget, perr)
+		}
 	}
+	t.Logf("least planned budget for %d sequences: %s", n, spill.FormatBytes(budget))
 	rep := proveInChild(t, st, proof, budget)
 	if rep.PeakRSSBytes <= 0 || rep.PeakRSSBytes > budget {
 		t.Errorf("peak RSS %d bytes, budget %d", rep.PeakRSSBytes, budget)

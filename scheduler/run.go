@@ -226,15 +226,19 @@ func proofHeld(m *Model) int64 {
 }
 
 // readerSizes returns, per tensor, the least bytes a sequential reader holds as a kernel opens
-// it (tensorstore.Info.StreamBytes: int64 chunks for an integer tensor, field elements
-// otherwise).
-func readerSizes(m *Model, s *tensorstore.Store) (func(string) int64, error) {
+// it (tensorstore.Info.StreamBytes: int64 chunks for an integer tensor read as integers, field
+// elements otherwise).
+func readerSizes(m *Model, s *tensorstore.Store) (kernels.ReaderSizes, error) {
 	bs, err := bounds(m)
 	if err != nil {
 		return nil, err
 	}
-	return func(name string) int64 {
+	return func(name string, asField bool) int64 {
 		in := tensorstore.Info{ChunkElems: 1 << 16, DType: tensorstore.Field}
+		if ti, ok := m.Graph.Tensors[name]; ok {
+			// the writer never makes a chunk larger than the tensor (tensorstore.Create)
+			in.ChunkElems = int(min(int64(in.ChunkElems), field.NextPow2(max(gkr.Numel(ti.Shape), 1))))
+		}
 		if dt, ok := m.DTypes[name]; ok {
 			in.DType = dt
 		} else if b, ok := bs[name]; ok {
@@ -245,7 +249,7 @@ func readerSizes(m *Model, s *tensorstore.Store) (func(string) int64, error) {
 				in.ChunkElems, in.DType = st.ChunkElems, st.DType
 			}
 		}
-		if in.DType.IsInt() {
+		if in.DType.IsInt() && !asField {
 			return in.StreamBytes(8)
 		}
 		return in.StreamBytes(field.Bytes)

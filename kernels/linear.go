@@ -227,7 +227,8 @@ func rowCombineInts(pc *gkr.ProveCtx, name string, r []field.Element, rows, in i
 	}
 	piece := min(int64(in), rowPiece)
 	block := max(1, int(rowPiece/int64(in))) // whole rows per block when a row fits a piece
-	bufBytes := int64(block)*piece*8 + int64(block)*span*field.Bytes + int64(in)*field.WideSumBytes
+	bufBytes := int64(block)*piece*8 +       // int64 rows (int8 rows take 1/8)
+		int64(block)*span*field.Bytes + int64(in)*field.WideSumBytes
 	if b != nil {
 		if !b.TryReserve(bufBytes) {
 			return nil, false, nil // a tight budget takes the piecewise field path
@@ -243,7 +244,19 @@ func rowCombineInts(pc *gkr.ProveCtx, name string, r []field.Element, rows, in i
 		return nil, false, nil // a spilled vector takes the piecewise field path
 	}
 	wide := field.NewWideSum(in)
-	buf := make([]int64, int64(block)*piece)
+	// An int8 tensor is read as bytes (Next8): 8× less to copy than int64, and no widening.
+	r8, _ := ir.IntStream.(interface {
+		Int8() bool
+		Next8([]int8) (int, error)
+	})
+	int8s := r8 != nil && r8.Int8() && lo == -128 && span == 256
+	var buf []int64
+	var buf8 []int8
+	if int8s {
+		buf8 = make([]int8, int64(block)*piece)
+	} else {
+		buf = make([]int64, int64(block)*piece)
+	}
 	tables := make([]field.Element, int64(block)*span)
 	for j0 := 0; j0 < rows; j0 += block {
 		nr := min(block, rows-j0)
@@ -258,15 +271,25 @@ func rowCombineInts(pc *gkr.ProveCtx, name string, r []field.Element, rows, in i
 		}
 		for off := 0; off < in; off += int(piece) {
 			m := min(int(piece), in-off)
-			rowsM := buf[:nr*m]
-			if err := readFull(ir.Next, rowsM); err != nil {
+			var err error
+			if int8s {
+				err = readFull(r8.Next8, buf8[:nr*m])
+			} else {
+				err = readFull(ir.Next, buf[:nr*m])
+			}
+			if err != nil {
 				acc.Release()
 				return nil, false, fmt.Errorf("tensor %q rows %d..%d: %w", name, j0, j0+nr, err)
 			}
 			dst := wide[off : off+m]
 			field.Parallel(m, workersFor(int64(nr*m), pc.Opt.Workers), func(s, e int) {
 				for k := 0; k < nr; k++ {
-					dst[s:e].AddLookup(rowsM[k*m+s:k*m+e], lo, tables[int64(k)*span:int64(k+1)*span])
+					t := tables[int64(k)*span : int64(k+1)*span]
+					if int8s {
+						dst[s:e].AddLookup8(buf8[k*m+s:k*m+e], (*[256]field.Element)(t))
+					} else {
+						dst[s:e].AddLookup(buf[k*m+s:k*m+e], lo, t)
+					}
 				}
 			})
 		}

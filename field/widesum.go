@@ -100,3 +100,53 @@ func reduceWide(a *[5]uint64) Element {
 	}
 	return e
 }
+
+// AddLookup8Rows adds table k's entry for vals[k][i] into w[i] for every row k: the sum of
+// several int8 rows each with its own table, as AddLookup8 row after row but loading and storing
+// each sum once per four rows (the four table entries are added into registers first).
+func (w WideSum) AddLookup8Rows(vals [][]int8, tables []*[256]Element) {
+	k := 0
+	for ; k+4 <= len(vals); k += 4 {
+		w.addLookup8x4(vals[k:k+4], tables[k:k+4])
+	}
+	for ; k < len(vals); k++ {
+		w.AddLookup8(vals[k], tables[k])
+	}
+}
+
+func (w WideSum) addLookup8x4(vals [][]int8, tables []*[256]Element) {
+	n := len(vals[0])
+	w = w[:n]
+	v0, v1, v2, v3 := vals[0][:n], vals[1][:n], vals[2][:n], vals[3][:n]
+	t0, t1, t2, t3 := tables[0], tables[1], tables[2], tables[3]
+	for i := range w {
+		a := &w[i]
+		a0, a1, a2, a3, a4 := a[0], a[1], a[2], a[3], a[4]
+		var c uint64
+		t := &t0[uint8(v0[i])^0x80]
+		a0, c = bits.Add64(a0, t[0], 0)
+		a1, c = bits.Add64(a1, t[1], c)
+		a2, c = bits.Add64(a2, t[2], c)
+		a3, c = bits.Add64(a3, t[3], c)
+		a4 += c
+		t = &t1[uint8(v1[i])^0x80]
+		a0, c = bits.Add64(a0, t[0], 0)
+		a1, c = bits.Add64(a1, t[1], c)
+		a2, c = bits.Add64(a2, t[2], c)
+		a3, c = bits.Add64(a3, t[3], c)
+		a4 += c
+		t = &t2[uint8(v2[i])^0x80]
+		a0, c = bits.Add64(a0, t[0], 0)
+		a1, c = bits.Add64(a1, t[1], c)
+		a2, c = bits.Add64(a2, t[2], c)
+		a3, c = bits.Add64(a3, t[3], c)
+		a4 += c
+		t = &t3[uint8(v3[i])^0x80]
+		a0, c = bits.Add64(a0, t[0], 0)
+		a1, c = bits.Add64(a1, t[1], c)
+		a2, c = bits.Add64(a2, t[2], c)
+		a3, c = bits.Add64(a3, t[3], c)
+		a4 += c
+		a[0], a[1], a[2], a[3], a[4] = a0, a1, a2, a3, a4
+	}
+}

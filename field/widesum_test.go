@@ -14,6 +14,9 @@ func TestWideSum(t *testing.T) {
 	top.SetInt64(-1) // p−1: the largest limbs an element can have
 	w := NewWideSum(n)
 	w8 := NewWideSum(n)
+	wr := NewWideSum(n) // AddLookup8Rows, six rows at a time (one group of four and two single rows)
+	var pendV [][]int8
+	var pendT []*[256]Element
 	want := make([]Element, n)
 	for r := range rows {
 		var table [256]Element
@@ -39,7 +42,15 @@ func TestWideSum(t *testing.T) {
 		}
 		w.AddLookup(vals, -128, table[:])
 		w8.AddLookup8(vals8, &table)
+		tc := table
+		pendV, pendT = append(pendV, vals8), append(pendT, &tc)
+		if len(pendV) == 6 || r == rows-1 {
+			wr.AddLookup8Rows(pendV, pendT)
+			pendV, pendT = nil, nil
+		}
 	}
+	gotRows := make([]Element, n)
+	wr.Reduce(gotRows)
 	got := make([]Element, n)
 	w.Reduce(got)
 	got8 := randElems(rng, n)
@@ -48,6 +59,9 @@ func TestWideSum(t *testing.T) {
 	for i := range want {
 		if !got[i].Equal(&want[i]) {
 			t.Fatalf("sum %d: got %v, want %v", i, got[i].String(), want[i].String())
+		}
+		if !gotRows[i].Equal(&want[i]) {
+			t.Fatalf("AddLookup8Rows sum %d: got %v, want %v", i, gotRows[i].String(), want[i].String())
 		}
 		var d Element
 		d.Sub(&got8[i], &base[i])
@@ -89,5 +103,36 @@ func BenchmarkWideSum(b *testing.B) {
 			acc.AddLookup(vals, -128, table)
 		}
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/elem")
+	})
+}
+
+// BenchmarkWideSumRows compares eight int8 rows added one at a time (AddLookup8) and four at a
+// time (AddLookup8Rows), one row of 4096.
+func BenchmarkWideSumRows(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	const n, rows = 4096, 8
+	vals := make([][]int8, rows)
+	tables := make([]*[256]Element, rows)
+	for k := range vals {
+		vals[k] = make([]int8, n)
+		for i := range vals[k] {
+			vals[k][i] = int8(rng.IntN(256) - 128)
+		}
+		tables[k] = (*[256]Element)(randElems(rng, 256))
+	}
+	acc := NewWideSum(n)
+	b.Run("one", func(b *testing.B) {
+		for b.Loop() {
+			for k := range vals {
+				acc.AddLookup8(vals[k], tables[k])
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n*rows), "ns/elem")
+	})
+	b.Run("rows", func(b *testing.B) {
+		for b.Loop() {
+			acc.AddLookup8Rows(vals, tables)
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n*rows), "ns/elem")
 	})
 }

@@ -283,13 +283,16 @@ func rowCombineInts(pc *gkr.ProveCtx, name string, r []field.Element, rows, in i
 			}
 			dst := wide[off : off+m]
 			field.Parallel(m, workersFor(int64(nr*m), pc.Opt.Workers), func(s, e int) {
-				for k := 0; k < nr; k++ {
-					t := tables[int64(k)*span : int64(k+1)*span]
-					if int8s {
-						dst[s:e].AddLookup8(buf8[k*m+s:k*m+e], (*[256]field.Element)(t))
-					} else {
-						dst[s:e].AddLookup(buf[k*m+s:k*m+e], lo, t)
+				if int8s {
+					vals, ts := make([][]int8, nr), make([]*[256]field.Element, nr)
+					for k := range vals {
+						vals[k], ts[k] = buf8[k*m+s:k*m+e], (*[256]field.Element)(tables[k*256:(k+1)*256])
 					}
+					dst[s:e].AddLookup8Rows(vals, ts)
+					return
+				}
+				for k := 0; k < nr; k++ {
+					dst[s:e].AddLookup(buf[k*m+s:k*m+e], lo, tables[int64(k)*span:int64(k+1)*span])
 				}
 			})
 		}

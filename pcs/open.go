@@ -309,18 +309,41 @@ func (bt *openBatch) openPassInts(g []int, us [][]field.Element, src field.IntSo
 	span := 1 << src.Bits()
 	lo := -int64(span / 2)
 	block := max(1, min(1<<a, (1<<16)/m)) // whole rows per block
-	need := int64(block)*int64(m)*8 + int64(len(g))*(int64(m)*field.WideSumBytes+int64(block*span)*elemBytes)
+	// An int8 source streams bytes (Int8Source): 8× less to copy, no widening, no range check
+	// (every byte indexes the table), and four rows per load and store of a sum.
+	s8, int8s := src.(field.Int8Source)
+	int8s = int8s && src.Bits() == 8
+	intBytes := int64(8)
+	if int8s {
+		intBytes = 1
+	}
+	need := int64(block)*int64(m)*intBytes + int64(len(g))*(int64(m)*field.WideSumBytes+int64(block*span)*elemBytes)
 	release, err := reserve(opt.Budget, "pcs open", need)
 	if err != nil {
 		return err
 	}
 	defer release()
-	st, err := src.OpenInts()
+	var st field.IntStream
+	var st8 field.Int8Stream
+	var buf []int64
+	var buf8 []int8
+	if int8s {
+		st8, err = s8.OpenInt8s()
+		buf8 = make([]int8, block*m)
+	} else {
+		st, err = src.OpenInts()
+		buf = make([]int64, block*m)
+	}
 	if err != nil {
 		return fmt.Errorf("pcs open: %w", err)
 	}
-	defer st.Close()
-	buf := make([]int64, block*m)
+	defer func() {
+		if st8 != nil {
+			st8.Close()
+		} else {
+			st.Close()
+		}
+	}()
 	wides := make([]field.WideSum, len(g))
 	for q := range wides {
 		wides[q] = field.NewWideSum(m)
@@ -334,7 +357,12 @@ func (bt *openBatch) openPassInts(g []int, us [][]field.Element, src field.IntSo
 	rows := 1 << a
 	for r0 := 0; r0 < rows; r0 += block {
 		nr := min(block, rows-r0)
-		if err := readInts(st, buf[:nr*m], lo, lo+int64(span)); err != nil {
+		if int8s {
+			err = readInt8s(st8, buf8[:nr*m])
+		} else {
+			err = readInts(st, buf[:nr*m], lo, lo+int64(span))
+		}
+		if err != nil {
 			return fmt.Errorf("pcs open: rows %d..%d of %d: %w", r0, r0+nr, rows, err)
 		}
 		for q, k := range g {
@@ -353,6 +381,20 @@ func (bt *openBatch) openPassInts(g []int, us [][]field.Element, src field.IntSo
 			}
 		}
 		field.Parallel(m, workers, func(start, end int) {
+			if int8s {
+				vals, ts := make([][]int8, 0, nr), make([]*[256]field.Element, 0, nr)
+				for q := range g {
+					vals, ts = vals[:0], ts[:0]
+					for r := 0; r < nr; r++ {
+						if used[q*block+r] {
+							vals = append(vals, buf8[r*m+start:r*m+end])
+							ts = append(ts, (*[256]field.Element)(tables[(q*block+r)*span:(q*block+r+1)*span]))
+						}
+					}
+					wides[q][start:end].AddLookup8Rows(vals, ts)
+				}
+				return
+			}
 			for r := 0; r < nr; r++ {
 				row := buf[r*m+start : r*m+end]
 				for q := range g {
@@ -365,6 +407,22 @@ func (bt *openBatch) openPassInts(g []int, us [][]field.Element, src field.IntSo
 	}
 	for q, k := range g {
 		wides[q].AddTo(us[k])
+	}
+	return nil
+}
+
+// readInt8s fills buf from st; a stream that ends first is io.ErrUnexpectedEOF.
+func readInt8s(st field.Int8Stream, buf []int8) error {
+	got := 0
+	for got < len(buf) {
+		n, err := st.Next(buf[got:])
+		got += n
+		if err == io.EOF && got < len(buf) {
+			return fmt.Errorf("stream ended %d elements early: %w", len(buf)-got, io.ErrUnexpectedEOF)
+		}
+		if err != nil && err != io.EOF {
+			return err
+		}
 	}
 	return nil
 }

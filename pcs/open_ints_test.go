@@ -10,8 +10,8 @@ import (
 	"github.com/streamprove/streamprove/field"
 )
 
-// TestOpenIntsMatchesFieldPath opens the same int8 tensor through its integers (openPassInts)
-// and as field elements: the vectors are identical for point claims and a padding claim batched
+// TestOpenIntsMatchesFieldPath opens the same int8 tensor through its integers (openPassInts,
+// as int64 and as int8) and as field elements: the vectors are identical for point claims and a padding claim batched
 // on one commitment, with a block of several rows per read and with one row per read, and the
 // opening verifies. A value that is not the tensor's evaluation is still refused by Open and,
 // sent anyway, rejected by Verify. A short stream and a value outside the source's bits are
@@ -48,10 +48,12 @@ func TestOpenIntsMatchesFieldPath(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := proveAndCheck(t, claims(is), Options{Workers: 2})
-			for k := range want.U {
-				if !equalVec(got.U[k], want.U[k]) {
-					t.Fatalf("vector %d differs between the integer and the field path", k)
+			for _, src := range []field.Source{is, int8Vec{is}} {
+				got := proveAndCheck(t, claims(src), Options{Workers: 2})
+				for k := range want.U {
+					if !equalVec(got.U[k], want.U[k]) {
+						t.Fatalf("%T: vector %d differs between the integer and the field path", src, k)
+					}
 				}
 			}
 			bad := claims(is)[:1]
@@ -69,8 +71,10 @@ func TestOpenIntsMatchesFieldPath(t *testing.T) {
 			}
 			short := is
 			short.fail = true
-			if _, err := Open(newTr(), claims(short)[:1], Options{}); !errors.Is(err, io.ErrUnexpectedEOF) {
-				t.Fatalf("short integer stream: got %v, want io.ErrUnexpectedEOF", err)
+			for _, src := range []field.Source{short, int8Vec{short}} {
+				if _, err := Open(newTr(), claims(src)[:1], Options{}); !errors.Is(err, io.ErrUnexpectedEOF) {
+					t.Fatalf("%T: short integer stream: got %v, want io.ErrUnexpectedEOF", src, err)
+				}
 			}
 			wide := intVec{v: append([]int64(nil), v...), bits: 8}
 			wide.v[len(v)-1] = 128
@@ -83,4 +87,26 @@ func TestOpenIntsMatchesFieldPath(t *testing.T) {
 
 func randPointSeeded(n int, seed uint64) []field.Element {
 	return randPoint(rand.New(rand.NewPCG(seed, seed+7)), n)
+}
+
+// int8Vec is an intVec of 8-bit values that also streams them as int8 (field.Int8Source).
+type int8Vec struct{ intVec }
+
+func (s int8Vec) OpenInt8s() (field.Int8Stream, error) {
+	st, err := s.OpenInts()
+	if err != nil {
+		return nil, err
+	}
+	return &int8VecStream{st.(*intVecStream)}, nil
+}
+
+type int8VecStream struct{ *intVecStream }
+
+func (st *int8VecStream) Next(buf []int8) (int, error) {
+	tmp := make([]int64, len(buf))
+	n, err := st.intVecStream.Next(tmp)
+	for i, v := range tmp[:n] {
+		buf[i] = int8(v)
+	}
+	return n, err
 }

@@ -262,6 +262,22 @@ func (p paddedIntSource) OpenInts() (field.IntStream, error) {
 	return newPaddedStream(raw, &p.t.info), nil
 }
 
+// OpenInt8s streams the padded MLE-order vector of an int8 tensor as bytes (field.Int8Source);
+// other dtypes are ErrFormat.
+func (p paddedIntSource) OpenInt8s() (field.Int8Stream, error) {
+	if dt := p.t.info.DType; dt != Int8 {
+		return nil, fmt.Errorf("tensor %q is %v, not int8: %w", p.t.info.Name, dt, ErrFormat)
+	}
+	raw, err := openChunkStream(p.t, func(dst []int8, b []byte) error {
+		copy(dst, bytesAsInt8(b))
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return newPaddedStream(raw, &p.t.info), nil
+}
+
 func newPaddedStream[T any](raw *chunkStream[T], in *Info) *paddedStream[T] {
 	ps := &paddedStream[T]{raw: raw, total: in.PaddedLen, rowReal: true, rowLen: 1, realLen: 1}
 	if r := len(in.Shape); r > 0 {

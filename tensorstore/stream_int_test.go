@@ -64,6 +64,41 @@ func TestSourceInts(t *testing.T) {
 				t.Fatalf("%v: element %d: int %d differs from the field stream", dt, i, got[i])
 			}
 		}
+		// the padded int8 stream: the same vector as bytes, for int8 tensors only
+		s8, err := is.(field.Int8Source).OpenInt8s()
+		if dt != Int8 {
+			if err == nil {
+				t.Fatalf("%v: OpenInt8s did not fail", dt)
+			}
+			tn.Close()
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got8 []int64
+		buf8 := make([]int8, 13)
+		for {
+			n, err := s8.Next(buf8)
+			for _, x := range buf8[:n] {
+				got8 = append(got8, int64(x))
+			}
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		s8.Close()
+		if len(got8) != len(got) {
+			t.Fatalf("int8 stream: %d values, want %d", len(got8), len(got))
+		}
+		for i := range got {
+			if got8[i] != got[i] {
+				t.Fatalf("int8 stream element %d: %d, want %d", i, got8[i], got[i])
+			}
+		}
 		tn.Close()
 	}
 	// a field tensor's Source is not an IntSource

@@ -6,6 +6,7 @@ import (
 
 	"github.com/streamprove/streamprove/field"
 	"github.com/streamprove/streamprove/gkr"
+	"github.com/streamprove/streamprove/tensorstore"
 )
 
 // OutBound is |X|·|W|·I + |bias|.
@@ -25,7 +26,8 @@ func (l *Linear) OutBound(g *gkr.Graph, in []*big.Int) (*big.Int, error) {
 // Forward computes Y block by block: a block of X rows sits in RAM while W streams past it once,
 // a group of W rows at a time (the group's dot products run in parallel). With a small batch
 // that is one pass over W, the largest tensor. Integer models compute in int64 when the output
-// bound allows it (exact, and ~10× cheaper than field multiplications).
+// bound allows it (exact, and ~10× cheaper than field multiplications); an int8 weight whose
+// sums fit 32 bits takes the packed path (two batch rows per multiplication).
 func (l *Linear) Forward(fc *ForwardCtx) error {
 	batch, in, out, err := l.dims(fc.Graph)
 	if err != nil {
@@ -36,7 +38,13 @@ func (l *Linear) Forward(fc *ForwardCtx) error {
 		return err
 	}
 	var ferr error
+	packed := false
 	if ints {
+		packed, ferr = linearForwardPacked(l, fc, batch, in, out, w.WriteInt64s)
+	}
+	switch {
+	case packed || ferr != nil: // the packed int8 path ran (or failed)
+	case ints:
 		ferr = linearForward(l, fc, batch, in, out, 8,
 			func(name string) (next[int64], func(), error) {
 				r, done, err := openInts(fc.Store, name)
@@ -46,7 +54,7 @@ func (l *Linear) Forward(fc *ForwardCtx) error {
 				return r.Next, done, nil
 			},
 			dotInt64, func(a, b int64) int64 { return a + b }, w.WriteInt64s)
-	} else {
+	default:
 		ferr = linearForward(l, fc, batch, in, out, 32,
 			func(name string) (next[field.Element], func(), error) {
 				st, done, err := openElems(fc.Store, name)
@@ -154,3 +162,145 @@ func linearForward[T any](l *Linear, fc *ForwardCtx, batch, in, out int, elemByt
 }
 
 var _ Kernel = (*Linear)(nil)
+
+// packLanes is how many batch rows share one int64 in the packed forward: two signed 32-bit
+// lanes, x_{2p} + x_{2p+1}·2^32.
+const packLanes = 2
+
+// packQuad is how many packed int64s (8 batch rows) one pass over a W row serves.
+const packQuad = 4
+
+// linearForwardPacked is the integer forward for an int8 weight when every output sum fits in
+// a signed 32-bit lane (I·|X|·|W| < 2^31; LLaMA-7B's I = 11008 with int8 X and W gives 2^27.4):
+// two batch rows share one int64, x_{2p} + x_{2p+1}·2^32, so one 64-bit multiplication by w
+// makes two products, and a pass over a W row (read as bytes, Next8) feeds four packed
+// accumulators (eight batch rows) in registers. The 64-bit sum S_0 + S_1·2^32 is exact (|S| <
+// 2^31) and splits back as S_0 = int32(low word), S_1 = (sum − S_0) >> 32. It reports false
+// (and does nothing) when the weight is not int8 or the bound does not allow the lanes.
+func linearForwardPacked(l *Linear, fc *ForwardCtx, batch, in, out int, write func([]int64) error) (bool, error) {
+	bx, bw := fc.Bounds[l.x], fc.Bounds[l.w]
+	if bx == nil || bw == nil {
+		return false, nil
+	}
+	lane := new(big.Int).Mul(bx, bw)
+	lane.Mul(lane, big.NewInt(int64(in)))
+	if lane.Cmp(big.NewInt(1<<31-1)) >= 0 {
+		return false, nil
+	}
+	if wi, err := fc.Store.Stat(l.w); err != nil || wi.DType != tensorstore.Int8 {
+		return false, nil
+	}
+	var bias []int64
+	if l.bias != "" {
+		release, err := fc.reserve("bias of "+l.name, int64(out)*8)
+		if err != nil {
+			return true, err
+		}
+		defer release()
+		bias = make([]int64, out)
+		r, done, err := openInts(fc.Store, l.bias)
+		if err != nil {
+			return true, err
+		}
+		err = readFull(r.Next, bias)
+		done()
+		if err != nil {
+			return true, fmt.Errorf("bias %q: %w", l.bias, err)
+		}
+	}
+	// Plan as linearForward: a W group of up to 64 rows (or 4 MiB of bytes), and as many X rows
+	// as a quarter of the free budget holds, rounded to whole quads of 8 (packed: 4 bytes per x).
+	const rowsPerQuad = packLanes * packQuad
+	group := min(out, max(1, min(64, (4<<20)/in)))
+	rows := batch
+	if fc.Budget != nil && !fc.Budget.Unlimited() {
+		free := fc.Budget.Available()/4 - int64(group*in)
+		rows = int(max(1, min(int64(batch), free/(int64(in)*4+int64(out)*8))))
+	}
+	quads := (rows + rowsPerQuad - 1) / rowsPerQuad
+	need := int64(quads)*int64(in)*packQuad*8 + int64(rows)*int64(in)*8 + int64(rows)*int64(out)*8 + int64(group*in)
+	release, err := fc.reserve("forward buffers of "+l.name, need)
+	if err != nil {
+		return true, err
+	}
+	defer release()
+	xrows := make([]int64, rows*in)
+	xq := make([][packQuad]int64, quads*in) // quad q, column i: xq[q*in+i]
+	yblock := make([]int64, rows*out)
+	wgroup := make([]int8, group*in)
+
+	xr, xdone, err := openInts(fc.Store, l.x)
+	if err != nil {
+		return true, err
+	}
+	defer xdone()
+	for b0 := 0; b0 < batch; b0 += rows {
+		nb := min(rows, batch-b0)
+		if err := readFull(xr.Next, xrows[:nb*in]); err != nil {
+			return true, fmt.Errorf("input %q rows %d..%d: %w", l.x, b0, b0+nb, err)
+		}
+		nq := (nb + rowsPerQuad - 1) / rowsPerQuad
+		clear(xq[:nq*in])
+		for b := 0; b < nb; b++ {
+			q, p, h := b/rowsPerQuad, b%rowsPerQuad/packLanes, b%packLanes
+			xb, dst := xrows[b*in:(b+1)*in], xq[q*in:(q+1)*in]
+			for i, v := range xb {
+				dst[i][p] += v << (32 * h)
+			}
+		}
+		wr, wdone, err := openInts(fc.Store, l.w)
+		if err != nil {
+			return true, err
+		}
+		for o0 := 0; o0 < out; o0 += group {
+			ng := min(group, out-o0)
+			if err := readFull(wr.Next8, wgroup[:ng*in]); err != nil {
+				wdone()
+				return true, fmt.Errorf("weight %q rows %d..%d: %w", l.w, o0, o0+ng, err)
+			}
+			field.Parallel(ng, workersFor(int64(ng*in*nb), fc.Workers), func(s, e int) {
+				for g := s; g < e; g++ {
+					wrow := wgroup[g*in : (g+1)*in]
+					o := o0 + g
+					for q := 0; q < nq; q++ {
+						sums := dotPacked(xq[q*in:(q+1)*in], wrow)
+						for p, a := range sums {
+							s0 := int64(int32(a))
+							s1 := (a - s0) >> 32
+							for h, v := range [packLanes]int64{s0, s1} {
+								b := q*rowsPerQuad + p*packLanes + h
+								if b >= nb {
+									break
+								}
+								if bias != nil {
+									v += bias[o]
+								}
+								yblock[b*out+o] = v
+							}
+						}
+					}
+				}
+			})
+		}
+		wdone()
+		if err := write(yblock[:nb*out]); err != nil {
+			return true, err
+		}
+	}
+	return true, nil
+}
+
+// dotPacked returns Σ_i x[i][p]·w[i] for the four packed accumulators p.
+func dotPacked(x [][packQuad]int64, w []int8) [packQuad]int64 {
+	var a0, a1, a2, a3 int64
+	x = x[:len(w)]
+	for i, wv := range w {
+		v := int64(wv)
+		xi := &x[i]
+		a0 += xi[0] * v
+		a1 += xi[1] * v
+		a2 += xi[2] * v
+		a3 += xi[3] * v
+	}
+	return [packQuad]int64{a0, a1, a2, a3}
+}

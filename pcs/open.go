@@ -2,6 +2,7 @@ package pcs
 
 import (
 	"fmt"
+	"io"
 	"math/bits"
 
 	"github.com/consensys/gnark-crypto/ecc/bn254"
@@ -243,6 +244,9 @@ func (bt *openBatch) openPass(g []int, us [][]field.Element, opt Options) error 
 	com := first.Commitment
 	b, a := com.ColumnLog, com.RowLog()
 	m := 1 << b
+	if is, ok := first.Source.(field.IntSource); ok && is.Bits() <= 16 && int64(1)<<is.Bits() <= int64(m)/2 {
+		return bt.openPassInts(g, us, is, opt)
+	}
 	workers := workerCount(opt.Workers)
 	rpc := rowsPerChunk(b, a, 1)
 	need := int64(rpc+1)*int64(m)*elemBytes + int64(rpc*len(g))*elemBytes
@@ -286,6 +290,162 @@ func (bt *openBatch) openPass(g []int, us [][]field.Element, opt Options) error 
 	})
 	if err != nil {
 		return fmt.Errorf("pcs open: %w", err)
+	}
+	return nil
+}
+
+// openPassInts is openPass for a source of small integers (an int8 weight, or int16 with rows
+// of at least 2^17): for each row i and vector k it builds the table T[v] = w_k(i)·v of every
+// value the dtype holds (one addition per entry), after which each element costs one addition,
+// u_k[j] += T[x_ij], into unreduced sums (field.WideSum) reduced once per column at the end. No
+// element is converted to a field element and none is multiplied: the field path pays a
+// Montgomery conversion and a multiplication per element. Rows go to the workers a block of
+// up to 2^16 integers at a time, each worker owning a range of columns, so the sums come out
+// the same for any worker count.
+func (bt *openBatch) openPassInts(g []int, us [][]field.Element, src field.IntSource, opt Options) error {
+	com := bt.claims[bt.vecs[g[0]].claim].Commitment
+	b, a := com.ColumnLog, com.RowLog()
+	m := 1 << b
+	span := 1 << src.Bits()
+	lo := -int64(span / 2)
+	block := max(1, min(1<<a, (1<<16)/m)) // whole rows per block
+	// An int8 source streams bytes (Int8Source): 8× less to copy, no widening, no range check
+	// (every byte indexes the table), and four rows per load and store of a sum.
+	s8, int8s := src.(field.Int8Source)
+	int8s = int8s && src.Bits() == 8
+	intBytes := int64(8)
+	if int8s {
+		intBytes = 1
+	}
+	need := int64(block)*int64(m)*intBytes + int64(len(g))*(int64(m)*field.WideSumBytes+int64(block*span)*elemBytes)
+	release, err := reserve(opt.Budget, "pcs open", need)
+	if err != nil {
+		return err
+	}
+	defer release()
+	var st field.IntStream
+	var st8 field.Int8Stream
+	var buf []int64
+	var buf8 []int8
+	if int8s {
+		st8, err = s8.OpenInt8s()
+		buf8 = make([]int8, block*m)
+	} else {
+		st, err = src.OpenInts()
+		buf = make([]int64, block*m)
+	}
+	if err != nil {
+		return fmt.Errorf("pcs open: %w", err)
+	}
+	defer func() {
+		if st8 != nil {
+			st8.Close()
+		} else {
+			st.Close()
+		}
+	}()
+	wides := make([]field.WideSum, len(g))
+	for q := range wides {
+		wides[q] = field.NewWideSum(m)
+	}
+	tables := make([]field.Element, len(g)*block*span) // vector q, row r: tables[(q*block+r)*span:]
+	used := make([]bool, len(g)*block)                 // whether vector q weighs row r
+	workers := workerCount(opt.Workers)
+	if m < 256 {
+		workers = 1 // not worth a goroutine
+	}
+	rows := 1 << a
+	for r0 := 0; r0 < rows; r0 += block {
+		nr := min(block, rows-r0)
+		if int8s {
+			err = readInt8s(st8, buf8[:nr*m])
+		} else {
+			err = readInts(st, buf[:nr*m], lo, lo+int64(span))
+		}
+		if err != nil {
+			return fmt.Errorf("pcs open: rows %d..%d of %d: %w", r0, r0+nr, rows, err)
+		}
+		for q, k := range g {
+			for r := 0; r < nr; r++ {
+				e := bt.vecs[k].weight(uint64(r0 + r))
+				used[q*block+r] = !e.IsZero()
+				if e.IsZero() {
+					continue // a padding class the row is not in
+				}
+				t := tables[(q*block+r)*span : (q*block+r+1)*span]
+				t[0].SetInt64(lo)
+				t[0].Mul(&t[0], &e)
+				for v := 1; v < span; v++ {
+					t[v].Add(&t[v-1], &e)
+				}
+			}
+		}
+		field.Parallel(m, workers, func(start, end int) {
+			if int8s {
+				vals, ts := make([][]int8, 0, nr), make([]*[256]field.Element, 0, nr)
+				for q := range g {
+					vals, ts = vals[:0], ts[:0]
+					for r := 0; r < nr; r++ {
+						if used[q*block+r] {
+							vals = append(vals, buf8[r*m+start:r*m+end])
+							ts = append(ts, (*[256]field.Element)(tables[(q*block+r)*span:(q*block+r+1)*span]))
+						}
+					}
+					wides[q][start:end].AddLookup8Rows(vals, ts)
+				}
+				return
+			}
+			for r := 0; r < nr; r++ {
+				row := buf[r*m+start : r*m+end]
+				for q := range g {
+					if used[q*block+r] {
+						wides[q][start:end].AddLookup(row, lo, tables[(q*block+r)*span:(q*block+r+1)*span])
+					}
+				}
+			}
+		})
+	}
+	for q, k := range g {
+		wides[q].AddTo(us[k])
+	}
+	return nil
+}
+
+// readInt8s fills buf from st; a stream that ends first is io.ErrUnexpectedEOF.
+func readInt8s(st field.Int8Stream, buf []int8) error {
+	got := 0
+	for got < len(buf) {
+		n, err := st.Next(buf[got:])
+		got += n
+		if err == io.EOF && got < len(buf) {
+			return fmt.Errorf("stream ended %d elements early: %w", len(buf)-got, io.ErrUnexpectedEOF)
+		}
+		if err != nil && err != io.EOF {
+			return err
+		}
+	}
+	return nil
+}
+
+// readInts fills buf from st and checks every value is in [lo, hi) (the table range; a stream
+// that breaks its Bits is an error, not an index panic). A stream that ends first is
+// io.ErrUnexpectedEOF.
+func readInts(st field.IntStream, buf []int64, lo, hi int64) error {
+	got := 0
+	for got < len(buf) {
+		n, err := st.Next(buf[got:])
+		got += n
+		if err == io.EOF && got < len(buf) {
+			return fmt.Errorf("stream ended %d elements early: %w", len(buf)-got, io.ErrUnexpectedEOF)
+		}
+		if err != nil && err != io.EOF {
+			return err
+		}
+	}
+	for i, v := range buf {
+		if v < lo || v >= hi {
+			return fmt.Errorf("element %d is %d, outside the source's %d-bit range: %w", i, v, bits.Len64(uint64(hi-lo))-1, ErrClaim)
+		}
 	}
 	return nil
 }

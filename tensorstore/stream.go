@@ -128,21 +128,32 @@ func (cs *chunkStream[T]) produce() {
 
 // Next copies the next decoded elements into buf.
 func (cs *chunkStream[T]) Next(buf []T) (int, error) {
+	v, err := cs.view(len(buf))
+	if err != nil {
+		return 0, err
+	}
+	return copy(buf, v), nil
+}
+
+// view returns up to n of the next decoded elements in place, in the current chunk's buffer:
+// valid until the next call on the stream.
+func (cs *chunkStream[T]) view(n int) ([]T, error) {
 	if cs.closed {
-		return 0, fmt.Errorf("tensor %q stream: %w", cs.t.info.Name, ErrClosed)
+		return nil, fmt.Errorf("tensor %q stream: %w", cs.t.info.Name, ErrClosed)
 	}
 	if cs.err != nil {
-		return 0, cs.err
+		return nil, cs.err
 	}
 	if cs.cur == nil || cs.pos >= cs.cur.n {
 		if err := cs.advance(); err != nil {
 			cs.err = err // sticky: a failed stream never resumes as if nothing happened
-			return 0, err
+			return nil, err
 		}
 	}
-	n := copy(buf, cs.cur.buf[cs.pos:cs.cur.n])
-	cs.pos += n
-	return n, nil
+	end := min(cs.cur.n, cs.pos+n)
+	v := cs.cur.buf[cs.pos:end]
+	cs.pos = end
+	return v, nil
 }
 
 // advance makes the next decoded chunk current.
@@ -251,6 +262,22 @@ func (p paddedIntSource) OpenInts() (field.IntStream, error) {
 	return newPaddedStream(raw, &p.t.info), nil
 }
 
+// OpenInt8s streams the padded MLE-order vector of an int8 tensor as bytes (field.Int8Source);
+// other dtypes are ErrFormat.
+func (p paddedIntSource) OpenInt8s() (field.Int8Stream, error) {
+	if dt := p.t.info.DType; dt != Int8 {
+		return nil, fmt.Errorf("tensor %q is %v, not int8: %w", p.t.info.Name, dt, ErrFormat)
+	}
+	raw, err := openChunkStream(p.t, func(dst []int8, b []byte) error {
+		copy(dst, bytesAsInt8(b))
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return newPaddedStream(raw, &p.t.info), nil
+}
+
 func newPaddedStream[T any](raw *chunkStream[T], in *Info) *paddedStream[T] {
 	ps := &paddedStream[T]{raw: raw, total: in.PaddedLen, rowReal: true, rowLen: 1, realLen: 1}
 	if r := len(in.Shape); r > 0 {
@@ -329,8 +356,14 @@ func (ps *paddedStream[T]) nextRow() {
 
 func (ps *paddedStream[T]) Close() error { return ps.raw.Close() }
 
-// IntReader reads an integer tensor's unpadded elements in order as int64.
-type IntReader struct{ cs *chunkStream[int64] }
+// IntReader reads an integer tensor's unpadded elements in order as int64. An int8 tensor is
+// decoded as bytes (a chunk buffer 8× smaller) and widened as Next copies it out, or handed out
+// as int8 by Next8: the int8 weight passes of the linear kernel read a weight 8× narrower than
+// an int64 and skip the widening.
+type IntReader struct {
+	cs  *chunkStream[int64]
+	cs8 *chunkStream[int8] // int8 tensors
+}
 
 // Ints opens a sequential int64 reader of an integer tensor's unpadded data.
 func (t *Tensor) Ints() (*IntReader, error) {
@@ -338,15 +371,55 @@ func (t *Tensor) Ints() (*IntReader, error) {
 	if !dt.IsInt() {
 		return nil, fmt.Errorf("tensor %q is %v, not an integer tensor: %w", t.info.Name, dt, ErrFormat)
 	}
+	if dt == Int8 {
+		cs, err := openChunkStream(t, func(dst []int8, raw []byte) error {
+			copy(dst, bytesAsInt8(raw))
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		return &IntReader{cs8: cs}, nil
+	}
 	cs, err := openChunkStream(t, func(dst []int64, raw []byte) error { return rawToInt64s(dt, dst, raw) })
 	if err != nil {
 		return nil, err
 	}
-	return &IntReader{cs}, nil
+	return &IntReader{cs: cs}, nil
 }
 
 // Next fills buf with up to len(buf) of the next values; (0, io.EOF) at the end.
-func (r *IntReader) Next(buf []int64) (int, error) { return r.cs.Next(buf) }
+func (r *IntReader) Next(buf []int64) (int, error) {
+	if r.cs != nil {
+		return r.cs.Next(buf)
+	}
+	v, err := r.cs8.view(len(buf))
+	if err != nil {
+		return 0, err
+	}
+	buf = buf[:len(v)]
+	for i, x := range v {
+		buf[i] = int64(x)
+	}
+	return len(v), nil
+}
+
+// Int8 reports whether the tensor is int8, which Next8 needs.
+func (r *IntReader) Int8() bool { return r.cs8 != nil }
+
+// Next8 fills buf with up to len(buf) of the next values of an int8 tensor; (0, io.EOF) at the
+// end. It fails with ErrFormat on other dtypes. Next and Next8 read the same stream.
+func (r *IntReader) Next8(buf []int8) (int, error) {
+	if r.cs8 == nil {
+		return 0, fmt.Errorf("tensor %q is %v, not int8: %w", r.cs.t.info.Name, r.cs.t.info.DType, ErrFormat)
+	}
+	return r.cs8.Next(buf)
+}
 
 // Close stops the reader's prefetching and returns its budget.
-func (r *IntReader) Close() error { return r.cs.Close() }
+func (r *IntReader) Close() error {
+	if r.cs != nil {
+		return r.cs.Close()
+	}
+	return r.cs8.Close()
+}

@@ -509,19 +509,36 @@ func (k *RequantFixed) y0Claim(xi *gkr.TensorInfo, c gkr.Claim) gkr.Claim {
 	return gkr.Claim{Tensor: k.y0Name(), Point: c.Point, Value: v}
 }
 
-// Estimate: as a lookup over the advice tensors plus the virtual t (and, per channel, one
-// degree-2 sumcheck over x and the broadcast multipliers).
+// Estimate is EstimateReaders with every reader sized for a tensor in chunks of 2^16.
 func (k *RequantFixed) Estimate(g *gkr.Graph) gkr.Estimate {
+	return k.EstimateReaders(g, defaultReaders, 0)
+}
+
+// EstimateReaders: as a lookup over the advice tensors plus the virtual t, which reads x (and,
+// per channel, one degree-2 sumcheck over x and the broadcast multipliers); MinBytes is the
+// larger least working set of the two steps, counting their readers.
+func (k *RequantFixed) EstimateReaders(g *gkr.Graph, streamBytes ReaderSizes, workers int) gkr.Estimate {
 	ti, ok := g.Tensors[k.x]
 	if !ok {
 		return gkr.Estimate{}
 	}
-	n := int64(1) << ti.NumVars()
+	nv := ti.NumVars()
+	n := int64(1) << nv
+	sizes := func(name string, asField bool) int64 {
+		if name == k.tName() {
+			return streamBytes(k.x, asField) // t = x·M̄ is read through x
+		}
+		return streamBytes(name, asField)
+	}
+	least, keep, layers := k.core.working(nv, sizes, workers)
 	nt, trees := int64(len(k.core.tensors)), int64(len(k.core.args))
-	est := gkr.Estimate{MinBytes: (nt + 8) * 16 * 32, TableBytes: 3 * trees * n * 32, StreamBytes: (2*nt + 6*trees) * n * 32}
+	est := gkr.Estimate{StreamBytes: (2*nt + 6*trees) * n * 32}
 	if len(k.spec.Multipliers) > 1 {
+		sc := sumcheckLeast([]string{k.x}, 2, streamBytes, workers)
+		least, keep = max(least, sc), max(keep, sc)
 		est.StreamBytes += 2 * n * 32
 	}
+	est.MinBytes, est.TableBytes = least, layers+keep-least
 	return est
 }
 

@@ -38,21 +38,23 @@ timed() {
 }
 wall() { awk -F': ' '/Elapsed/ {n=split($2,a,":"); s=0; for(i=1;i<=n;i++) s=s*60+a[i]; print s}' "$log.$1.time"; }
 hwm() { awk '/Maximum resident/ {printf "%.1f", $NF/1024}' "$log.$1.time"; }
+cpu() { awk -F': ' '/User time|System time/ {s+=$2} END {printf "%.1f", s}' "$log.$1.time"; }
 timed gen "$sp" gen --store "$store" --arch llama --layers "$layers" --dim "$dim" --heads "$heads" --ffn "$ffn" --vocab "$vocab" --seq "$seq" --seed 1
 cat "$log.gen.out" >&2
 timed commit "$sp" commit --store "$store" --mem-budget "$budget"
 timed prove "$sp" prove --store "$store" --mem-budget "$budget" --out "$store.proof" --json
 timed verify "$sp" verify --store "$store" --proof "$store.proof" --json
-python3 - "$log.prove.out" "$log.verify.out" "$tag" "$budget" "$seq" "$(wall commit)" "$(hwm commit)" "$(hwm prove)" "$(du -sb "$store" | cut -f1)" <<'PY'
+python3 - "$log.prove.out" "$log.verify.out" "$tag" "$budget" "$seq" "$(wall commit)" "$(hwm commit)" "$(hwm prove)" "$(du -sb "$store" | cut -f1)" "$(cpu commit)" "$(cpu prove)" "$(cpu verify)" <<'PY'
 import json, sys
 p, v = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
-tag, budget, seq, cwall, chwm, phwm, disk = sys.argv[3:]
+tag, budget, seq, cwall, chwm, phwm, disk, ccpu, pcpu, vcpu = sys.argv[3:]
 assert v["verified"], v
 gib = 1 << 30
 print(f"{tag} budget {budget}: store {int(disk)/gib:.2f} GiB, witness {p['witness_bytes']/gib:.1f} GiB as field elements; "
       f"commit {float(cwall):.1f} s (VmHWM {chwm} MiB); prove {p['wall_seconds']:.1f} s "
       f"(forward {p['forward_seconds']:.1f} s, {p['wall_seconds']/int(seq):.1f} s/token over {seq} tokens), "
       f"VmHWM {phwm} MiB, read {p['bytes_read']/gib:.2f} GiB, wrote {p['bytes_written']/gib:.2f} GiB, "
-      f"proof {p['proof_bytes']/(1<<20):.1f} MiB; verify {v['wall_seconds']:.2f} s")
+      f"proof {p['proof_bytes']/(1<<20):.1f} MiB; verify {v['wall_seconds']:.2f} s; "
+      f"CPU (user+sys): commit {ccpu} s, prove {pcpu} s ({float(pcpu)/int(seq):.1f} s/token), verify {vcpu} s")
 PY
 [ "$keep" = 1 ] || rm -rf "$store" "$store.proof" "$dir/spill"

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/streamprove/streamprove/gkr"
+	"github.com/streamprove/streamprove/pcs"
 	"github.com/streamprove/streamprove/tensorstore"
 )
 
@@ -41,6 +42,8 @@ func refActivation(fn string, x int64, frac int) int64 {
 		f = v * 0.5 * (1 + math.Tanh(math.Sqrt(2/math.Pi)*(v+0.044715*math.Pow(v, 3))))
 	case "tanh":
 		f = math.Tanh(v)
+	case "sigmoid":
+		f = 1 / (1 + math.Exp(-v))
 	}
 	return int64(math.Round(f * s))
 }
@@ -137,11 +140,122 @@ func TestActivationSoundness(t *testing.T) {
 	}
 }
 
+// sigmoidModel: x → sigmoid → a (an intermediate, or the public output when out) → a ∘ b → g
+// → linear → z (output). Its advice is the centred act/centered, not a.
+func sigmoidModel(t testing.TB, shape []int, bits, frac int, out bool) (*model, []int64) {
+	m := newModel(t, uint64(bits*10+frac+1))
+	n := int(gkr.Numel(shape))
+	xs := make([]int64, n)
+	H := int64(1) << (bits - 1)
+	for i := range xs {
+		xs[i] = m.rng.Int64N(2*H) - H
+	}
+	xs[0], xs[n-1] = -H, H-1
+	if n > 2 {
+		xs[1] = 0 // σ(0) = ½: the offset itself on a real position
+	}
+	m.ints("x", gkr.Input, shape, tensorstore.Int16, xs)
+	act, err := NewActivation("act", "sigmoid", "x", "a", bits, frac)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.advice(act)
+	role := gkr.Intermediate
+	if out {
+		role = gkr.Output
+	}
+	m.graph.Tensors["a"] = &gkr.TensorInfo{Name: "a", Shape: shape, Role: role}
+	if !out {
+		m.data("b", gkr.Input, shape, tensorstore.Int8)
+		m.data("w", gkr.Weight, []int{3, shape[len(shape)-1]}, tensorstore.Int8)
+		m.node(Mul("glu", "a", "b", "g"), shape, false)
+		m.node(NewLinear("fc", "g", "w", "", "z"), append(append([]int(nil), shape[:len(shape)-1]...), 3), true)
+	}
+	m.forward()
+	return m, xs
+}
+
+// The sigmoid (σ(0) = ½ ≠ 0) proves with its centred advice, as an intermediate feeding other
+// kernels and as a public output, on shapes whose padding the offset must not reach.
+func TestSigmoidCompleteness(t *testing.T) {
+	for _, c := range []struct {
+		shape      []int
+		bits, frac int
+		out        bool
+	}{
+		{[]int{7, 13}, 12, 8, false}, {[]int{5, 3}, 16, 12, true}, {[]int{11}, 8, 0, false}, {[]int{3, 6}, 10, 6, true},
+	} {
+		m, xs := sigmoidModel(t, c.shape, c.bits, c.frac, c.out)
+		a := m.values("a")
+		for i, x := range xs {
+			if want := refActivation("sigmoid", x, c.frac); a[i] != want {
+				t.Fatalf("%+v: sigmoid(%d) = %d, want %d", c, x, a[i], want)
+			}
+		}
+		for _, budget := range []int64{0, 256 << 10} {
+			if err := m.proveVerify(budget); err != nil {
+				t.Fatalf("%+v budget %d: honest proof rejected: %v", c, budget, err)
+			}
+		}
+	}
+}
+
+// cheatVerify proves with a prover that opens claims which do not hold (as a cheater would) and
+// returns the verifier's answer.
+func (m *model) cheatVerify() error {
+	m.t.Helper()
+	pub := m.public()
+	w := &StoreWitness{Store: m.store}
+	defer w.Close()
+	proof, err := gkr.Prove(m.graph, w, pub, gkr.Options{PCS: pcs.Options{SkipProverChecks: true}})
+	if err != nil {
+		m.t.Fatalf("cheating prover: %v", err)
+	}
+	_, err = gkr.Verify(m.graph, pub, proof)
+	return err
+}
+
+// A sigmoid value off by one (the centred advice left honest), values without the offset, and a
+// public sigmoid output changed after the forward pass are rejected, each played by a prover
+// that skips its own checks.
+func TestSigmoidSoundness(t *testing.T) {
+	m, _ := sigmoidModel(t, []int{5, 7}, 12, 8, false)
+	if err := m.cheatVerify(); err != nil {
+		t.Fatalf("the skipping prover's proof of the honest witness: %v", err)
+	}
+	a := m.values("a")
+	a[9]++
+	m.replaceTensor("a", a)
+	m.forwardFrom("glu")
+	reject(t, "one sigmoid value off by one", m.cheatVerify())
+
+	m, _ = sigmoidModel(t, []int{5, 7}, 12, 8, false)
+	m.replaceTensor("a", m.values("act/centered"))
+	m.forwardFrom("glu")
+	reject(t, "sigmoid values without the ½ offset", m.cheatVerify())
+
+	// y and z both shifted by one at an element: z leaves the table.
+	m, _ = sigmoidModel(t, []int{5, 7}, 12, 8, false)
+	a, z := m.values("a"), m.values("act/centered")
+	a[3]++
+	z[3]++
+	m.replaceTensor("a", a)
+	m.replaceTensor("act/centered", z)
+	m.forwardFrom("glu")
+	reject(t, "sigmoid value and centred advice shifted together", m.cheatVerify())
+
+	m, _ = sigmoidModel(t, []int{3, 6}, 10, 6, true)
+	a = m.values("a")
+	a[17]--
+	m.replaceTensor("a", a)
+	reject(t, "a public sigmoid output changed", m.cheatVerify())
+}
+
 // The tables are part of the statement: their values are frozen here (a platform whose math
 // library rounds one entry differently fails this test rather than proving other statements).
 func TestActivationTablesGolden(t *testing.T) {
 	got := map[string]string{}
-	for _, fn := range []string{"silu", "gelu", "gelu_tanh", "tanh"} {
+	for _, fn := range []string{"silu", "gelu", "gelu_tanh", "tanh", "sigmoid"} {
 		a, err := NewActivation("a", fn, "x", "y", 16, 12)
 		if err != nil {
 			t.Fatal(err)
@@ -152,7 +266,7 @@ func TestActivationTablesGolden(t *testing.T) {
 		}
 		got[fn] = fmt.Sprintf("%x", h.Sum(nil))[:16]
 	}
-	want := map[string]string{"silu": "bcc4c00d84fdfeeb", "gelu": "36c2adfccae9cc54", "gelu_tanh": "8782a02bedbaf6f7", "tanh": "9ef9007f2017beb0"}
+	want := map[string]string{"silu": "bcc4c00d84fdfeeb", "gelu": "36c2adfccae9cc54", "gelu_tanh": "8782a02bedbaf6f7", "tanh": "9ef9007f2017beb0", "sigmoid": "1ad24fb923b595f4"}
 	for fn := range want {
 		if got[fn] != want[fn] {
 			t.Errorf("%s table digest %s, want %s", fn, got[fn], want[fn])

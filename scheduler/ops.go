@@ -347,6 +347,7 @@ var ops = map[string]opDef{
 	"gelu":           activation("gelu", "y = x·Φ(x) (GELU, erf form)"),
 	"gelu_tanh":      activation("gelu_tanh", "y = GELU's tanh approximation"),
 	"tanh":           activation("tanh", "y = tanh(x)"),
+	"sigmoid":        activation("sigmoid", "y = σ(x) = 1/(1+e^−x) (the committed advice is the centred σ − ½, so y may be a public output)"),
 	"softmax":        softmax(false, "p = softmax(x/2^shift) along the last axis, in bits fraction bits (default 8), by lookups"),
 	"softmax_causal": softmax(true, "softmax with the causal mask j ≤ i over the last two axes ([..., T, T])"),
 	"rmsnorm": {arity: [2]int{2, 2}, attrs: normAttrs(),

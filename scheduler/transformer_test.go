@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -172,6 +173,59 @@ func TestActivationOps(t *testing.T) {
 		if _, err := ParseGraph([]byte(bad)); !errors.Is(err, ErrGraph) || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: %v, want ErrGraph mentioning %q", c.edit, err, c.want)
 		}
+	}
+}
+
+// sigmoidGraph: y = σ(requant(x·Wᵀ)) as the public output (the sigmoid's advice is its centred
+// table value, so unlike the other activations its y can be public).
+const sigmoidGraph = `{
+  "format": "streamprove-graph/1",
+  "name": "sigmoid",
+  "tensors": {
+    "x":    {"role": "input",  "shape": [3, 10], "dtype": "int8", "source": "input.safetensors"},
+    "w1":   {"role": "weight", "shape": [5, 10], "dtype": "int8", "source": "model.safetensors"},
+    "y":    {"role": "output"}
+  },
+  "nodes": [
+    {"op": "linear",  "name": "fc",  "in": ["x", "w1"], "out": "h"},
+    {"op": "requant", "name": "rq",  "in": ["h"], "out": "hq", "shift": 4, "bits": 12},
+    {"op": "sigmoid", "name": "act", "in": ["hq"], "out": "y", "shift": 6, "bits": 12}
+  ]
+}`
+
+func TestSigmoidOutputOp(t *testing.T) {
+	dir := t.TempDir()
+	g := writeModel(t, dir, sigmoidGraph, 7, map[string][]int{"x": {3, 10}, "w1": {5, 10}})
+	store := filepath.Join(dir, "store")
+	if _, err := Import(store, g, tensorstore.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Commit(store, Config{}); err != nil {
+		t.Fatal(err)
+	}
+	proof := filepath.Join(dir, "proof.bin")
+	if _, err := Prove(store, proof, Config{MemBudget: 256 << 20}); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Verify(store, proof, "")
+	if err != nil || !rep.Verified {
+		t.Fatalf("honest proof: %v", err)
+	}
+	y := rep.Outputs["y"]
+	if y == nil {
+		t.Fatalf("outputs %+v: no y", rep.Outputs)
+	}
+	vals, ok := y.Ints()
+	if !ok || len(vals) != 15 {
+		t.Fatalf("y %+v: want 15 integers", y)
+	}
+	for i, v := range vals {
+		if v < 0 || v > 64 {
+			t.Fatalf("y[%d] = %d, outside σ's range [0, 2^6]", i, v)
+		}
+	}
+	if slices.Min(vals) == slices.Max(vals) {
+		t.Fatalf("y is constant %d: the test says nothing about σ", vals[0])
 	}
 }
 

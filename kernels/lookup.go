@@ -703,10 +703,7 @@ func (b *treeBuilder) tablePass(t *fracTree, tab *lookupTable, m field.Source, b
 		if err := st.read(p); err != nil {
 			return fmt.Errorf("multiplicities at %d: %w", off, err)
 		}
-		for i := range q {
-			v := tab.fold(uint64(off)+uint64(i), gpow)
-			q[i].Sub(&beta, &v)
-		}
+		tab.denoms(q, uint64(off), beta, gpow)
 		if err := sink.write(p, q); err != nil {
 			return err
 		}

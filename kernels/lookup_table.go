@@ -130,6 +130,40 @@ func (t *lookupTable) fold(j uint64, gpow []field.Element) field.Element {
 	return acc
 }
 
+// denoms sets q[i] = β − Σ_c γ^c·col_c(off + i), the table tree's leaf denominators, for the
+// rows off … off+len(q)−1. Walking the rows in order, a column's value mostly moves by a small
+// step from the row before (the index column by 1, a bit column by ±1, a smooth function's by a
+// few units), so γ^c·v is updated by adding a precomputed γ^c·step; only a larger jump costs a
+// conversion and a multiplication (fold's cost on every row).
+func (t *lookupTable) denoms(q []field.Element, off uint64, beta field.Element, gpow []field.Element) {
+	const maxStep = 4
+	const bound = 1 << 61 // steps are taken between values this small only (no int64 wrap)
+	for i := range q {
+		q[i] = beta
+	}
+	var steps [2*maxStep + 1]field.Element
+	for c, col := range t.cols {
+		g := &gpow[c]
+		for d := range steps {
+			steps[d] = field.NewInt(int64(d - maxStep))
+			steps[d].Mul(&steps[d], g)
+		}
+		var prod field.Element
+		var last int64
+		for i := range q {
+			v := col.at(off + uint64(i))
+			if d := v - last; i > 0 && d >= -maxStep && d <= maxStep && v > -bound && v < bound && last > -bound && last < bound {
+				prod.Add(&prod, &steps[d+maxStep])
+			} else {
+				prod = field.NewInt(v)
+				prod.Mul(&prod, g)
+			}
+			last = v
+			q[i].Sub(&q[i], &prod)
+		}
+	}
+}
+
 // foldMLE returns Σ_c γ^c·col~_c(r).
 func (t *lookupTable) foldMLE(r []field.Element, gpow []field.Element) field.Element {
 	var acc field.Element

@@ -1,11 +1,13 @@
 package gkr
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"runtime/pprof"
 
 	"github.com/streamprove/streamprove/field"
 	"github.com/streamprove/streamprove/pcs"
@@ -26,7 +28,9 @@ const ProofBufferBytes = 2 * flushAt
 const (
 	proofMagic = "SPRF"
 	// ProofVersion 2: advice and private inputs prove their padding zero in the final opening.
-	ProofVersion = 2
+	// ProofVersion 3: lookups into one table within a kernel share one table tree and one
+	// multiplicity tensor (norm and softmax range checks, requant_fixed limbs, maxpool taps).
+	ProofVersion = 3
 	headerLen    = 4 + 2 + 32 + 32
 	domain       = "streamprove/proof/v2"
 	// inputChunk is the chunk length with which public inputs are absorbed (both sides).
@@ -451,7 +455,11 @@ func walk(p *Party, ledger map[string][]Claim, first int, before, after func(k i
 		if p.Verifying() {
 			ins, err = kn.Verify(p.vc, outs)
 		} else {
-			ins, err = kn.Prove(p.pc, outs)
+			// the kernel's type labels its CPU samples (and its goroutines'): --cpuprofile
+			// profiles split by kernel with `go tool pprof -tags`
+			pprof.Do(context.Background(), pprof.Labels("kernel", fmt.Sprintf("%T", kn)), func(context.Context) {
+				ins, err = kn.Prove(p.pc, outs)
+			})
 		}
 		if err != nil {
 			return fmt.Errorf("kernel %s: %w", kn.Name(), err)

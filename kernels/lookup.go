@@ -1,7 +1,9 @@
 package kernels
 
 import (
+	"bytes"
 	"fmt"
+	"slices"
 
 	"github.com/streamprove/streamprove/field"
 	"github.com/streamprove/streamprove/gkr"
@@ -54,6 +56,39 @@ type lookupCore struct {
 	tensors []string
 	args    []lookupArg
 	pack    bool
+}
+
+// tableGroup is one table tree of a core: the lookups (args) naming the same multiplicity
+// tensor share it, and must name the same table. With several, the tree's leaves count every
+// lookup of the group (m_j = Σ_A m_A[j], one committed tensor) and the root check is
+// Σ_A P_A/Q_A = P'/Q': a range table of 2^16 rows checked for seven limb tensors is built,
+// proven and committed once instead of seven times.
+type tableGroup struct {
+	tab  *lookupTable
+	mult string
+	args []int
+}
+
+// groups returns the core's table trees in the order their multiplicity tensors first appear.
+func (lc *lookupCore) groups() []tableGroup {
+	var gs []tableGroup
+	for A, a := range lc.args {
+		i := slices.IndexFunc(gs, func(g tableGroup) bool { return g.mult == a.mult })
+		if i < 0 {
+			gs = append(gs, tableGroup{tab: a.tab, mult: a.mult})
+			i = len(gs) - 1
+		}
+		gs[i].args = append(gs[i].args, A)
+	}
+	return gs
+}
+
+// multNames returns the distinct multiplicity tensors with their lengths, in groups order.
+func (lc *lookupCore) multNames() (names []string, lens []int) {
+	for _, g := range lc.groups() {
+		names, lens = append(names, g.mult), append(lens, 1<<g.tab.logSize)
+	}
+	return names, lens
 }
 
 // depth is the number of variables of the witness trees over tensors of n variables.
@@ -124,6 +159,13 @@ func (lc *lookupCore) numVars(g *gkr.Graph) (int, error) {
 		}
 		if fmt.Sprint(o.Shape) != fmt.Sprint(ti.Shape) {
 			return 0, fmt.Errorf("%w: node %s: tensor %q has shape %v, %q has %v", gkr.ErrGraph, lc.name, t, o.Shape, ti.Name, ti.Shape)
+		}
+	}
+	for _, grp := range lc.groups() {
+		for _, A := range grp.args[1:] {
+			if !bytes.Equal(lc.args[A].tab.describe(), grp.tab.describe()) {
+				return 0, fmt.Errorf("%w: node %s: lookups %d and %d share multiplicities %q but not their table", gkr.ErrGraph, lc.name, grp.args[0], A, grp.mult)
+			}
 		}
 	}
 	for _, a := range lc.args {
@@ -214,25 +256,37 @@ func (lc *lookupCore) protocol(p *gkr.Party, cheat *lookupCheat) ([]gkr.Claim, e
 			wroots[A] = [2]field.Element{r[0], r[1]}
 		}
 	}
-	troots := make([][2]field.Element, len(lc.args))
-	for A := range troots {
-		r, err := p.Message("lookup/table-root", 2, func() ([]field.Element, error) { return st.ttrees[A].root[:], nil })
+	groups := lc.groups()
+	troots := make([][2]field.Element, len(groups))
+	for G := range troots {
+		r, err := p.Message("lookup/table-root", 2, func() ([]field.Element, error) { return st.ttrees[G].root[:], nil })
 		if err != nil {
 			return nil, err
 		}
-		troots[A] = [2]field.Element{r[0], r[1]}
+		troots[G] = [2]field.Element{r[0], r[1]}
 	}
 	if p.Verifying() {
-		for A := range lc.args {
-			w, t := wroots[A], troots[A]
-			if w[1].IsZero() || t[1].IsZero() {
-				return nil, fmt.Errorf("%w: node %s: lookup %d has a zero denominator", gkr.ErrBadProof, lc.name, A)
+		for G, grp := range groups {
+			// Σ_{A in the group} P_A/Q_A = P'/Q' (for one lookup, P·Q' = P'·Q).
+			t := troots[G]
+			if t[1].IsZero() {
+				return nil, fmt.Errorf("%w: node %s: lookup %d has a zero denominator", gkr.ErrBadProof, lc.name, grp.args[0])
 			}
-			var l, r field.Element
-			l.Mul(&w[0], &t[1])
-			r.Mul(&t[0], &w[1])
-			if !l.Equal(&r) {
-				return nil, fmt.Errorf("%w: node %s: lookup %d: the looked-up values are not in the table", gkr.ErrBadProof, lc.name, A)
+			var lhs, rhs field.Element
+			for _, A := range grp.args {
+				w := wroots[A]
+				if w[1].IsZero() {
+					return nil, fmt.Errorf("%w: node %s: lookup %d has a zero denominator", gkr.ErrBadProof, lc.name, A)
+				}
+				var f field.Element
+				f.Inverse(&w[1])
+				f.Mul(&f, &w[0])
+				lhs.Add(&lhs, &f)
+			}
+			rhs.Inverse(&t[1])
+			rhs.Mul(&rhs, &t[0])
+			if !lhs.Equal(&rhs) {
+				return nil, fmt.Errorf("%w: node %s: lookup %d: the looked-up values are not in the table", gkr.ErrBadProof, lc.name, grp.args[0])
 			}
 		}
 	}
@@ -300,8 +354,8 @@ func (lc *lookupCore) protocol(p *gkr.Party, cheat *lookupCheat) ([]gkr.Claim, e
 			claims = append(claims, lc.tensorClaims(z, vals)...)
 		}
 	}
-	for A, arg := range lc.args {
-		z, finals, err := partyTrees(p, troots[A:A+1], st.table(A), arg.tab.logSize, false, nil)
+	for G, grp := range groups {
+		z, finals, err := partyTrees(p, troots[G:G+1], st.table(G), grp.tab.logSize, false, nil)
 		if err != nil {
 			return nil, fmt.Errorf("node %s: %w", lc.name, err)
 		}
@@ -310,14 +364,14 @@ func (lc *lookupCore) protocol(p *gkr.Party, cheat *lookupCheat) ([]gkr.Claim, e
 			rho := z[1:]
 			for h := 0; h < 2; h++ {
 				pt := append([]field.Element{field.NewInt(int64(h))}, rho...)
-				want := arg.tab.foldMLE(pt, gpow)
+				want := grp.tab.foldMLE(pt, gpow)
 				want.Sub(&beta, &want)
 				if !finals[2+h].Equal(&want) {
-					return nil, fmt.Errorf("%w: node %s: lookup %d: table leaves do not match the table", gkr.ErrBadProof, lc.name, A)
+					return nil, fmt.Errorf("%w: node %s: lookup %d: table leaves do not match the table", gkr.ErrBadProof, lc.name, grp.args[0])
 				}
 			}
 		}
-		claims = append(claims, gkr.Claim{Tensor: arg.mult, Point: z, Value: foldLambda(&finals[0], &finals[1], &z[0])})
+		claims = append(claims, gkr.Claim{Tensor: grp.mult, Point: z, Value: foldLambda(&finals[0], &finals[1], &z[0])})
 	}
 	return claims, nil
 }
@@ -349,21 +403,22 @@ func (st *lookupTrees) witness() []*fracTree {
 	return st.wtrees
 }
 
-// table returns table tree A as a one-tree slice (nil on the verifier's side).
-func (st *lookupTrees) table(A int) []*fracTree {
+// table returns table tree G as a one-tree slice (nil on the verifier's side).
+func (st *lookupTrees) table(G int) []*fracTree {
 	if st == nil {
 		return nil
 	}
-	return st.ttrees[A : A+1]
+	return st.ttrees[G : G+1]
 }
 
 // buildTrees is the prover's work before its first message: it streams the witness tensors and
 // the multiplicities once and builds every witness and table tree under the budget.
 func (lc *lookupCore) buildTrees(pc *gkr.ProveCtx, n int, beta field.Element, gpow []field.Element, a, ao [][]field.Element, cheat *lookupCheat) (_ *lookupTrees, err error) {
 	var treeSrcs []field.Source
-	tables := make([]*lookupTable, len(lc.args))
-	for A, arg := range lc.args {
-		tables[A] = arg.tab
+	groups := lc.groups()
+	tables := make([]*lookupTable, len(groups))
+	for G, grp := range groups {
+		tables[G] = grp.tab
 	}
 	if cheat != nil {
 		treeSrcs = cheat.treeSrcs
@@ -380,9 +435,9 @@ func (lc *lookupCore) buildTrees(pc *gkr.ProveCtx, n int, beta field.Element, gp
 			return nil, fmt.Errorf("node %s: tensor %q has %d elements, want 2^%d", lc.name, name, srcs[t].Len(), n)
 		}
 	}
-	mults := make([]field.Source, len(lc.args))
-	for A, arg := range lc.args {
-		if mults[A], err = pc.Source(arg.mult); err != nil {
+	mults := make([]field.Source, len(groups))
+	for G, grp := range groups {
+		if mults[G], err = pc.Source(grp.mult); err != nil {
 			return nil, err
 		}
 	}
@@ -393,25 +448,25 @@ func (lc *lookupCore) buildTrees(pc *gkr.ProveCtx, n int, beta field.Element, gp
 	for t, s := range srcs {
 		rds[t] = streamBytes(s)
 	}
-	tabLogs, tops, unit := make([]int, len(lc.args)), []int{}, []bool{}
-	for A, arg := range lc.args {
-		mrds[A], tabLogs[A] = streamBytes(mults[A]), arg.tab.logSize
-		if n > 0 {
+	tabLogs, tops, unit := make([]int, len(groups)), []int{}, []bool{}
+	if n > 0 {
+		for range lc.args {
 			tops, unit = append(tops, lc.depth(n)), append(unit, true)
 		}
 	}
-	for A := range lc.args {
-		tops, unit = append(tops, tabLogs[A]), append(unit, false)
+	for G, grp := range groups {
+		mrds[G], tabLogs[G] = streamBytes(mults[G]), grp.tab.logSize
+		tops, unit = append(tops, tabLogs[G]), append(unit, false)
 	}
-	b.keep = lookupKeep(n, rds, mrds, tabLogs, pc.Opt.Workers)
+	b.keep = lookupKeep(n, len(lc.args), rds, mrds, tabLogs, pc.Opt.Workers)
 	if bud := b.budget; bud != nil {
-		if least := lookupLeast(n, rds, mrds, tabLogs, pc.Opt.Workers); bud.Available() < least {
+		if least := lookupLeast(n, len(lc.args), rds, mrds, tabLogs, pc.Opt.Workers); bud.Available() < least {
 			return nil, fmt.Errorf("node %s needs %s free for its readers and buffers, but only %s of the %s budget is: %w",
 				lc.name, spill.FormatBytes(least), spill.FormatBytes(bud.Available()), spill.FormatBytes(bud.Limit()), spill.ErrBudget)
 		}
 	}
 	b.plan(tops, unit)
-	st := &lookupTrees{b: b, srcs: srcs, wtrees: make([]*fracTree, len(lc.args)), ttrees: make([]*fracTree, len(lc.args))}
+	st := &lookupTrees{b: b, srcs: srcs, wtrees: make([]*fracTree, len(lc.args)), ttrees: make([]*fracTree, len(groups))}
 	defer func() {
 		if err != nil {
 			st.release()
@@ -435,9 +490,9 @@ func (lc *lookupCore) buildTrees(pc *gkr.ProveCtx, n int, beta field.Element, gp
 			return nil, fmt.Errorf("node %s: %w", lc.name, err)
 		}
 	}
-	for A := range lc.args {
-		st.ttrees[A] = &fracTree{}
-		if err := b.buildTable(st.ttrees[A], tables[A], mults[A], beta, gpow); err != nil {
+	for G := range groups {
+		st.ttrees[G] = &fracTree{}
+		if err := b.buildTable(st.ttrees[G], tables[G], mults[G], beta, gpow); err != nil {
 			return nil, fmt.Errorf("node %s: %w", lc.name, err)
 		}
 	}

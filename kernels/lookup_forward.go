@@ -64,6 +64,27 @@ func (o *adviceOut) create(name string, shape []int, lo, hi int64) (*lookupWrite
 	return lw, nil
 }
 
+// groupCounts sums per-lookup counts (mults[A] for lookup A) into one array per table group, in
+// lookupCore.groups order (a lone lookup's array is its group's; a shared group gets a new one).
+func (lc *lookupCore) groupCounts(mults [][]int64) [][]int64 {
+	gs := lc.groups()
+	out := make([][]int64, len(gs))
+	for G, grp := range gs {
+		if len(grp.args) == 1 {
+			out[G] = mults[grp.args[0]]
+			continue
+		}
+		sum := make([]int64, len(mults[grp.args[0]]))
+		for _, A := range grp.args {
+			for j, c := range mults[A] {
+				sum[j] += c
+			}
+		}
+		out[G] = sum
+	}
+	return out
+}
+
 // abort drops every output opened so far.
 func (o *adviceOut) abort() {
 	for _, w := range o.writers {
@@ -82,12 +103,13 @@ func (o *adviceOut) finish(core *lookupCore, mults [][]int64, padded, n int64) e
 	for A, a := range core.args {
 		mults[A][a.tab.zeroRow] += pad
 	}
-	for A, a := range core.args {
-		w, err := o.create(a.mult, []int{1 << a.tab.logSize}, 0, padded)
+	counts := core.groupCounts(mults)
+	for G, grp := range core.groups() {
+		w, err := o.create(grp.mult, []int{1 << grp.tab.logSize}, 0, padded*int64(len(grp.args)))
 		if err != nil {
 			return err
 		}
-		if err := w.w.WriteInt64s(mults[A]); err != nil {
+		if err := w.w.WriteInt64s(counts[G]); err != nil {
 			return fmt.Errorf("node %s: %w", o.node, err)
 		}
 	}

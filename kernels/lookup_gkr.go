@@ -165,20 +165,20 @@ func witnessBufBytes(nt int) int64 { return int64(nt)*(32+8) + 4*32 }
 // reader at a time), each with buffers of lookupMinChunk elements and readers without prefetch —
 // and twice the streaming workspaces of its layer sumchecks at chunks of 2^lookupSumcheckLog
 // (sumcheck.StreamWorkspaceBytes). rds and multRds are the readers' least bytes
-// (tensorstore.Info.StreamBytes), n the witness variables, tabLogs the tables' sizes.
+// (tensorstore.Info.StreamBytes), n the witness variables, trees the witness trees (one per
+// lookup), tabLogs the table trees' sizes (one per multiplicity tensor).
 //
 // minChunk and scLog are the buffer and sumcheck chunk sizes it plans for, and scMul the
 // sumcheck workspaces' multiple: lookupKeep plans for speed (lookupMinChunk, 2^lookupSumcheckLog,
 // twice), lookupLeast for the least a lookup runs in at all (16 elements, 2^4, once), which
 // is what the scheduler's plan requires.
-func lookupWorking(n int, rds, multRds []int64, tabLogs []int, workers int, minChunk int64, scLog int, scMul int64) int64 {
+func lookupWorking(n, trees int, rds, multRds []int64, tabLogs []int, workers int, minChunk int64, scLog int, scMul int64) int64 {
 	chunk := func(logN int) int64 { return min(minChunk, int64(1)<<max(logN, 1)) }
 	var sumRd, maxRd int64
 	for _, r := range rds {
 		sumRd += r
 		maxRd = max(maxRd, r)
 	}
-	trees := len(multRds)
 	need := int64(0)
 	if n > 0 {
 		C := chunk(n)
@@ -197,14 +197,14 @@ func lookupWorking(n int, rds, multRds []int64, tabLogs []int, workers int, minC
 
 // lookupKeep is the working set a lookup keeps free for speed: its passes' buffers at
 // lookupMinChunk elements, its sumchecks' streaming at chunks of 2^lookupSumcheckLog.
-func lookupKeep(n int, rds, multRds []int64, tabLogs []int, workers int) int64 {
-	return lookupWorking(n, rds, multRds, tabLogs, workers, lookupMinChunk, lookupSumcheckLog, 2)
+func lookupKeep(n, trees int, rds, multRds []int64, tabLogs []int, workers int) int64 {
+	return lookupWorking(n, trees, rds, multRds, tabLogs, workers, lookupMinChunk, lookupSumcheckLog, 2)
 }
 
 // lookupLeast is the least free RAM a lookup's prove runs in (everything spilled, the passes in
 // chunks of 16 elements, the sumchecks in chunks of 2^4).
-func lookupLeast(n int, rds, multRds []int64, tabLogs []int, workers int) int64 {
-	return lookupWorking(n, rds, multRds, tabLogs, workers, 16, 4, 1)
+func lookupLeast(n, trees int, rds, multRds []int64, tabLogs []int, workers int) int64 {
+	return lookupWorking(n, trees, rds, multRds, tabLogs, workers, 16, 4, 1)
 }
 
 // lookupSumcheckLog is the chunk log the working set plans the layer sumchecks' streaming for.

@@ -303,15 +303,16 @@ func (c *lookupCore) working(nv int, streamBytes ReaderSizes, workers int) (leas
 	for t, name := range c.tensors {
 		rds[t] = streamBytes(name, false)
 	}
-	mrds, tabLogs := make([]int64, len(c.args)), make([]int, len(c.args))
-	for A, a := range c.args {
-		mrds[A], tabLogs[A] = streamBytes(a.mult, false), a.tab.logSize
-		layers += treeBytes(a.tab.logSize, false)
-		if nv > 0 {
-			layers += treeBytes(c.depth(nv), true)
-		}
+	groups := c.groups()
+	mrds, tabLogs := make([]int64, len(groups)), make([]int, len(groups))
+	for G, grp := range groups {
+		mrds[G], tabLogs[G] = streamBytes(grp.mult, false), grp.tab.logSize
+		layers += treeBytes(grp.tab.logSize, false)
 	}
-	return lookupLeast(nv, rds, mrds, tabLogs, workers), lookupKeep(nv, rds, mrds, tabLogs, workers), layers
+	if nv > 0 {
+		layers += int64(len(c.args)) * treeBytes(c.depth(nv), true)
+	}
+	return lookupLeast(nv, len(c.args), rds, mrds, tabLogs, workers), lookupKeep(nv, len(c.args), rds, mrds, tabLogs, workers), layers
 }
 
 // sumcheckLeast is the least free RAM a sumcheck over stored tensors runs in: the reader of

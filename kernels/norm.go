@@ -115,16 +115,19 @@ func (n *Norm) lookups() {
 	if n.k > 0 {
 		n.elem.args = append(n.elem.args, lookupArg{tab: rangeTable(0, 1<<uint(n.k)), cols: [][]linTerm{{{2, one}}}, mult: n.name + "/mult_rem_hi"})
 	}
+	// ρ and the limbs share one table tree and one multiplicity tensor (lookupCore.groups).
 	n.row = lookupCore{name: n.name, tensors: n.rowLimbs()}
-	for i, t := range n.rowLimbs() {
-		n.row.args = append(n.row.args, lookupArg{tab: rangeTable(0, smRange), cols: [][]linTerm{{{i, one}}}, mult: t + "/mult"})
+	rowTab := rangeTable(0, smRange)
+	for i := range n.rowLimbs() {
+		n.row.args = append(n.row.args, lookupArg{tab: rowTab, cols: [][]linTerm{{{i, one}}}, mult: n.rowMult()})
 	}
 }
 
-func (n *Norm) rem() string    { return n.name + "/rem" }
-func (n *Norm) remHi() string  { return n.name + "/rem_hi" }
-func (n *Norm) sq() string     { return n.name + "/sumsq" }
-func (n *Norm) rowSum() string { return n.name + "/rowsum" }
+func (n *Norm) rowMult() string { return n.name + "/mult_row" }
+func (n *Norm) rem() string     { return n.name + "/rem" }
+func (n *Norm) remHi() string   { return n.name + "/rem_hi" }
+func (n *Norm) sq() string      { return n.name + "/sumsq" }
+func (n *Norm) rowSum() string  { return n.name + "/rowsum" }
 
 // elemAdvice are y, rem (and rem_hi): the per-element tensors the lookups check.
 func (n *Norm) elemAdvice() []string {
@@ -201,8 +204,9 @@ func (n *Norm) OutputInfos(xs []int) []gkr.TensorInfo {
 		out = append(out, adv(n.rowSum(), rows))
 	}
 	for _, c := range []*lookupCore{&n.elem, &n.row} {
-		for _, a := range c.args {
-			out = append(out, adv(a.mult, []int{1 << a.tab.logSize}))
+		names, lens := c.multNames()
+		for i, m := range names {
+			out = append(out, adv(m, []int{lens[i]}))
 		}
 	}
 	return out

@@ -84,7 +84,7 @@ func (n *Norm) Forward(fc *ForwardCtx) (err error) {
 		vecs = 6
 	}
 	// The row lookups' counts are int32 (at most one per row): 4 bytes per table row.
-	release, err := fc.reserve("forward of "+n.name, 8*(vecs*int64(D)+int64(len(n.elem.args))*smRange)+4*int64(len(n.row.args))*smRange)
+	release, err := fc.reserve("forward of "+n.name, 8*(vecs*int64(D)+int64(len(n.elem.args))*smRange)+4*smRange)
 	if err != nil {
 		return err
 	}
@@ -127,10 +127,9 @@ func (n *Norm) Forward(fc *ForwardCtx) (err error) {
 	for _, c := range []*lookupCore{&n.elem, &n.row} {
 		for _, a := range c.args {
 			isMult[a.mult] = true
-			isRow[a.mult] = c == &n.row
 		}
 	}
-	for _, t := range append(n.rowLimbs(), n.rowSums()...) {
+	for _, t := range append(n.rowLimbs(), append(n.rowSums(), n.rowMult())...) {
 		isRow[t] = true
 	}
 	// The row sums' bounds follow x's (int16 when unknown).
@@ -149,7 +148,7 @@ func (n *Norm) Forward(fc *ForwardCtx) (err error) {
 			b = new(big.Int).Mul(big.NewInt(D64), xb)
 		default:
 			if isMult[ti.Name] {
-				b = big.NewInt(max(padded, paddedRows))
+				b = big.NewInt(max(padded, paddedRows*int64(len(n.row.args))))
 			}
 		}
 		if fc.Bounds != nil {
@@ -176,13 +175,11 @@ func (n *Norm) Forward(fc *ForwardCtx) (err error) {
 	for i, a := range n.elem.args {
 		mults[i] = make([]int64, 1<<a.tab.logSize)
 	}
-	if paddedRows >= 1<<31 {
+	if paddedRows*int64(len(n.row.args)) >= 1<<31 {
 		return fmt.Errorf("node %s: %d rows: the row counts leave 31 bits", n.name, paddedRows)
 	}
-	multRow := make([][]int32, len(n.row.args))
-	for i := range multRow {
-		multRow[i] = make([]int32, smRange)
-	}
+	// ρ and the limbs are counted in one table (their lookups share it).
+	multRow := make([]int32, smRange)
 	_, _, _, s := n.scales(D64)
 	x, y, rem, remHi := make([]int64, D), make([]int64, D), make([]int64, D), make([]int64, D)
 	one := []int64{0}
@@ -225,7 +222,7 @@ func (n *Norm) Forward(fc *ForwardCtx) (err error) {
 		}
 		for i, t := range n.rowLimbs() {
 			one[0] = vals[i]
-			multRow[i][vals[i]]++
+			multRow[vals[i]]++
 			if err := ws[t].WriteInt64s(one); err != nil {
 				return err
 			}
@@ -242,23 +239,19 @@ func (n *Norm) Forward(fc *ForwardCtx) (err error) {
 	for i := 1; i < len(mults); i++ {
 		mults[i][0] += padded - int64(rows*D)
 	}
-	for i := range multRow {
-		multRow[i][0] += int32(paddedRows - int64(rows))
-	}
+	multRow[0] += int32(paddedRows-int64(rows)) * int32(len(n.row.args))
 	for i, a := range n.elem.args {
 		if err := ws[a.mult].WriteInt64s(mults[i]); err != nil {
 			return err
 		}
 	}
-	for i, a := range n.row.args {
-		for lo := 0; lo < smRange; lo += len(x) {
-			part := x[:min(len(x), smRange-lo)]
-			for j := range part {
-				part[j] = int64(multRow[i][lo+j])
-			}
-			if err := ws[a.mult].WriteInt64s(part); err != nil {
-				return err
-			}
+	for lo := 0; lo < smRange; lo += len(x) {
+		part := x[:min(len(x), smRange-lo)]
+		for j := range part {
+			part[j] = int64(multRow[lo+j])
+		}
+		if err := ws[n.rowMult()].WriteInt64s(part); err != nil {
+			return err
 		}
 	}
 	for _, ti := range infos {

@@ -2,6 +2,7 @@ package kernels
 
 import (
 	"math"
+	"strings"
 	"testing"
 
 	"github.com/streamprove/streamprove/gkr"
@@ -112,21 +113,60 @@ func TestRMSNormSoundness(t *testing.T) {
 }
 
 // recount rewrites a lookup's multiplicities from its tensors as they are (a cheating prover
-// keeping the lookups consistent); the tables are ranges [lo, hi) with row = value − lo.
+// keeping the lookups consistent), one tensor per table group summing its lookups' counts; the
+// tables are ranges [lo, hi) with row = value − lo. A value outside the table has no row to
+// count it: it is left out (the lookup itself must then fail).
 func recount(m *model, c *lookupCore) {
 	m.t.Helper()
-	for _, a := range c.args {
-		name := c.tensors[a.cols[0][0].t]
-		lo := a.tab.cols[0].at(0)
-		mult := make([]int64, 1<<a.tab.logSize)
-		vals := m.values(name)
-		for _, v := range vals {
-			if v-lo < 0 || v-lo >= int64(len(mult)) {
-				return // outside the table: the lookup itself will fail
+	for _, grp := range c.groups() {
+		mult := make([]int64, 1<<grp.tab.logSize)
+		lo := grp.tab.cols[0].at(0)
+		for _, A := range grp.args {
+			name := c.tensors[c.args[A].cols[0][0].t]
+			vals := m.values(name)
+			for _, v := range vals {
+				if v-lo >= 0 && v-lo < int64(len(mult)) {
+					mult[v-lo]++
+				}
 			}
-			mult[v-lo]++
+			mult[grp.tab.zeroRow] += int64(1)<<m.graph.Tensors[name].NumVars() - int64(len(vals))
 		}
-		mult[a.tab.zeroRow] += int64(1)<<m.graph.Tensors[name].NumVars() - int64(len(vals))
-		m.replaceTensor(a.mult, mult)
+		m.replaceTensor(grp.mult, mult)
+	}
+}
+
+// The row lookups share one table and one multiplicity tensor: a limb raised by 2^16 with the
+// next limb one lower (the same a, so the inequalities still hold) is out of the shared table,
+// and is rejected by it though every other count is right.
+func TestNormSharedTableSoundness(t *testing.T) {
+	const rows, D, shift = 3, 5, 12
+	m, _ := normModel(t, rows, D, shift, 1)
+	k := m.kerns[0].(*Norm)
+	if g := k.row.groups(); len(g) != 1 || len(g[0].args) != len(k.rowLimbs()) {
+		t.Fatalf("row lookups in %d table groups, want one of %d", len(g), len(k.rowLimbs()))
+	}
+	if err := m.proveVerify(0); err != nil {
+		t.Fatalf("honest proof: %v", err)
+	}
+	limbs := k.rowLimbs()
+	lo, hi := m.values(limbs[1]), m.values(limbs[2])
+	r := -1
+	for i := range hi {
+		if hi[i] > 0 {
+			r = i
+		}
+	}
+	if r < 0 {
+		t.Fatal("no row with a non-zero second limb: the test says nothing")
+	}
+	lo[r] += 1 << 16
+	hi[r]--
+	m.replaceTensor(limbs[1], lo)
+	m.replaceTensor(limbs[2], hi)
+	recount(m, &k.row)
+	err := m.proveVerify(0)
+	reject(t, "a limb 2^16 out of range with the next one lowered", err)
+	if !strings.Contains(err.Error(), "not in the table") {
+		t.Fatalf("rejected for another reason: %v", err)
 	}
 }

@@ -60,15 +60,17 @@ func NewMaxPool(name, x, y string, kh, kw int, a ConvAttrs, bits int) (*MaxPool,
 	p := &MaxPool{name: name, x: x, y: y, kh: kh, kw: kw, a: a, bits: bits}
 	p.core = lookupCore{name: name}
 	one := field.One()
+	// Every tap's differences are range-checked in one shared table (lookupCore.groups).
+	tab := rangeTable(0, 1<<bits)
 	for t := 0; t < kh*kw; t++ {
 		p.core.tensors = append(p.core.tensors, p.diffName(t))
-		p.core.args = append(p.core.args, lookupArg{tab: rangeTable(0, 1<<bits), cols: [][]linTerm{{{t, one}}}, mult: p.multName(t)})
+		p.core.args = append(p.core.args, lookupArg{tab: tab, cols: [][]linTerm{{{t, one}}}, mult: p.multName()})
 	}
 	return p, nil
 }
 
 func (p *MaxPool) diffName(t int) string { return fmt.Sprintf("%s/diff%d", p.name, t) }
-func (p *MaxPool) multName(t int) string { return fmt.Sprintf("%s/mult%d", p.name, t) }
+func (p *MaxPool) multName() string      { return p.name + "/mult" }
 
 // Name returns the node name.
 func (p *MaxPool) Name() string { return p.name }
@@ -82,10 +84,7 @@ func (p *MaxPool) Outputs() []string {
 	for t := 0; t < p.kh*p.kw; t++ {
 		out = append(out, p.diffName(t))
 	}
-	for t := 0; t < p.kh*p.kw; t++ {
-		out = append(out, p.multName(t))
-	}
-	return out
+	return append(out, p.multName())
 }
 
 // OutputInfos returns every output's TensorInfo (role Advice) for input shape xs.
@@ -472,15 +471,14 @@ func (p *MaxPool) Forward(fc *ForwardCtx) (err error) {
 			fc.Bounds[p.diffName(t)] = dBound
 		}
 	}
-	release, err := fc.reserve("maxpool forward buffers of "+p.name, int64(taps)*(int64(1)<<p.bits+int64(cg.ho*cg.wo))*8)
+	release, err := fc.reserve("maxpool forward buffers of "+p.name, (int64(1)<<p.bits+int64(taps)*int64(cg.ho*cg.wo))*8)
 	if err != nil {
 		return err
 	}
 	defer release()
-	mults := make([][]int64, taps)
+	mult := make([]int64, 1<<p.bits) // every tap's counts: the taps share one table
 	diffs := make([][]int64, taps)
-	for t := range mults {
-		mults[t] = make([]int64, 1<<p.bits)
+	for t := range diffs {
 		diffs[t] = make([]int64, cg.ho*cg.wo)
 	}
 	lim := int64(1) << (p.bits - 1)
@@ -516,7 +514,7 @@ func (p *MaxPool) Forward(fc *ForwardCtx) (err error) {
 				}
 			}
 			for _, v := range d {
-				mults[t][v]++
+				mult[v]++
 			}
 			if err := writers[1+t].WriteInt64s(d); err != nil {
 				return err
@@ -529,19 +527,18 @@ func (p *MaxPool) Forward(fc *ForwardCtx) (err error) {
 	}
 	padded := int64(1) << (cg.lgN + cg.lgC + cg.lgHo + cg.lgWo)
 	real := int64(cg.n * cg.c * cg.ho * cg.wo)
-	for t := 0; t < taps; t++ {
-		mults[t][0] += padded - real
-		w, err := fc.Store.Create(p.multName(t), []int{1 << p.bits}, DTypeForBound(big.NewInt(padded)), fc.Write)
-		if err != nil {
-			return fmt.Errorf("node %s: %w", p.name, err)
-		}
-		writers = append(writers, w)
-		if fc.Bounds != nil {
-			fc.Bounds[p.multName(t)] = big.NewInt(padded)
-		}
-		if err := w.WriteInt64s(mults[t]); err != nil {
-			return fmt.Errorf("node %s: %w", p.name, err)
-		}
+	mult[0] += (padded - real) * int64(taps)
+	mb := big.NewInt(padded * int64(taps))
+	w, err := fc.Store.Create(p.multName(), []int{1 << p.bits}, DTypeForBound(mb), fc.Write)
+	if err != nil {
+		return fmt.Errorf("node %s: %w", p.name, err)
+	}
+	writers = append(writers, w)
+	if fc.Bounds != nil {
+		fc.Bounds[p.multName()] = mb
+	}
+	if err := w.WriteInt64s(mult); err != nil {
+		return fmt.Errorf("node %s: %w", p.name, err)
 	}
 	for _, w := range writers {
 		if _, err := w.Commit(); err != nil {

@@ -150,10 +150,10 @@ func cheatMaxPool(t *testing.T, m *model, p *MaxPool, c poolCase, edit func(y, x
 	a := p.a
 	_, _, ho, wo := poolRef(x, c.n, c.c, c.h, c.w, c.kh, c.kw, c.a)
 	padded := int64(1) << m.graph.Tensors["y"].NumVars()
+	mult := make([]int64, 1<<p.bits) // the taps share one table and one count
 	for tp := 0; tp < c.kh*c.kw; tp++ {
 		u, v := tp/c.kw, tp%c.kw
 		d := make([]int64, len(y))
-		mult := make([]int64, 1<<p.bits)
 		for pl := 0; pl < c.n*c.c; pl++ {
 			for i := 0; i < ho; i++ {
 				for j := 0; j < wo; j++ {
@@ -170,8 +170,8 @@ func cheatMaxPool(t *testing.T, m *model, p *MaxPool, c poolCase, edit func(y, x
 		}
 		mult[0] += padded - int64(len(y))
 		m.rewriteInts(p.diffName(tp), d, tensorstore.Int64)
-		m.rewriteInts(p.multName(tp), mult, tensorstore.Int64)
 	}
+	m.rewriteInts(p.multName(), mult, tensorstore.Int64)
 }
 
 func TestMaxPoolSoundness(t *testing.T) {
@@ -239,12 +239,12 @@ func TestMaxPoolSoundness(t *testing.T) {
 	for tp := 0; tp < c.kh*c.kw; tp++ {
 		d := m.values(p.diffName(tp))
 		if d[pix] != 0 {
-			mult := m.values(p.multName(tp))
+			mult := m.values(p.multName())
 			mult[d[pix]]--
 			mult[0]++
 			d[pix] = 0
 			m.rewriteInts(p.diffName(tp), d, tensorstore.Int64)
-			m.rewriteInts(p.multName(tp), mult, tensorstore.Int64)
+			m.rewriteInts(p.multName(), mult, tensorstore.Int64)
 		}
 	}
 	_, err := gkr.Verify(m.graph, pub, m.prove(pub, 0))

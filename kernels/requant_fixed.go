@@ -170,9 +170,14 @@ func (k *RequantFixed) build() {
 		{tab: nonZeroTable(k.tieBits), cols: [][]linTerm{sum, {{2, one}}}, mult: k.multName(1)},
 	}
 	if len(k.limbs) > 1 {
+		// Limbs of one width share a range table and its multiplicities (lookupCore.groups).
+		tabs := map[int]*lookupTable{}
 		for j, b := range k.limbs {
-			k.core.args = append(k.core.args, lookupArg{tab: rangeTable(0, int64(1)<<b),
-				cols: [][]linTerm{{{3 + j, one}}}, mult: k.multName(2 + j)})
+			if tabs[b] == nil {
+				tabs[b] = rangeTable(0, int64(1)<<b)
+			}
+			k.core.args = append(k.core.args, lookupArg{tab: tabs[b],
+				cols: [][]linTerm{{{3 + j, one}}}, mult: fmt.Sprintf("%s/mult_limb%d", k.name, b)})
 		}
 	}
 }
@@ -282,10 +287,8 @@ func (k *RequantFixed) Inputs() []string { return []string{k.x} }
 // Outputs returns y, then the advice tensors: y0, σ, the limbs and the multiplicities.
 func (k *RequantFixed) Outputs() []string {
 	out := append([]string{k.y}, k.core.tensors[1:]...)
-	for _, a := range k.core.args {
-		out = append(out, a.mult)
-	}
-	return out
+	names, _ := k.core.multNames()
+	return append(out, names...)
 }
 
 // OutputInfos returns the advice tensors' infos (every output but y, all role Advice) for an x
@@ -296,8 +299,9 @@ func (k *RequantFixed) OutputInfos(xShape []int) []gkr.TensorInfo {
 	for _, name := range k.core.tensors[1:] {
 		out = append(out, gkr.TensorInfo{Name: name, Shape: slices.Clone(xShape), Role: gkr.Advice})
 	}
-	for _, a := range k.core.args {
-		out = append(out, gkr.TensorInfo{Name: a.mult, Shape: []int{1 << a.tab.logSize}, Role: gkr.Advice})
+	names, lens := k.core.multNames()
+	for i, m := range names {
+		out = append(out, gkr.TensorInfo{Name: m, Shape: []int{lens[i]}, Role: gkr.Advice})
 	}
 	return out
 }

@@ -50,9 +50,14 @@ func (k *RequantFixed) Forward(fc *ForwardCtx) (err error) {
 	}
 	n := xi.Len()
 	padded := int64(1) << xi.NumVars()
-	var tableRows int64
+	var tableRows int64 // the counts per lookup, and the sums of shared groups (groupCounts)
 	for _, a := range k.core.args {
 		tableRows += int64(1) << a.tab.logSize
+	}
+	for _, grp := range k.core.groups() {
+		if len(grp.args) > 1 {
+			tableRows += int64(1) << grp.tab.logSize
+		}
 	}
 	c := fc.chunk()
 	nout := 3 + len(k.limbs)

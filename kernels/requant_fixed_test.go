@@ -239,6 +239,7 @@ func (m *model) cheatFixedMults(k *RequantFixed, mults []int64) {
 	var gamma field.Element
 	gamma.SetUint64(0x1234567)
 	gpow := powers(gamma, 4)
+	acc := map[string][]int64{} // lookups sharing a table share one count (lookupCore.groups)
 	for _, arg := range k.core.args {
 		rows := map[field.Element]uint64{}
 		for j := uint64(0); j < 1<<arg.tab.logSize; j++ {
@@ -246,7 +247,11 @@ func (m *model) cheatFixedMults(k *RequantFixed, mults []int64) {
 				rows[arg.tab.fold(j, gpow)] = j
 			}
 		}
-		mult := make([]int64, 1<<arg.tab.logSize)
+		mult := acc[arg.mult]
+		if mult == nil {
+			mult = make([]int64, 1<<arg.tab.logSize)
+			acc[arg.mult] = mult
+		}
 		for i := int64(0); i < n; i++ {
 			var w field.Element
 			for c, col := range arg.cols {
@@ -262,7 +267,9 @@ func (m *model) cheatFixedMults(k *RequantFixed, mults []int64) {
 			}
 		}
 		mult[arg.tab.zeroRow] += padded - n
-		m.replaceTensor(arg.mult, mult)
+	}
+	for name, mult := range acc {
+		m.replaceTensor(name, mult)
 	}
 }
 

@@ -105,9 +105,10 @@ func NewSoftmax(name, x, p string, frac, q int, causal bool) (*Softmax, error) {
 		{tab: expTable(frac, 1), cols: [][]linTerm{col(smD1), col(smE1)}, mult: name + "/mult_e1"},
 		{tab: rangeTable(0, 2), cols: [][]linTerm{col(smChi)}, mult: name + "/mult_chi"},
 	}
+	// r0, r1, u0, u1 and p are range-checked in one shared table (lookupCore.groups).
+	rng := rangeTable(0, smRange)
 	for _, t := range []int{smR0, smR1, smU0, smU1, smP} {
-		s.core.args = append(s.core.args, lookupArg{tab: rangeTable(0, smRange), cols: [][]linTerm{col(t)},
-			mult: fmt.Sprintf("%s/mult_%s", name, []string{"r0", "r1", "u0", "u1", "p"}[t-smR0])})
+		s.core.args = append(s.core.args, lookupArg{tab: rng, cols: [][]linTerm{col(t)}, mult: name + "/mult_range"})
 	}
 	return s, nil
 }
@@ -144,10 +145,8 @@ func (s *Softmax) Inputs() []string { return []string{s.x} }
 func (s *Softmax) Outputs() []string {
 	out := append([]string{s.p}, s.perElem()...)
 	out = append(out, s.rowMax(), s.rowSum())
-	for _, a := range s.core.args {
-		out = append(out, a.mult)
-	}
-	return out
+	names, _ := s.core.multNames()
+	return append(out, names...)
 }
 
 // OutputInfos returns every output's info (role Advice) for an input of shape xs.
@@ -162,8 +161,9 @@ func (s *Softmax) OutputInfos(xs []int) []gkr.TensorInfo {
 	}
 	out = append(out, gkr.TensorInfo{Name: s.rowMax(), Shape: rows, Role: gkr.Advice},
 		gkr.TensorInfo{Name: s.rowSum(), Shape: slices.Clone(rows), Role: gkr.Advice})
-	for _, a := range s.core.args {
-		out = append(out, gkr.TensorInfo{Name: a.mult, Shape: []int{1 << a.tab.logSize}, Role: gkr.Advice})
+	names, lens := s.core.multNames()
+	for i, m := range names {
+		out = append(out, gkr.TensorInfo{Name: m, Shape: []int{lens[i]}, Role: gkr.Advice})
 	}
 	return out
 }

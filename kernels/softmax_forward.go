@@ -74,9 +74,14 @@ func (s *Softmax) Forward(fc *ForwardCtx) (err error) {
 	T := shape[n-1]
 	rows := gkr.Numel(shape[:n-1])
 	padded := int64(1) << xi.NumVars()
-	var tableRows int64
+	var tableRows int64 // the counts per lookup, and the sums of the shared groups
 	for _, a := range s.core.args {
 		tableRows += int64(1) << a.tab.logSize
+	}
+	for _, grp := range s.core.groups() {
+		if len(grp.args) > 1 {
+			tableRows += int64(1) << grp.tab.logSize
+		}
 	}
 	release, err := fc.reserve("forward of "+s.name, 8*tableRows+13*int64(T)*8)
 	if err != nil {
@@ -95,8 +100,8 @@ func (s *Softmax) Forward(fc *ForwardCtx) (err error) {
 	}
 	bounds[s.rowMax()] = xb.Int64()
 	bounds[s.rowSum()] = int64(T) * smScale * smScale
-	for _, a := range s.core.args {
-		bounds[a.mult] = padded
+	for _, grp := range s.core.groups() {
+		bounds[grp.mult] = padded * int64(len(grp.args))
 	}
 	ws := map[string]*tensorstore.Writer{}
 	defer func() {
@@ -169,10 +174,14 @@ func (s *Softmax) Forward(fc *ForwardCtx) (err error) {
 			return fmt.Errorf("node %s: %w", s.name, err)
 		}
 	}
-	// Padding tuples are zero: counted at each table's zero row (row 0 of every table here).
+	// Padding tuples are zero: counted at each table's zero row (row 0 of every table here),
+	// once per lookup; the range lookups share one table and one count (lookupCore.groups).
 	for A, a := range s.core.args {
 		mults[A][a.tab.zeroRow] += padded - xi.Len()
-		if err := ws[a.mult].WriteInt64s(mults[A]); err != nil {
+	}
+	counts := s.core.groupCounts(mults)
+	for G, grp := range s.core.groups() {
+		if err := ws[grp.mult].WriteInt64s(counts[G]); err != nil {
 			return fmt.Errorf("node %s: %w", s.name, err)
 		}
 	}

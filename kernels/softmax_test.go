@@ -195,21 +195,25 @@ func TestSoftmaxSoundness(t *testing.T) {
 
 // fixMults recounts every lookup's multiplicities from the advice as it now is, as a cheating
 // prover would, so that a changed value is caught by the relations and not by a stale count.
-// Each table here has the first column's value as its row index.
+// Each table here has the first column's value as its row index; lookups sharing a table
+// (lookupCore.groups) share one count.
 func (m *model) fixMults(s *Softmax) {
 	m.t.Helper()
-	for _, a := range s.core.args {
-		col := s.core.tensors[a.cols[0][0].t]
-		vals := m.values(col)
-		mult := make([]int64, 1<<a.tab.logSize)
-		for _, v := range vals {
-			if v < 0 || v >= int64(len(mult)) {
-				m.t.Fatalf("%s holds %d, outside its table", col, v)
+	for _, grp := range s.core.groups() {
+		mult := make([]int64, 1<<grp.tab.logSize)
+		for _, A := range grp.args {
+			a := s.core.args[A]
+			col := s.core.tensors[a.cols[0][0].t]
+			vals := m.values(col)
+			for _, v := range vals {
+				if v < 0 || v >= int64(len(mult)) {
+					m.t.Fatalf("%s holds %d, outside its table", col, v)
+				}
+				mult[v]++
 			}
-			mult[v]++
+			mult[a.tab.zeroRow] += int64(1)<<m.graph.Tensors[col].NumVars() - int64(len(vals))
 		}
-		mult[a.tab.zeroRow] += int64(1)<<m.graph.Tensors[col].NumVars() - int64(len(vals))
-		m.replaceTensor(a.mult, mult)
+		m.replaceTensor(grp.mult, mult)
 	}
 }
 

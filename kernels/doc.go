@@ -6,7 +6,7 @@
 // non-linear layers proven by LogUp lookups (range, relu, requant, requant_relu: lookup*.go),
 // the zkCUDA-style data-parallel kernel built from a small arithmetic circuit (parallel*.go), and
 // the transformer operators: matmul of two activations batched over heads (matmul*.go), gather
-// with public token ids (gather*.go), softmax with an optional causal mask (softmax*.go), rmsnorm
+// with public or private token ids (gather*.go; private ids through a committed one-hot), softmax with an optional causal mask (softmax*.go), rmsnorm
 // and layernorm (one kernel, norm*.go) and smooth activations by lookup (activation*.go).
 // Each kind knows how to compute its output from its inputs (Forward, streaming through the
 // tensor store) and how to reduce a claim on its output to claims on its inputs (Prove/Verify,

@@ -332,16 +332,22 @@ var ops = map[string]opDef{
 		}},
 	"matmul":    matmul(false, "Y = A·B over the last two dims, batched over equal leading dims (heads): in [a, b], A [..., I, K], B [..., K, J]"),
 	"matmul_bt": matmul(true, "Y = A·Bᵀ over the last two dims (attention's Q·Kᵀ): in [a, b], A [..., I, K], B [..., J, K]"),
-	"gather": {arity: [2]int{2, 2}, summary: "Y[t,:] = W[ids[t],:] (embedding): in [w, ids], W [rows, dim], ids a public input [tokens]",
+	// One op for both kinds of ids: the ids' role picks the kernel, so a graph says what the
+	// verifier sees once (in the tensor's role) and public-id graphs keep their digest.
+	"gather": {arity: [2]int{2, 2}, summary: "Y[t,:] = W[ids[t],:] (embedding): in [w, ids], W [rows, dim], ids [tokens] integers in [0, rows): a public input (the verifier reads them), or a private input or another node's output (proven through a committed one-hot [tokens, rows] advice)",
 		build: func(n *NodeSpec, _ Attrs, ins []*gkr.TensorInfo) (kernels.Kernel, []int, []gkr.TensorInfo, error) {
 			shape, err := kernels.GatherShape(ins[0].Shape, ins[1].Shape)
 			if err != nil {
 				return nil, nil, nil, fmt.Errorf("field \"in\": %q and %q: %v", ins[0].Name, ins[1].Name, err)
 			}
-			if ins[1].Role != gkr.Input {
-				return nil, nil, nil, fmt.Errorf("field \"in\"[1]: ids %q must be a public input (the verifier reads them)", ins[1].Name)
+			switch ins[1].Role {
+			case gkr.Input:
+				return kernels.NewGather(n.Name, n.In[0], n.In[1], n.Out), shape, nil, nil
+			case gkr.Weight:
+				return nil, nil, nil, fmt.Errorf("field \"in\"[1]: ids %q are a weight; want a public input (the verifier reads them), a private input or another node's output", ins[1].Name)
 			}
-			return kernels.NewGather(n.Name, n.In[0], n.In[1], n.Out), shape, nil, nil
+			k := kernels.NewGatherPrivate(n.Name, n.In[0], n.In[1], n.Out)
+			return k, shape, k.OutputInfos(ins[0].Shape, ins[1].Shape), nil
 		}},
 	"silu":           activation("silu", "y = x·σ(x) (SiLU; SwiGLU is silu then mul)"),
 	"gelu":           activation("gelu", "y = x·Φ(x) (GELU, erf form)"),

@@ -2,12 +2,14 @@ package scheduler
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/streamprove/streamprove/gkr"
 	"github.com/streamprove/streamprove/tensorstore"
 )
 
@@ -117,6 +119,66 @@ func TestGatherOp(t *testing.T) {
 	bad := strings.Replace(embedGraph, `"ids":  {"role": "input"`, `"ids":  {"role": "weight"`, 1)
 	if _, err := ParseGraph([]byte(bad)); !errors.Is(err, ErrGraph) || !strings.Contains(err.Error(), "public input") {
 		t.Errorf("committed ids: %v, want ErrGraph about a public input", err)
+	}
+}
+
+// TestGatherPrivateIDs: the same embedding with the ids a private input. The gather op picks the
+// private-ids kernel (a committed one-hot advice), the verifier checks the proof without the ids,
+// and an id outside the table fails the forward pass naming node, position and value.
+func TestGatherPrivateIDs(t *testing.T) {
+	graph := strings.Replace(embedGraph, `"ids":  {"role": "input"`, `"ids":  {"role": "private_input"`, 1)
+	m, err := ParseGraph([]byte(graph))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if oh, ok := m.Graph.Tensors["embed/onehot"]; !ok || oh.Role != gkr.Advice || fmt.Sprint(oh.Shape) != "[6 10]" {
+		t.Fatalf("one-hot advice declared as %+v", oh)
+	}
+	pub, err := ParseGraph([]byte(embedGraph))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pub.Graph.Digest() == m.Graph.Digest() {
+		t.Fatal("public and private gathers share a graph digest")
+	}
+	for _, c := range []struct {
+		ids  []int64
+		want string // "" : proven and verified
+	}{{[]int64{9, 0, 3, 3, 7, 1}, ""}, {[]int64{9, 0, 3, 10, 7, 1}, "token id 10 at position 3"}} {
+		dir := t.TempDir()
+		g := writeModel(t, dir, graph, 4, map[string][]int{"emb": {10, 4}, "head": {3, 4}})
+		ids := []tensorstore.Array{{Name: "ids", DType: "I32", Shape: []int{6}, Values: c.ids}}
+		if err := tensorstore.WriteSafetensors(filepath.Join(dir, "ids.safetensors"), ids, nil); err != nil {
+			t.Fatal(err)
+		}
+		store := filepath.Join(dir, "store")
+		if _, err := Import(store, g, tensorstore.WriteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Commit(store, Config{}); err != nil {
+			t.Fatal(err)
+		}
+		proof := filepath.Join(dir, "proof.bin")
+		_, err := Prove(store, proof, Config{MemBudget: 256 << 20})
+		if c.want != "" {
+			if err == nil || !strings.Contains(err.Error(), "embed") || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("ids %v: %v, want an error naming node embed and %q", c.ids, err, c.want)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep, err := Verify(store, proof, ""); err != nil || !rep.Verified {
+			t.Fatalf("honest proof with private ids: %v", err)
+		}
+		data, _ := os.ReadFile(proof)
+		data[len(data)/2] ^= 1
+		bad := filepath.Join(dir, "bad")
+		os.WriteFile(bad, data, 0o644)
+		if _, err := Verify(store, bad, ""); !errors.Is(err, ErrRejected) {
+			t.Fatalf("tampered proof with private ids: %v", err)
+		}
 	}
 }
 

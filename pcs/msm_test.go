@@ -221,6 +221,40 @@ func TestWideMSMEqualsMultiExp(t *testing.T) {
 	}
 }
 
+// The verifier's MSM in pieces (msmPieces, msmParallel) equals MultiExp over the whole input,
+// for inputs added in runs of every size around the piece length, and for tiny pieces.
+func TestMSMPiecesEqualMultiExp(t *testing.T) {
+	gens, err := generators(9)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(71, 72))
+	row := make([]field.Element, len(gens))
+	for j := range row {
+		row[j] = randElement(rng)
+	}
+	want := plainMSM(t, gens, row)
+	defer func(p int) { verifyMSMPiece = p }(verifyMSMPiece)
+	for _, piece := range []int{1, 2, 7, 64, 1 << 18} {
+		verifyMSMPiece = piece
+		for _, runs := range [][]int{{512}, {1, 2, 3, 506}, {7, 7, 7, 491}, {100, 1, 300, 111}} {
+			var acc bn254.G1Jac
+			m := &msmPieces{acc: &acc}
+			off := 0
+			for _, n := range runs {
+				m.add(gens[off:off+n], row[off:off+n])
+				off += n
+			}
+			m.flush()
+			var got bn254.G1Affine
+			got.FromJacobian(&acc)
+			if !got.Equal(&want) {
+				t.Fatalf("piece %d, runs %v: differs from MultiExp", piece, runs)
+			}
+		}
+	}
+}
+
 // transcribe runs a batch's whole Fiat–Shamir order and returns ρ.
 func transcribe(tr *field.Transcript, claims []Claim, us [][]field.Element) field.Element {
 	if _, err := transcribeClaims(tr, claims); err != nil {

@@ -490,32 +490,33 @@ func Verify(tr *field.Transcript, claims []Claim, op *Opening) error {
 		return fmt.Errorf("%w: %w", ErrBadProof, err)
 	}
 	gs := bt.groups()
-	total := len(gens)
-	for _, g := range gs {
-		total += len(claims[bt.vecs[g[0]].claim].Commitment.Rows)
-	}
-	points := make([]bn254.G1Affine, 0, total)
-	scalars := make([]field.Element, total)
-	// Generator scalars first: −Σ_k ρ^k u_k,j.
-	points = append(points, gens...)
 	coef := make([]field.Element, len(bt.vecs)) // ρ^k
 	coef[0].SetOne()
 	for k := 1; k < len(coef); k++ {
 		coef[k].Mul(&coef[k-1], &rho)
 	}
+	// The MSM runs in pieces of about verifyMSMPiece points, summed: the commitments' rows are
+	// not copied into one slice of every point (at a 7B model's 7 M rows that copy and its
+	// scalars were ~0.7 GB of the verifier's heap), and a piece is large enough for the bucket
+	// method's per-point cost to stay near the whole MSM's.
+	var acc bn254.G1Jac
+	m := &msmPieces{acc: &acc}
+	// Generator scalars first: −Σ_k ρ^k u_k,j.
+	gsc := make([]field.Element, len(gens))
 	for k := range op.U {
 		for j := range op.U[k] {
 			var t field.Element
 			t.Mul(&op.U[k][j], &coef[k])
-			scalars[j].Sub(&scalars[j], &t)
+			gsc[j].Sub(&gsc[j], &t)
 		}
 	}
-	off := len(gens)
+	m.add(gens, gsc)
+	var eq, rows []field.Element
 	for _, g := range gs {
 		com := claims[bt.vecs[g[0]].claim].Commitment
-		points = append(points, com.Rows...)
-		rows := scalars[off : off+len(com.Rows)]
-		eq := make([]field.Element, len(com.Rows))
+		n := len(com.Rows)
+		eq, rows = growElems(eq, n), growElems(rows, n)
+		clear(rows)
 		for _, k := range g {
 			v := &bt.vecs[k]
 			field.EqTable(eq, v.row)
@@ -528,13 +529,59 @@ func Verify(tr *field.Transcript, claims []Claim, op *Opening) error {
 				rows[i].Add(&rows[i], &t)
 			}
 		}
-		off += len(com.Rows)
+		m.add(com.Rows, rows)
 	}
-	res := msmParallel(points, scalars)
-	if !res.Z.IsZero() {
+	m.flush()
+	if !acc.Z.IsZero() {
 		return fmt.Errorf("pcs: row commitments do not match the opening vectors: %w", ErrBadProof)
 	}
 	return nil
+}
+
+// verifyMSMPiece is the number of points the verifier's MSM takes at once (a variable for the
+// tests of its piece boundaries).
+var verifyMSMPiece = 1 << 18
+
+// msmPieces accumulates Σ scalars·points over pieces of at most verifyMSMPiece points: small
+// inputs are copied into a shared piece, one of a piece or more runs on its own slices.
+type msmPieces struct {
+	acc     *bn254.G1Jac
+	points  []bn254.G1Affine
+	scalars []field.Element
+}
+
+func (m *msmPieces) add(points []bn254.G1Affine, scalars []field.Element) {
+	for len(points) > 0 {
+		if len(m.points) == 0 && len(points) >= verifyMSMPiece {
+			r := msmParallel(points[:verifyMSMPiece], scalars[:verifyMSMPiece])
+			m.acc.AddAssign(&r)
+			points, scalars = points[verifyMSMPiece:], scalars[verifyMSMPiece:]
+			continue
+		}
+		k := min(len(points), verifyMSMPiece-len(m.points))
+		m.points = append(m.points, points[:k]...)
+		m.scalars = append(m.scalars, scalars[:k]...)
+		points, scalars = points[k:], scalars[k:]
+		if len(m.points) == verifyMSMPiece {
+			m.flush()
+		}
+	}
+}
+
+func (m *msmPieces) flush() {
+	if len(m.points) > 0 {
+		r := msmParallel(m.points, m.scalars)
+		m.acc.AddAssign(&r)
+		m.points, m.scalars = m.points[:0], m.scalars[:0]
+	}
+}
+
+// growElems returns v resized to n elements, reusing its storage when it is large enough.
+func growElems(v []field.Element, n int) []field.Element {
+	if cap(v) < n {
+		return make([]field.Element, n)
+	}
+	return v[:n]
 }
 
 // msmParallel is the verifier's MSM: msmWide (half of MultiExp's time on random scalars) over

@@ -56,6 +56,17 @@ var activationFuncs = map[string]func(v float64) float64{
 	"tanh": math.Tanh,
 }
 
+// ActivationValue is the table's value for fn at x: round(F(x/2^frac)·2^frac), rounding half
+// away from zero (an importer's integer forward pass computes exactly what the kernel proves).
+func ActivationValue(fn string, x int64, frac int) (int64, error) {
+	F, ok := activationFuncs[fn]
+	if !ok {
+		return 0, fmt.Errorf("unknown activation %q", fn)
+	}
+	scale := math.Ldexp(1, frac)
+	return int64(math.Round(F(float64(x)/scale) * scale)), nil
+}
+
 // maxActivationBits bounds the table (and the verifier's pass over it) at 2^16 rows.
 const maxActivationBits = 16
 

@@ -273,3 +273,25 @@ func TestActivationTablesGolden(t *testing.T) {
 		}
 	}
 }
+
+// ActivationValue (an importer's integer forward pass) equals the kernel's table on every row.
+func TestActivationValueIsTheTable(t *testing.T) {
+	for _, fn := range []string{"silu", "gelu", "gelu_tanh", "tanh", "sigmoid"} {
+		for _, frac := range []int{0, 5, 10} {
+			a, err := NewActivation("a", fn, "x", "y", 12, frac)
+			if err != nil {
+				t.Fatal(err)
+			}
+			H := int64(1) << 11
+			for j, v := range a.core.args[0].tab.cols[1].(*denseColumn).vals {
+				got, err := ActivationValue(fn, int64(j)-H, frac)
+				if err != nil || got != v+a.off {
+					t.Fatalf("%s frac %d at %d: ActivationValue %d (%v), table %d", fn, frac, int64(j)-H, got, err, v+a.off)
+				}
+			}
+		}
+	}
+	if _, err := ActivationValue("relu6", 1, 0); err == nil {
+		t.Fatal("an unknown activation gave a value")
+	}
+}

@@ -226,3 +226,87 @@ func TestGPTOpset13(t *testing.T) {
 	}
 	t.Logf("gpt13_tiny: %d nodes, max |Go − PyTorch| = %.3g; quantized: argmax agreement %.2f%% on its own %d sequences", len(m.Nodes), worst, 100*a.ArgmaxAgree, a.Samples)
 }
+
+// TestGPTActivations: an (untrained, tiny) GPT at opset 17 whose three FFNs use SiLU (exported
+// as x·Sigmoid(x)), Tanh and Sigmoid imports with each mapped to its lookup kernel, reproduces
+// PyTorch's logits, quantizes, and proves: the proof verifies and its logits equal the Go integer
+// model's bit for bit.
+func TestGPTActivations(t *testing.T) {
+	m, err := Load(filepath.Join(digitsDir, "gpt_act_tiny.onnx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, err := ReadIDs(filepath.Join(digitsDir, "gpt_act_tiny_ids.npy"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := ReadNPY(filepath.Join(digitsDir, "gpt_act_tiny_logits.npy"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := map[string]int{}
+	for _, n := range m.Nodes {
+		count[n.Op]++
+	}
+	if count[opSilu] != 1 || count[opTanh] != 1 || count[opSigmoid] != 1 || count[opMulAct] != 0 {
+		t.Fatalf("activations: %d Silu, %d Tanh, %d Sigmoid, %d MulAct; want one each and no MulAct (ops %v)", count[opSilu], count[opTanh], count[opSigmoid], count[opMulAct], ops(m))
+	}
+	out, err := m.Run(map[string]*Tensor{m.Inputs[0].Name: ids})
+	if err != nil {
+		t.Fatal(err)
+	}
+	worst := 0.0
+	for i, v := range out["logits"].F {
+		worst = max(worst, math.Abs(v-want.F[i]))
+	}
+	if worst > 1e-4 {
+		t.Fatalf("max |Go − PyTorch| = %g", worst)
+	}
+	q, err := Quantize(m, ids, QuantOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _, _, err := q.Compare(ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.ArgmaxAgree < 0.9 {
+		t.Errorf("quantized argmax agreement %.2f%% < 90%%", 100*a.ArgmaxAgree)
+	}
+	kinds := map[string]bool{}
+	for _, op := range q.Ops {
+		kinds[op.Op] = true
+	}
+	for _, k := range []string{"silu", "tanh", "sigmoid"} {
+		if !kinds[k] {
+			t.Fatalf("quantized model has no %s op", k)
+		}
+	}
+	xs := &Tensor{DType: Float32, Shape: []int{2, ids.Shape[1]}, F: ids.F[:2*ids.Shape[1]]}
+	dir := t.TempDir()
+	g, err := q.Emit(filepath.Join(dir, "graph.json"), xs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := filepath.Join(dir, "store")
+	if _, err := scheduler.Import(st, g, tensorstore.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := scheduler.Commit(st, scheduler.Config{}); err != nil {
+		t.Fatal(err)
+	}
+	proof := filepath.Join(dir, "proof")
+	if _, err := scheduler.Prove(st, proof, scheduler.Config{MemBudget: 64 << 20}); err != nil {
+		t.Fatal(err)
+	}
+	vr, err := scheduler.Verify(st, proof, "")
+	if err != nil || !vr.Verified {
+		t.Fatalf("verify: %v", err)
+	}
+	iw, err := q.Run(q.QuantizeInput(xs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkProven(t, vr.Outputs["logits"], iw, q.Output.Scale)
+	t.Logf("gpt_act_tiny: %d nodes, max |Go − PyTorch| = %.3g; quantized: argmax agreement %.2f%% on its own %d sequences; proof of 2 sequences verifies", len(m.Nodes), worst, 100*a.ArgmaxAgree, a.Samples)
+}

@@ -25,6 +25,9 @@ const (
 	opScale      = "Scale"      // x·Seq.Factor
 	opMaskCausal = "MaskCausal" // −inf above the diagonal of the last two axes
 	opErf        = "Erf"
+	opSigmoid    = "Sigmoid"
+	opTanh       = "Tanh"
+	opSilu       = "Silu"   // x·Sigmoid(x), recognised at the Mul
 	opMulAct     = "MulAct" // elementwise product of two activations of one shape
 	// The opset-13 LayerNorm decomposition's pieces, until layerNormParts recognises them.
 	opMeanLast = "MeanLast" // mean over the last axis, kept as a size-1 axis
@@ -42,7 +45,7 @@ type seqAttr struct {
 }
 
 // transformerOps are the ONNX ops this file adds to SupportedOps.
-var transformerOps = []string{"Div", "Equal", "Erf", "LayerNormalization", "Mul", "Pow", "ReduceMean", "Slice", "Softmax", "Split", "Sqrt", "Sub", "Transpose", "Where"}
+var transformerOps = []string{"Div", "Equal", "Erf", "LayerNormalization", "Mul", "Pow", "ReduceMean", "Sigmoid", "Slice", "Softmax", "Split", "Sqrt", "Sub", "Tanh", "Transpose", "Where"}
 
 // transformer imports the ops above; it returns false to leave a node to the other handlers.
 func (c *nodeCtx) transformer() (bool, error) {
@@ -80,6 +83,15 @@ func (c *nodeCtx) transformer() (bool, error) {
 			return true, err
 		}
 		return true, c.emit(opErf, slices.Clone(c.in), s, Attr{})
+	case "Sigmoid", "Tanh":
+		if err := c.arity(1, 1); err != nil {
+			return true, err
+		}
+		s, err := c.needFloatRuntime(0, "X")
+		if err != nil {
+			return true, err
+		}
+		return true, c.emit(c.ref.op, slices.Clone(c.in), s, Attr{})
 	case "Div", "Mul":
 		return true, c.mulDiv()
 	case "ReduceMean", "Sub", "Pow", "Sqrt":
@@ -665,6 +677,12 @@ func (c *nodeCtx) mulDiv() error {
 		if !slices.Equal(sa, sb) {
 			return refuse(c.ref, "runtime operands of shapes %v and %v: only equal shapes multiply", sa, sb)
 		}
+		for k := 0; k < 2; k++ {
+			// x·Sigmoid(x) is SiLU (PyTorch exports F.silu so at opsets below 22)
+			if sg := c.producer(c.in[1-k]); sg != nil && sg.Op == opSigmoid && sg.In[0] == c.in[k] {
+				return c.emit(opSilu, []string{c.in[k]}, sa, Attr{})
+			}
+		}
 		return c.emit(opMulAct, slices.Clone(c.in), sa, Attr{})
 	}
 	s, err := c.needFloatRuntime(x, "X")
@@ -803,6 +821,18 @@ func evalSeq(n *Node, in []*Tensor, out *Tensor) error {
 		for i, v := range in[0].F {
 			out.F[i] = math.Erf(v)
 		}
+	case opSigmoid:
+		for i, v := range in[0].F {
+			out.F[i] = 1 / (1 + math.Exp(-v))
+		}
+	case opTanh:
+		for i, v := range in[0].F {
+			out.F[i] = math.Tanh(v)
+		}
+	case opSilu:
+		for i, v := range in[0].F {
+			out.F[i] = v / (1 + math.Exp(-v))
+		}
 	case opMulAct:
 		for i, v := range in[0].F {
 			out.F[i] = v * in[1].F[i]
@@ -887,7 +917,7 @@ func idsAsFloat(t *Tensor, path string) (*Tensor, error) {
 // The transformer ops' attribute schemas join attrSchemas (see there).
 func init() {
 	for op, s := range map[string]map[string]onnxpb.AttributeProto_AttributeType{
-		"Div": {}, "Mul": {}, "Equal": {}, "Erf": {}, "Where": {},
+		"Div": {}, "Mul": {}, "Equal": {}, "Erf": {}, "Where": {}, "Sigmoid": {}, "Tanh": {},
 		"Transpose":          {"perm": aInts},
 		"Split":              {"axis": aInt, "split": aInts, "num_outputs": aInt},
 		"Slice":              {},

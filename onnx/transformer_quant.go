@@ -6,6 +6,8 @@ import (
 	"math/big"
 	"math/bits"
 	"slices"
+
+	"github.com/streamprove/streamprove/kernels"
 )
 
 // seqInfo marks a QModel quantized from a token model: its graph input is the flat list of
@@ -323,17 +325,17 @@ func (s *seqQuant) node(n *Node) error {
 		out := s.add(&QOp{Op: op, Name: n.Name, In: []string{x}, Out: n.Out + ".q", Shape: sh, Extra: map[string]any{"shift": frac, "bits": seqProbBits}})
 		s.rep[n.Out] = irep{name: out, scale: math.Ldexp(1, -seqProbBits)}
 		return nil
-	case opGelu:
+	case opGelu, opSigmoid, opTanh, opSilu:
 		r := s.rep[n.In[0]]
 		frac, ok := geluFrac(r.scale)
 		if !ok || r.wide {
-			return refuse(ref, "quantization: GELU's input must come from a linear layer requantized to a fixed point")
+			return refuse(ref, "quantization: %s's input must come from a linear layer requantized to a fixed point", n.Op)
 		}
 		sh, _ := s.flatShape(n.Shape)
 		if !r.flat {
 			sh = batchShape(n.Shape)
 		}
-		out := s.add(&QOp{Op: "gelu", Name: n.Name, In: []string{r.name}, Out: n.Out + ".q", Shape: sh, Extra: map[string]any{"shift": frac, "bits": seqGeluBits}})
+		out := s.add(&QOp{Op: actKernels[n.Op], Name: n.Name, In: []string{r.name}, Out: n.Out + ".q", Shape: sh, Extra: map[string]any{"shift": frac, "bits": seqGeluBits}})
 		s.rep[n.Out] = irep{name: out, scale: r.scale, flat: r.flat}
 		return nil
 	}
@@ -354,6 +356,10 @@ func swapLast(sh Shape) Shape {
 	sh[k-1], sh[k-2] = sh[k-2], sh[k-1]
 	return sh
 }
+
+// actKernels maps the smooth activations to their lookup kernels (kernels.Activation), each on
+// a seqGeluBits-bit fixed point 2^-frac in and out.
+var actKernels = map[string]string{opGelu: "gelu", opSigmoid: "sigmoid", opTanh: "tanh", opSilu: "silu"}
 
 // geluFrac returns frac when scale is 2^-frac.
 func geluFrac(scale float64) (int, bool) {
@@ -487,11 +493,11 @@ func (s *seqQuant) linear(n *Node) error {
 	case s.isOut(out.Out):
 		bits, name = s.opt.OutputBits, out.Out
 		sOut = s.maxAbs(out.Out) / float64(int64(1)<<(bits-1)-1)
-	case u != nil && u.Op == opGelu:
+	case u != nil && actKernels[u.Op] != "":
 		bits = seqGeluBits
 		frac := min(seqGeluBits-2, int(math.Floor(math.Log2(float64(int64(1)<<(bits-1)-1)/s.maxAbs(out.Out)))))
 		if frac < 0 {
-			return refuse(ref, "quantization: GELU input range %g is beyond the %d-bit table", s.maxAbs(out.Out), bits)
+			return refuse(ref, "quantization: %s input range %g is beyond the %d-bit table", u.Op, s.maxAbs(out.Out), bits)
 		}
 		sOut = math.Ldexp(1, -frac)
 	}
@@ -666,18 +672,18 @@ func runSeqOp(op *QOp, vals map[string]*IntTensor, in, out *IntTensor) error {
 				y[j] = (int64(1) << qb) * e[j] / S
 			}
 		}
-	case "gelu":
+	case "gelu", "sigmoid", "tanh", "silu":
 		frac, b := ai("shift"), ai("bits")
 		H := int64(1) << (b - 1)
-		sc := math.Ldexp(1, frac)
 		for i, v := range in.V {
 			if v < -H || v >= H {
 				return fail("element %d: input %d is outside the %d-bit table", i, v, b)
 			}
-			if v != 0 {
-				f := float64(v) / sc
-				out.V[i] = int64(math.Round(0.5 * f * (1 + math.Erf(f/math.Sqrt2)) * sc))
+			y, err := kernels.ActivationValue(op.Op, v, frac)
+			if err != nil {
+				return fail("%v", err)
 			}
+			out.V[i] = y
 		}
 	case "layernorm":
 		shift, b := ai("shift"), ai("bits")

@@ -34,7 +34,7 @@ func TestTransformerRefusals(t *testing.T) {
 		}
 	}
 	softmaxAxis := graph{nodes: []*onnxpb.NodeProto{pnode("Softmax", "sm", []string{"x"}, []string{"y"}, attrI("axis", 1))}, ins: x(), outs: y(), opset: 17}
-	tanh := graph{nodes: []*onnxpb.NodeProto{pnode("Tanh", "act", []string{"x"}, []string{"y"})}, ins: x(), outs: y(), opset: 17}
+	elu := graph{nodes: []*onnxpb.NodeProto{pnode("Elu", "act", []string{"x"}, []string{"y"})}, ins: x(), outs: y(), opset: 17}
 	mm := graph{
 		nodes: []*onnxpb.NodeProto{pnode("Transpose", "t", []string{"x"}, []string{"xt"}, attrIs("perm", 1, 0, 2, 3)), pnode("MatMul", "qk", []string{"x", "xt"}, []string{"y"})},
 		ins:   x(), outs: y(), opset: 17,
@@ -49,7 +49,7 @@ func TestTransformerRefusals(t *testing.T) {
 	}{
 		{"non-causal mask", where(false), []string{`node "mask" (Where)`, "not the causal mask"}},
 		{"softmax axis", softmaxAxis, []string{`node "sm" (Softmax)`, "only the last axis"}},
-		{"unknown op", tanh, []string{`node "act" (Tanh)`, `op "Tanh" is not supported`, "LayerNormalization"}},
+		{"unknown op", elu, []string{`node "act" (Elu)`, `op "Elu" is not supported`, "LayerNormalization", "Tanh"}},
 		{"matmul leading dims", mm, []string{`node "qk" (MatMul)`, "equal leading dimensions"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -9,7 +9,8 @@ and PyTorch's float logits on the test ids as .npy files. CI does not run this; 
 committed results.
 
 Needs Debian's python3-torch python3-onnx (run with /usr/bin/python3 from this directory):
-    /usr/bin/python3 make_gpt.py            (both models; --tiny13 for the opset-13 one only)
+    /usr/bin/python3 make_gpt.py            (all models; --tiny13 for the opset-13 one only,
+                                             --tinyact for the SiLU/Tanh/Sigmoid one only)
 """
 import math
 
@@ -31,7 +32,7 @@ torch.set_num_threads(1)
 
 
 class Block(nn.Module):
-    def __init__(self, d=D, heads=HEADS, ffn=FFN, ctx=CTX):
+    def __init__(self, d=D, heads=HEADS, ffn=FFN, ctx=CTX, act=None):
         super().__init__()
         self.d, self.heads = d, heads
         self.ln1 = nn.LayerNorm(d)
@@ -39,7 +40,7 @@ class Block(nn.Module):
         self.proj = nn.Linear(d, d)
         self.ln2 = nn.LayerNorm(d)
         self.fc = nn.Linear(d, ffn)
-        self.gelu = nn.GELU()
+        self.gelu = act if act is not None else nn.GELU()
         self.out = nn.Linear(ffn, d)
         self.register_buffer("mask", torch.tril(torch.ones(ctx, ctx)).view(1, 1, ctx, ctx))
 
@@ -64,11 +65,12 @@ class Block(nn.Module):
 
 
 class GPT(nn.Module):
-    def __init__(self, vocab, d=D, heads=HEADS, ffn=FFN, ctx=CTX, layers=LAYERS):
+    def __init__(self, vocab, d=D, heads=HEADS, ffn=FFN, ctx=CTX, layers=LAYERS, acts=None):
         super().__init__()
         self.tok = nn.Embedding(vocab, d)
         self.pos = nn.Parameter(torch.zeros(1, ctx, d))
-        self.blocks = nn.Sequential(*[Block(d, heads, ffn, ctx) for _ in range(layers)])
+        acts = acts or [None] * layers
+        self.blocks = nn.Sequential(*[Block(d, heads, ffn, ctx, acts[i]) for i in range(layers)])
         self.ln_f = nn.LayerNorm(d)
         self.head = nn.Linear(d, vocab, bias=False)
         nn.init.normal_(self.pos, std=0.02)
@@ -147,10 +149,34 @@ def tiny_opset13():
     print(f"gpt13_tiny: ops {sorted({n.op_type for n in m.graph.node})}")
 
 
+def tiny_acts():
+    """An untrained 3-block GPT (d 16, 2 heads, context 8, vocab 10) at opset 17 whose FFNs use
+    SiLU (exported as x·Sigmoid(x)), Tanh and Sigmoid: the importer's other activations against
+    PyTorch's logits."""
+    torch.manual_seed(SEED + 17)
+    model = GPT(10, d=16, heads=2, ffn=32, ctx=8, layers=3, acts=[nn.SiLU(), nn.Tanh(), nn.Sigmoid()]).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.1 * torch.randn_like(p))
+    ids = torch.from_numpy(np.random.RandomState(SEED + 1).randint(0, 10, (8, 8)).astype(np.int64))
+    with torch.no_grad():
+        logits = model(ids).numpy().astype(np.float32)
+    torch.onnx.export(model, ids[:2], "gpt_act_tiny.onnx", input_names=["ids"], output_names=["logits"],
+                      dynamic_axes={"ids": {0: "batch"}, "logits": {0: "batch"}}, opset_version=17)
+    m = onnx.load("gpt_act_tiny.onnx")
+    onnx.checker.check_model(m)
+    np.save("gpt_act_tiny_ids.npy", ids.numpy())
+    np.save("gpt_act_tiny_logits.npy", logits)
+    print(f"gpt_act_tiny: ops {sorted({n.op_type for n in m.graph.node})}")
+
+
 if __name__ == "__main__":
     import sys
     if sys.argv[1:] == ["--tiny13"]:
         tiny_opset13()
+    elif sys.argv[1:] == ["--tinyact"]:
+        tiny_acts()
     else:
         main()
         tiny_opset13()
+        tiny_acts()

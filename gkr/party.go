@@ -64,6 +64,26 @@ func (p *Party) Message(label string, n int, compute func() ([]field.Element, er
 	return es, nil
 }
 
+// Value is a one-element message under label: the prover sends the MLE of tensor at point (one
+// streamed pass over it), the verifier reads it. The caller turns it into a claim on tensor.
+func (p *Party) Value(label, tensor string, point []field.Element) (field.Element, error) {
+	m, err := p.Message(label, 1, func() ([]field.Element, error) {
+		src, err := p.pc.Source(tensor)
+		if err != nil {
+			return nil, err
+		}
+		v, err := field.EvalStream(src, point, 14)
+		if err != nil {
+			return nil, fmt.Errorf("%q: %w", tensor, err)
+		}
+		return []field.Element{v}, nil
+	})
+	if err != nil {
+		return field.Element{}, err
+	}
+	return m[0], nil
+}
+
 // Sumcheck proves c (the prover takes its sources from sources, called once) or reads and
 // verifies its proof, and returns the bound point and the sources' final values (which the
 // verifier must still resolve, as claims or by evaluating virtual sources itself).

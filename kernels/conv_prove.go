@@ -42,21 +42,10 @@ func (k *Conv2D) protocol(p *gkr.Party, out []gkr.Claim) ([]gkr.Claim, error) {
 	zeta, eta, omega, beta := cg.split(out[0].Point)
 	var bv field.Element
 	if k.bias != "" {
-		m, err := p.Message("conv2d/bias", 1, func() ([]field.Element, error) {
-			src, err := p.Prover().Source(k.bias)
-			if err != nil {
-				return nil, err
-			}
-			v, err := field.EvalStream(src, omega, 14)
-			if err != nil {
-				return nil, fmt.Errorf("node %s: bias %q: %w", k.name, k.bias, err)
-			}
-			return []field.Element{v}, nil
-		})
-		if err != nil {
-			return nil, err
+		var err error
+		if bv, err = p.Value("conv2d/bias", k.bias, omega); err != nil {
+			return nil, fmt.Errorf("node %s: bias: %w", k.name, err)
 		}
-		bv = m[0]
 	}
 	sc1 := cg.phase1(cg.target(out[0].Value, zeta, eta, beta, bv), omega)
 	pt1, fin1, err := p.Sumcheck(sc1, func() ([]field.Source, error) {

@@ -285,21 +285,9 @@ func (g *Gather) protocol(p *gkr.Party, out []gkr.Claim, publicIDs func() (field
 	sum := c.Value
 	var idsAt, lambda, mu field.Element
 	if g.Private() {
-		m, err := p.Message("gather/ids-at-rt", 1, func() ([]field.Element, error) {
-			src, err := p.Prover().Source(g.ids)
-			if err != nil {
-				return nil, err
-			}
-			v, err := field.EvalStream(src, rT, 14)
-			if err != nil {
-				return nil, fmt.Errorf("node %s: ids %q: %w", g.name, g.ids, err)
-			}
-			return []field.Element{v}, nil
-		})
-		if err != nil {
-			return nil, err
+		if idsAt, err = p.Value("gather/ids-at-rt", g.ids, rT); err != nil {
+			return nil, fmt.Errorf("node %s: ids: %w", g.name, err)
 		}
-		idsAt = m[0]
 		tr := p.Transcript()
 		lambda, mu = tr.Challenge("gather/row-sum"), tr.Challenge("gather/row-index")
 		// sum = v + λ·mask̃(r_t) + μ·ι

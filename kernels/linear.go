@@ -122,21 +122,10 @@ func (l *Linear) protocol(p *gkr.Party, out []gkr.Claim) ([]gkr.Claim, error) {
 	rO, rB := c.Point[:logO], c.Point[logO:]
 	var bv field.Element
 	if l.bias != "" {
-		m, err := p.Message("linear/bias", 1, func() ([]field.Element, error) {
-			src, err := p.Prover().Source(l.bias)
-			if err != nil {
-				return nil, err
-			}
-			v, err := field.EvalStream(src, rO, 14)
-			if err != nil {
-				return nil, fmt.Errorf("bias %q: %w", l.bias, err)
-			}
-			return []field.Element{v}, nil
-		})
-		if err != nil {
-			return nil, err
+		var err error
+		if bv, err = p.Value("linear/bias", l.bias, rO); err != nil {
+			return nil, fmt.Errorf("bias: %w", err)
 		}
-		bv = m[0]
 	}
 	var xr, wr *spill.Table
 	defer func() {

@@ -415,3 +415,26 @@ func TestPrivateInput(t *testing.T) {
 		t.Fatalf("tampered private-input commitment: %v", err)
 	}
 }
+
+// proveModel imports the graph file g (written by writeModel into dir), commits it, proves it
+// under 256 MiB and verifies the proof, failing the test on any error; it returns the store, the
+// proof's path and the verifier's report.
+func proveModel(t *testing.T, dir, g string) (store, proof string, rep *VerifyReport) {
+	t.Helper()
+	store = filepath.Join(dir, "store")
+	if _, err := Import(store, g, tensorstore.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Commit(store, Config{}); err != nil {
+		t.Fatal(err)
+	}
+	proof = filepath.Join(dir, "proof.bin")
+	if _, err := Prove(store, proof, Config{MemBudget: 256 << 20}); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Verify(store, proof, "")
+	if err != nil || !rep.Verified {
+		t.Fatalf("honest proof: %v", err)
+	}
+	return store, proof, rep
+}

@@ -93,20 +93,7 @@ func TestGatherOp(t *testing.T) {
 	if err := tensorstore.WriteSafetensors(filepath.Join(dir, "ids.safetensors"), ids, nil); err != nil {
 		t.Fatal(err)
 	}
-	store := filepath.Join(dir, "store")
-	if _, err := Import(store, g, tensorstore.WriteOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := Commit(store, Config{}); err != nil {
-		t.Fatal(err)
-	}
-	proof := filepath.Join(dir, "proof.bin")
-	if _, err := Prove(store, proof, Config{MemBudget: 256 << 20}); err != nil {
-		t.Fatal(err)
-	}
-	if rep, err := Verify(store, proof, ""); err != nil || !rep.Verified {
-		t.Fatalf("honest proof: %v", err)
-	}
+	store, proof, _ := proveModel(t, dir, g)
 	// The same proof against other public ids is rejected.
 	other := filepath.Join(t.TempDir(), "ids.safetensors")
 	ids[0].Values[2] = 4
@@ -206,20 +193,7 @@ const swigluGraph = `{
 func TestActivationOps(t *testing.T) {
 	dir := t.TempDir()
 	g := writeModel(t, dir, swigluGraph, 5, map[string][]int{"x": {3, 10}, "w1": {6, 10}, "w3": {6, 10}, "w2": {4, 6}})
-	store := filepath.Join(dir, "store")
-	if _, err := Import(store, g, tensorstore.WriteOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := Commit(store, Config{}); err != nil {
-		t.Fatal(err)
-	}
-	proof := filepath.Join(dir, "proof.bin")
-	if _, err := Prove(store, proof, Config{MemBudget: 256 << 20}); err != nil {
-		t.Fatal(err)
-	}
-	if rep, err := Verify(store, proof, ""); err != nil || !rep.Verified {
-		t.Fatalf("honest proof: %v", err)
-	}
+	proveModel(t, dir, g)
 	for _, c := range []struct{ old, edit, want string }{
 		{`"out": "a", "shift": 6, "bits": 12`, `"out": "a", "bits": 12`, `field "shift" is missing`},
 		{`"out": "a", "shift": 6, "bits": 12`, `"out": "a", "shift": 6, "bits": 17`, `field "bits" is 17`},
@@ -258,21 +232,7 @@ const sigmoidGraph = `{
 func TestSigmoidOutputOp(t *testing.T) {
 	dir := t.TempDir()
 	g := writeModel(t, dir, sigmoidGraph, 7, map[string][]int{"x": {3, 10}, "w1": {5, 10}})
-	store := filepath.Join(dir, "store")
-	if _, err := Import(store, g, tensorstore.WriteOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := Commit(store, Config{}); err != nil {
-		t.Fatal(err)
-	}
-	proof := filepath.Join(dir, "proof.bin")
-	if _, err := Prove(store, proof, Config{MemBudget: 256 << 20}); err != nil {
-		t.Fatal(err)
-	}
-	rep, err := Verify(store, proof, "")
-	if err != nil || !rep.Verified {
-		t.Fatalf("honest proof: %v", err)
-	}
+	_, _, rep := proveModel(t, dir, g)
 	y := rep.Outputs["y"]
 	if y == nil {
 		t.Fatalf("outputs %+v: no y", rep.Outputs)
@@ -312,20 +272,7 @@ const headGraph = `{
 func TestSoftmaxOps(t *testing.T) {
 	dir := t.TempDir()
 	g := writeModel(t, dir, headGraph, 6, map[string][]int{"x": {2, 6, 4}, "k": {2, 6, 4}, "v": {2, 6, 3}})
-	store := filepath.Join(dir, "store")
-	if _, err := Import(store, g, tensorstore.WriteOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := Commit(store, Config{}); err != nil {
-		t.Fatal(err)
-	}
-	proof := filepath.Join(dir, "proof.bin")
-	if _, err := Prove(store, proof, Config{MemBudget: 256 << 20}); err != nil {
-		t.Fatal(err)
-	}
-	if rep, err := Verify(store, proof, ""); err != nil || !rep.Verified {
-		t.Fatalf("honest proof: %v", err)
-	}
+	proveModel(t, dir, g)
 	bad := strings.Replace(headGraph, `"in": ["sq"], "out": "p"`, `"in": ["x"], "out": "p"`, 1)
 	if _, err := ParseGraph([]byte(bad)); !errors.Is(err, ErrGraph) || !strings.Contains(err.Error(), "square") {
 		t.Errorf("non-square causal softmax: %v", err)
@@ -351,20 +298,7 @@ const normGraph = `{
 func TestRMSNormOp(t *testing.T) {
 	dir := t.TempDir()
 	g := writeModel(t, dir, normGraph, 7, map[string][]int{"x": {3, 10}, "g": {10}, "w": {4, 10}})
-	store := filepath.Join(dir, "store")
-	if _, err := Import(store, g, tensorstore.WriteOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := Commit(store, Config{}); err != nil {
-		t.Fatal(err)
-	}
-	proof := filepath.Join(dir, "proof.bin")
-	if _, err := Prove(store, proof, Config{MemBudget: 256 << 20}); err != nil {
-		t.Fatal(err)
-	}
-	if rep, err := Verify(store, proof, ""); err != nil || !rep.Verified {
-		t.Fatalf("honest proof: %v", err)
-	}
+	proveModel(t, dir, g)
 	bad := strings.Replace(normGraph, `"shape": [10],`, `"shape": [9],`, 1)
 	if _, err := ParseGraph([]byte(bad)); !errors.Is(err, ErrGraph) || !strings.Contains(err.Error(), "the last axis of x") {
 		t.Errorf("γ of the wrong length: %v", err)
@@ -391,20 +325,7 @@ const lnormGraph = `{
 func TestLayerNormOp(t *testing.T) {
 	dir := t.TempDir()
 	g := writeModel(t, dir, lnormGraph, 7, map[string][]int{"x": {3, 10}, "g": {10}, "b": {10}, "w": {4, 10}})
-	store := filepath.Join(dir, "store")
-	if _, err := Import(store, g, tensorstore.WriteOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := Commit(store, Config{}); err != nil {
-		t.Fatal(err)
-	}
-	proof := filepath.Join(dir, "proof.bin")
-	if _, err := Prove(store, proof, Config{MemBudget: 256 << 20}); err != nil {
-		t.Fatal(err)
-	}
-	if rep, err := Verify(store, proof, ""); err != nil || !rep.Verified {
-		t.Fatalf("honest proof: %v", err)
-	}
+	proveModel(t, dir, g)
 	for bad, want := range map[string]string{
 		strings.Replace(lnormGraph, `"shape": [10],    "dtype": "int8", "source": "model.safetensors"},
     "w"`, `"shape": [9],    "dtype": "int8", "source": "model.safetensors"},

@@ -310,3 +310,55 @@ func TestGPTActivations(t *testing.T) {
 	checkProven(t, vr.Outputs["logits"], iw, q.Output.Scale)
 	t.Logf("gpt_act_tiny: %d nodes, max |Go − PyTorch| = %.3g; quantized: argmax agreement %.2f%% on its own %d sequences; proof of 2 sequences verifies", len(m.Nodes), worst, 100*a.ArgmaxAgree, a.Samples)
 }
+
+// loadLlama loads the tiny LLaMA-shaped model of make_gpt.py --tinyllama, its ids and
+// PyTorch's logits on them.
+func loadLlama(t *testing.T) (*Model, *Tensor, *Tensor) {
+	t.Helper()
+	m, err := Load(filepath.Join(digitsDir, "gpt_llama_tiny.onnx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, err := ReadIDs(filepath.Join(digitsDir, "gpt_llama_tiny_ids.npy"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := ReadNPY(filepath.Join(digitsDir, "gpt_llama_tiny_logits.npy"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, ids, want
+}
+
+// TestGPTLlama: an (untrained, tiny) LLaMA-shaped model at opset 17 — RMSNorm written as
+// x·rsqrt(mean(x²) + ε)·γ, rotary embeddings the HF way, a SwiGLU FFN — imports with every
+// RMSNorm, RoPE and SwiGLU product recognised (no piece left), reproduces PyTorch's logits,
+// quantizes and proves: the proof verifies and its logits equal the Go integer model's bit for
+// bit.
+func TestGPTLlama(t *testing.T) {
+	m, ids, want := loadLlama(t)
+	count := map[string]int{}
+	for _, n := range m.Nodes {
+		count[n.Op]++
+		switch n.Op {
+		case opMeanLast, opSquare, opSqrt, opInvRms, opNeg, opConcatAct, opMulConst, opSlice:
+			t.Fatalf("node %q (%s): a piece of an RMSNorm or a RoPE was not recognised (ops %v)", n.Name, n.Op, ops(m))
+		}
+	}
+	// 2 blocks: 2 RMSNorms each and the final one; RoPE on q and k; one SwiGLU product each.
+	if count[opRMSNorm] != 5 || count[opRope] != 4 || count[opMulAct] != 2 || count[opSilu] != 2 {
+		t.Fatalf("%d RMSNorm, %d Rope, %d MulAct, %d Silu; want 5, 4, 2, 2 (ops %v)", count[opRMSNorm], count[opRope], count[opMulAct], count[opSilu], ops(m))
+	}
+	out, err := m.Run(map[string]*Tensor{m.Inputs[0].Name: ids})
+	if err != nil {
+		t.Fatal(err)
+	}
+	worst := 0.0
+	for i, v := range out["logits"].F {
+		worst = max(worst, math.Abs(v-want.F[i]))
+	}
+	if worst > 1e-4 {
+		t.Fatalf("max |Go − PyTorch| = %g", worst)
+	}
+	t.Logf("gpt_llama_tiny: %d nodes %v, max |Go − PyTorch| = %.3g", len(m.Nodes), ops(m), worst)
+}

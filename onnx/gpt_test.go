@@ -6,9 +6,13 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/proto"
+
+	"github.com/streamprove/streamprove/onnx/internal/onnxpb"
 	"github.com/streamprove/streamprove/scheduler"
 	"github.com/streamprove/streamprove/spill"
 	"github.com/streamprove/streamprove/tensorstore"
@@ -421,4 +425,71 @@ func TestGPTLlama(t *testing.T) {
 	}
 	t.Logf("gpt_llama_tiny: %d nodes, max |Go − PyTorch| = %.3g; quantized (%d ops): argmax agreement %.2f%% on its own %d sequences; proof of 2 sequences (%d bytes, prove %.2fs at 64 MiB, verify %.2fs) verifies, proven logits = integer model's",
 		len(m.Nodes), worst, len(q.Ops), 100*a.ArgmaxAgree, a.Samples, fi.Size(), proveTime.Seconds(), vr.WallSeconds)
+}
+
+// TestGPTLlamaRefusals: variants of gpt_llama_tiny the importer does not map fail with the node,
+// its op and the reason, never as a wrong model: an RMSNorm whose mean is over a non-last axis
+// (refused at import), and rotate_half written cat(x1, −x2) (not a RoPE: the float model runs
+// it, the quantizer refuses its pieces).
+func TestGPTLlamaRefusals(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join(digitsDir, "gpt_llama_tiny.onnx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, err := ReadIDs(filepath.Join(digitsDir, "gpt_llama_tiny_ids.npy"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	variant := func(edit func(n *onnxpb.NodeProto)) []byte {
+		mp := &onnxpb.ModelProto{}
+		if err := proto.Unmarshal(raw, mp); err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range mp.Graph.Node {
+			edit(n)
+		}
+		b, err := proto.Marshal(mp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	// The first RMSNorm's mean over axis 1 (the tokens) instead of the last.
+	axis := variant(func(n *onnxpb.NodeProto) {
+		if n.GetName() == "/blocks/blocks.0/attn_norm/ReduceMean" {
+			n.Attribute = []*onnxpb.AttributeProto{attrIs("axes", 1), attrI("keepdims", 1)}
+		}
+	})
+	m, err := Decode(axis)
+	if m != nil || !errors.Is(err, ErrUnsupported) {
+		t.Fatalf("mean over axis 1: got model %v, err %v; want ErrUnsupported", m != nil, err)
+	}
+	for _, w := range []string{`node "/blocks/blocks.0/attn_norm/ReduceMean" (ReduceMean)`, "only a mean over the last axis"} {
+		if !strings.Contains(err.Error(), w) {
+			t.Fatalf("error %q does not say %q", err, w)
+		}
+	}
+	// q's rotate_half as cat(q[..., :d/2], −q[..., d/2:]): the Concat's inputs swapped.
+	swapped := variant(func(n *onnxpb.NodeProto) {
+		if n.GetName() == "/blocks/blocks.0/Concat_3" {
+			n.Input[0], n.Input[1] = n.Input[1], n.Input[0]
+		}
+	})
+	m, err = Decode(swapped)
+	if err != nil {
+		t.Fatalf("the swapped rotate_half imports as its pieces: %v", err)
+	}
+	if _, err := m.Run(map[string]*Tensor{m.Inputs[0].Name: ids}); err != nil {
+		t.Fatalf("float reference of the swapped rotate_half: %v", err)
+	}
+	q, err := Quantize(m, ids, QuantOptions{})
+	if q != nil || !errors.Is(err, ErrUnsupported) {
+		t.Fatalf("swapped rotate_half: got model %v, err %v; want ErrUnsupported", q != nil, err)
+	}
+	for _, w := range []string{`node "/blocks/blocks.0/`, "(MulConst)", "RoPE"} {
+		if !strings.Contains(err.Error(), w) {
+			t.Fatalf("error %q does not say %q", err, w)
+		}
+	}
+	t.Logf("refused: %v", err)
 }

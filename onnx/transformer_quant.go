@@ -243,7 +243,8 @@ func (s *seqQuant) node(n *Node) error {
 	case opMulAct:
 		return s.swiglu(n)
 	case opInvRms, opNeg, opConcatAct, opMulConst:
-		return refuse(ref, "quantization: %s alone is not supported (only as a piece of an RMSNorm x·rsqrt(mean(x²) + ε)·γ over the last axis or of a RoPE q·cos + rotate_half(q)·sin with constant cos and sin, recognised whole)", n.Op)
+		what := map[string]string{opInvRms: "1/√(mean(x²) + ε) not multiplied by x", opNeg: "a Neg", opConcatAct: "a Concat of activations", opMulConst: "a Mul by a constant tensor"}[n.Op]
+		return refuse(ref, "quantization: %s is not supported alone (only as a piece of an RMSNorm x·rsqrt(mean(x²) + ε)·γ over the last axis or of a RoPE q·cos + rotate_half(q)·sin, rotate_half(q) = cat(−q[..., d/2:], q[..., :d/2]), with constant cos and sin, recognised whole)", what)
 	case opScale:
 		r := s.rep[n.In[0]]
 		r.scale *= n.Attr.Seq.Factor

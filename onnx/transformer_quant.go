@@ -537,7 +537,9 @@ func (s *seqQuant) emitLinear(ref nodeRef, name string, r irep, w func(k, o int)
 // seqNormInBits (the kernel's ρ = ⌊2^(15+k)/(D·σ)⌋ keeps 15 − log2(σ) significant bits, so a
 // wider input loses more in ρ than it gains in resolution), γ in int8 per tensor, β at the
 // output's scale. An RMSNorm maps to the rmsnorm op the same way (ρ = ⌊2^15/rms⌋, the same
-// 15 − log2(rms) bits, so the same input width; no β): y = ⌊x·ρ·γ/2^shift⌋ ≈ x/rms·γ·2^(15−shift).
+// 15 − log2(rms) bits; no β): y = ⌊x·ρ·γ/2^shift⌋ ≈ x/rms·γ·2^(15−shift). Its input width was
+// measured on gpt_llama_tiny: logits' max error 3.4, 3.1, 1.9, 2.7, 5.1·10⁻² at 8, 9, 10, 11,
+// 12 bits, so 10 bits as for LayerNorm.
 func (s *seqQuant) layerNorm(n *Node) error {
 	center := n.Op == opLayerNorm
 	ref := nodeRef{n.Name, n.Op}

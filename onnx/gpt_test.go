@@ -6,9 +6,13 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/proto"
+
+	"github.com/streamprove/streamprove/onnx/internal/onnxpb"
 	"github.com/streamprove/streamprove/scheduler"
 	"github.com/streamprove/streamprove/spill"
 	"github.com/streamprove/streamprove/tensorstore"
@@ -309,4 +313,183 @@ func TestGPTActivations(t *testing.T) {
 	}
 	checkProven(t, vr.Outputs["logits"], iw, q.Output.Scale)
 	t.Logf("gpt_act_tiny: %d nodes, max |Go − PyTorch| = %.3g; quantized: argmax agreement %.2f%% on its own %d sequences; proof of 2 sequences verifies", len(m.Nodes), worst, 100*a.ArgmaxAgree, a.Samples)
+}
+
+// loadLlama loads the tiny LLaMA-shaped model of make_gpt.py --tinyllama, its ids and
+// PyTorch's logits on them.
+func loadLlama(t *testing.T) (*Model, *Tensor, *Tensor) {
+	t.Helper()
+	m, err := Load(filepath.Join(digitsDir, "gpt_llama_tiny.onnx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, err := ReadIDs(filepath.Join(digitsDir, "gpt_llama_tiny_ids.npy"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := ReadNPY(filepath.Join(digitsDir, "gpt_llama_tiny_logits.npy"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, ids, want
+}
+
+// TestGPTLlama: an (untrained, tiny) LLaMA-shaped model at opset 17 — RMSNorm written as
+// x·rsqrt(mean(x²) + ε)·γ, rotary embeddings the HF way, a SwiGLU FFN — imports with every
+// RMSNorm, RoPE and SwiGLU product recognised (no piece left), reproduces PyTorch's logits,
+// quantizes and proves: the proof verifies and its logits equal the Go integer model's bit for
+// bit.
+func TestGPTLlama(t *testing.T) {
+	m, ids, want := loadLlama(t)
+	count := map[string]int{}
+	for _, n := range m.Nodes {
+		count[n.Op]++
+		switch n.Op {
+		case opMeanLast, opSquare, opSqrt, opInvRms, opNeg, opConcatAct, opMulConst, opSlice:
+			t.Fatalf("node %q (%s): a piece of an RMSNorm or a RoPE was not recognised (ops %v)", n.Name, n.Op, ops(m))
+		}
+	}
+	// 2 blocks: 2 RMSNorms each and the final one; RoPE on q and k; one SwiGLU product each.
+	if count[opRMSNorm] != 5 || count[opRope] != 4 || count[opMulAct] != 2 || count[opSilu] != 2 {
+		t.Fatalf("%d RMSNorm, %d Rope, %d MulAct, %d Silu; want 5, 4, 2, 2 (ops %v)", count[opRMSNorm], count[opRope], count[opMulAct], count[opSilu], ops(m))
+	}
+	out, err := m.Run(map[string]*Tensor{m.Inputs[0].Name: ids})
+	if err != nil {
+		t.Fatal(err)
+	}
+	worst := 0.0
+	for i, v := range out["logits"].F {
+		worst = max(worst, math.Abs(v-want.F[i]))
+	}
+	if worst > 1e-4 {
+		t.Fatalf("max |Go − PyTorch| = %g", worst)
+	}
+	q, err := Quantize(m, ids, QuantOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _, _, err := q.Compare(ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if testing.Verbose() {
+		errs, err := q.OpErrors(ids)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range errs {
+			t.Logf("%-55s max|float| %8.3f  rel err %.4f", e.Value, e.MaxAbs, e.RelErr)
+		}
+	}
+	if a.ArgmaxAgree < 0.9 {
+		t.Errorf("quantized argmax agreement %.2f%% < 90%%", 100*a.ArgmaxAgree)
+	}
+	kinds := map[string]int{}
+	for _, op := range q.Ops {
+		kinds[op.Op]++
+	}
+	if kinds["rmsnorm"] != 5 || kinds["mul"] != 2+4*2 || kinds["silu"] != 2 {
+		t.Fatalf("quantized ops %v: want 5 rmsnorm, 10 mul (2 SwiGLU, 2 per RoPE), 2 silu", kinds)
+	}
+	xs := &Tensor{DType: Float32, Shape: []int{2, ids.Shape[1]}, F: ids.F[:2*ids.Shape[1]]}
+	dir := t.TempDir()
+	g, err := q.Emit(filepath.Join(dir, "graph.json"), xs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := filepath.Join(dir, "store")
+	if _, err := scheduler.Import(st, g, tensorstore.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := scheduler.Commit(st, scheduler.Config{}); err != nil {
+		t.Fatal(err)
+	}
+	proof := filepath.Join(dir, "proof")
+	start := time.Now()
+	if _, err := scheduler.Prove(st, proof, scheduler.Config{MemBudget: 64 << 20}); err != nil {
+		t.Fatal(err)
+	}
+	proveTime := time.Since(start)
+	vr, err := scheduler.Verify(st, proof, "")
+	if err != nil || !vr.Verified {
+		t.Fatalf("verify: %v", err)
+	}
+	iw, err := q.Run(q.QuantizeInput(xs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkProven(t, vr.Outputs["logits"], iw, q.Output.Scale)
+	fi, err := os.Stat(proof)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("gpt_llama_tiny: %d nodes, max |Go − PyTorch| = %.3g; quantized (%d ops): argmax agreement %.2f%% on its own %d sequences; proof of 2 sequences (%d bytes, prove %.2fs at 64 MiB, verify %.2fs) verifies, proven logits = integer model's",
+		len(m.Nodes), worst, len(q.Ops), 100*a.ArgmaxAgree, a.Samples, fi.Size(), proveTime.Seconds(), vr.WallSeconds)
+}
+
+// TestGPTLlamaRefusals: variants of gpt_llama_tiny the importer does not map fail with the node,
+// its op and the reason, never as a wrong model: an RMSNorm whose mean is over a non-last axis
+// (refused at import), and rotate_half written cat(x1, −x2) (not a RoPE: the float model runs
+// it, the quantizer refuses its pieces).
+func TestGPTLlamaRefusals(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join(digitsDir, "gpt_llama_tiny.onnx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, err := ReadIDs(filepath.Join(digitsDir, "gpt_llama_tiny_ids.npy"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	variant := func(edit func(n *onnxpb.NodeProto)) []byte {
+		mp := &onnxpb.ModelProto{}
+		if err := proto.Unmarshal(raw, mp); err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range mp.Graph.Node {
+			edit(n)
+		}
+		b, err := proto.Marshal(mp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	// The first RMSNorm's mean over axis 1 (the tokens) instead of the last.
+	axis := variant(func(n *onnxpb.NodeProto) {
+		if n.GetName() == "/blocks/blocks.0/attn_norm/ReduceMean" {
+			n.Attribute = []*onnxpb.AttributeProto{attrIs("axes", 1), attrI("keepdims", 1)}
+		}
+	})
+	m, err := Decode(axis)
+	if m != nil || !errors.Is(err, ErrUnsupported) {
+		t.Fatalf("mean over axis 1: got model %v, err %v; want ErrUnsupported", m != nil, err)
+	}
+	for _, w := range []string{`node "/blocks/blocks.0/attn_norm/ReduceMean" (ReduceMean)`, "only a mean over the last axis"} {
+		if !strings.Contains(err.Error(), w) {
+			t.Fatalf("error %q does not say %q", err, w)
+		}
+	}
+	// q's rotate_half as cat(q[..., :d/2], −q[..., d/2:]): the Concat's inputs swapped.
+	swapped := variant(func(n *onnxpb.NodeProto) {
+		if n.GetName() == "/blocks/blocks.0/Concat_3" {
+			n.Input[0], n.Input[1] = n.Input[1], n.Input[0]
+		}
+	})
+	m, err = Decode(swapped)
+	if err != nil {
+		t.Fatalf("the swapped rotate_half imports as its pieces: %v", err)
+	}
+	if _, err := m.Run(map[string]*Tensor{m.Inputs[0].Name: ids}); err != nil {
+		t.Fatalf("float reference of the swapped rotate_half: %v", err)
+	}
+	q, err := Quantize(m, ids, QuantOptions{})
+	if q != nil || !errors.Is(err, ErrUnsupported) {
+		t.Fatalf("swapped rotate_half: got model %v, err %v; want ErrUnsupported", q != nil, err)
+	}
+	for _, w := range []string{`node "/blocks/blocks.0/`, "(MulConst)", "RoPE"} {
+		if !strings.Contains(err.Error(), w) {
+			t.Fatalf("error %q does not say %q", err, w)
+		}
+	}
+	t.Logf("refused: %v", err)
 }

@@ -27,8 +27,17 @@ const (
 	opErf        = "Erf"
 	opSigmoid    = "Sigmoid"
 	opTanh       = "Tanh"
-	opSilu       = "Silu"   // x·Sigmoid(x), recognised at the Mul
-	opMulAct     = "MulAct" // elementwise product of two activations of one shape
+	opSilu       = "Silu"    // x·Sigmoid(x), recognised at the Mul
+	opMulAct     = "MulAct"  // elementwise product of two activations of one shape
+	opRMSNorm    = "RMSNorm" // In [x, gamma], last axis, Seq.Eps: x/√(mean(x²) + ε)·γ
+	// Rope is q·cos + rotate_half(q)·sin with rotate_half(q) = cat(−q[..., d/2:], q[..., :d/2])
+	// along the last axis: In [q, cos, sin], cos and sin constants broadcast to q.
+	opRope = "Rope"
+	// The pieces of an RMSNorm and of a RoPE, until rmsParts and ropeParts recognise them.
+	opInvRms    = "InvRms"    // 1/√(mean(x²) + Seq.Eps) over the last axis, kept as a size-1 axis
+	opNeg       = "Neg"       // −x
+	opConcatAct = "ConcatAct" // concatenation of activations along Seq.Axis
+	opMulConst  = "MulConst"  // In [x, c]: x times a constant c that broadcasts to x
 	// The opset-13 LayerNorm decomposition's pieces, until layerNormParts recognises them.
 	opMeanLast = "MeanLast" // mean over the last axis, kept as a size-1 axis
 	opSubAct   = "SubAct"   // x − m, m broadcast along the last axis
@@ -45,7 +54,7 @@ type seqAttr struct {
 }
 
 // transformerOps are the ONNX ops this file adds to SupportedOps.
-var transformerOps = []string{"Div", "Equal", "Erf", "LayerNormalization", "Mul", "Pow", "ReduceMean", "Sigmoid", "Slice", "Softmax", "Split", "Sqrt", "Sub", "Tanh", "Transpose", "Where"}
+var transformerOps = []string{"Div", "Equal", "Erf", "LayerNormalization", "Mul", "Neg", "Pow", "Reciprocal", "ReduceMean", "Sigmoid", "Slice", "Softmax", "Split", "Sqrt", "Sub", "Tanh", "Transpose", "Where"}
 
 // transformer imports the ops above; it returns false to leave a node to the other handlers.
 func (c *nodeCtx) transformer() (bool, error) {
@@ -97,7 +106,145 @@ func (c *nodeCtx) transformer() (bool, error) {
 	case "ReduceMean", "Sub", "Pow", "Sqrt":
 		return true, c.lnPart()
 	case "Add":
+		if done, err := c.ropeAdd(); done || err != nil {
+			return true, err
+		}
 		return c.lnShift()
+	case "Neg":
+		if err := c.arity(1, 1); err != nil {
+			return true, err
+		}
+		s, err := c.needFloatRuntime(0, "X")
+		if err != nil {
+			return true, err
+		}
+		return true, c.emit(opNeg, slices.Clone(c.in), s, Attr{})
+	case "Reciprocal":
+		if err := c.arity(1, 1); err != nil {
+			return true, err
+		}
+		if _, err := c.needFloatRuntime(0, "X"); err != nil {
+			return true, err
+		}
+		return true, c.invRms(0)
+	case "Concat":
+		for i := range c.in {
+			if _, ok := c.runtime(i); ok {
+				return true, c.concatAct()
+			}
+		}
+	}
+	return false, nil
+}
+
+// rmsParts returns x and ε when s is √(mean(x²) + ε) over the last axis (the exporter's
+// x.pow(2).mean(-1, keepdim=True) + eps under a Sqrt).
+func (c *nodeCtx) rmsParts(s string) (string, float64, bool) {
+	sq := c.producer(s)
+	if sq == nil || sq.Op != opSqrt {
+		return "", 0, false
+	}
+	add := c.producer(sq.In[0])
+	if add == nil || add.Op != "Add" || len(add.In) != 2 {
+		return "", 0, false
+	}
+	eps, ok := c.im.consts[add.In[1]]
+	v := c.producer(add.In[0])
+	if !ok || eps.F == nil || eps.Len() != 1 || !(eps.F[0] >= 0) || v == nil || v.Op != opMeanLast {
+		return "", 0, false
+	}
+	p := c.producer(v.In[0])
+	if p == nil || p.Op != opSquare {
+		return "", 0, false
+	}
+	return p.In[0], eps.F[0], true
+}
+
+// invRms imports 1/s (Reciprocal, or Div by a constant 1) where s is an RMSNorm's root mean
+// square (rmsParts): the InvRms piece that the Mul by x makes an RMSNorm.
+func (c *nodeCtx) invRms(i int) error {
+	x, eps, ok := c.rmsParts(c.in[i])
+	if !ok {
+		return refuse(c.ref, "only the reciprocal of an RMSNorm's √(mean(x²) + ε) over the last axis is supported")
+	}
+	s, _ := c.runtime(i)
+	return c.emit(opInvRms, []string{x}, s, Attr{Seq: seqAttr{Eps: eps}})
+}
+
+// concatAct imports a Concat of activations (as rotate_half writes it); the RoPE Add recognises
+// it, alone it is not quantized.
+func (c *nodeCtx) concatAct() error {
+	if len(c.in) < 1 {
+		return malformed(c.ref, "no inputs")
+	}
+	s0, err := c.needFloatRuntime(0, "inputs")
+	if err != nil {
+		return err
+	}
+	ax, ok := index(c.a.int("axis", 0), len(s0))
+	if !ok || !c.a.has("axis") {
+		return malformed(c.ref, "axis %d of a rank-%d input", c.a.int("axis", 0), len(s0))
+	}
+	out := slices.Clone(s0)
+	for i := 1; i < len(c.in); i++ {
+		si, err := c.needFloatRuntime(i, "inputs")
+		if err != nil {
+			return err
+		}
+		if len(si) != len(s0) || si[ax].Sym != "" || s0[ax].Sym != "" {
+			return refuse(c.ref, "inputs of shapes %v and %v: only a Concat along a known axis of one rank is supported", s0, si)
+		}
+		for k := range si {
+			if k != ax && si[k] != s0[k] {
+				return refuse(c.ref, "inputs of shapes %v and %v differ beyond axis %d", s0, si, ax)
+			}
+		}
+		out[ax].N += si[ax].N
+	}
+	return c.emit(opConcatAct, slices.Clone(c.in), out, Attr{Seq: seqAttr{Axis: ax}})
+}
+
+// ropeParts returns q, cos and sin when a + b is q·cos + rotate_half(q)·sin, rotate_half(q) =
+// Concat(Neg(q[..., d/2:]), q[..., :d/2]) along the last axis, cos and sin constants.
+func (c *nodeCtx) ropeParts(a, b string) (q, cos, sin string, ok bool) {
+	ma, mb := c.producer(a), c.producer(b)
+	if ma == nil || mb == nil || ma.Op != opMulConst || mb.Op != opMulConst {
+		return "", "", "", false
+	}
+	q, cos = ma.In[0], ma.In[1]
+	cat := c.producer(mb.In[0])
+	if cat == nil || cat.Op != opConcatAct || len(cat.In) != 2 {
+		return "", "", "", false
+	}
+	r := len(cat.Shape)
+	d := cat.Shape[r-1].N
+	if cat.Attr.Seq.Axis != r-1 || d%2 != 0 || cat.Shape[r-1].Sym != "" {
+		return "", "", "", false
+	}
+	half := func(name string, lo int) bool {
+		sl := c.producer(name)
+		return sl != nil && sl.Op == opSlice && sl.In[0] == q && sl.Attr.Seq.Axis == r-1 && sl.Attr.Seq.Start == lo && sl.Attr.Seq.End == lo+d/2
+	}
+	neg := c.producer(cat.In[0])
+	if neg == nil || neg.Op != opNeg || !half(neg.In[0], d/2) || !half(cat.In[1], 0) {
+		return "", "", "", false
+	}
+	if qs := c.im.shapes[q]; !slices.Equal(qs, cat.Shape) {
+		return "", "", "", false
+	}
+	return q, cos, mb.In[1], true
+}
+
+// ropeAdd recognises the RoPE sum (ropeParts, either order) and emits a Rope node; the pieces
+// become dead nodes.
+func (c *nodeCtx) ropeAdd() (bool, error) {
+	if len(c.in) != 2 {
+		return false, nil
+	}
+	for k := 0; k < 2; k++ {
+		if q, cos, sin, ok := c.ropeParts(c.in[k], c.in[1-k]); ok {
+			return true, c.emit(opRope, []string{q, cos, sin}, c.im.shapes[q], Attr{})
+		}
 	}
 	return false, nil
 }
@@ -117,7 +264,7 @@ func (c *nodeCtx) lnPart() error {
 	case "ReduceMean":
 		ax := c.a.ints("axes")
 		if len(ax) != 1 || (ax[0] != -1 && ax[0] != int64(len(s)-1)) || c.a.int("keepdims", 1) != 1 || len(c.in) != 1 {
-			return refuse(c.ref, "axes %v: only a mean over the last axis with keepdims (a LayerNorm) is supported", ax)
+			return refuse(c.ref, "axes %v: only a mean over the last axis with keepdims (a LayerNorm or RMSNorm) is supported", ax)
 		}
 		out := slices.Clone(s)
 		out[len(out)-1] = Dim{N: 1}
@@ -133,7 +280,7 @@ func (c *nodeCtx) lnPart() error {
 		return c.emit(opSubAct, slices.Clone(c.in), s, Attr{})
 	case "Pow":
 		if e, ok := c.scalar(1); !ok || e != 2 {
-			return refuse(c.ref, "only the square (exponent a constant 2, as in a LayerNorm) is supported")
+			return refuse(c.ref, "only the square (exponent a constant 2, as in a LayerNorm or RMSNorm) is supported")
 		}
 		return c.emit(opSquare, c.in[:1], s, Attr{})
 	}
@@ -180,11 +327,26 @@ func (c *nodeCtx) lnConst(what string, D int, v float64) string {
 }
 
 // lnFold folds a constant vector [D] into the LayerNorm that computes x (γ for Mul when the
-// LayerNorm's β is still zero, β for Add), emitting a new LayerNorm; false when x is not one.
+// LayerNorm's β is still zero, β for Add), emitting a new LayerNorm, or into an RMSNorm's γ
+// (Mul only); false when x is not one.
 func (c *nodeCtx) lnFold(x string, k int, mul bool) (bool, error) {
 	ln := c.producer(x)
 	t, ok := c.konst(k)
-	if ln == nil || ln.Op != opLayerNorm || !ok || t.F == nil || len(ln.In) != 3 {
+	if ln == nil || !ok || t.F == nil {
+		return false, nil
+	}
+	if ln.Op == opRMSNorm && mul && len(ln.In) == 2 {
+		D := ln.Shape[len(ln.Shape)-1].N
+		if t.Len() != D || len(t.Shape) != 1 {
+			return false, nil
+		}
+		g := c.lnConst("gamma", D, 0)
+		for j := range t.F {
+			c.im.consts[g].F[j] = t.F[j] * c.im.consts[ln.In[1]].F[j]
+		}
+		return true, c.emit(opRMSNorm, []string{ln.In[0], g}, ln.Shape, ln.Attr)
+	}
+	if ln.Op != opLayerNorm || len(ln.In) != 3 {
 		return false, nil
 	}
 	D := ln.Shape[len(ln.Shape)-1].N
@@ -657,8 +819,16 @@ func (c *nodeCtx) mulDiv() error {
 		}
 	}
 	f, ok := c.scalar(k)
+	if !ok && !div && (ca || cb) {
+		return c.mulConst(x, k)
+	}
 	if !ok {
 		if div {
+			if one, ok := c.scalar(0); ok && one == 1 {
+				if _, _, ok := c.rmsParts(c.in[1]); ok {
+					return c.invRms(1)
+				}
+			}
 			if xx, eps, ok := c.layerNormParts(c.in[0], c.in[1]); ok {
 				s, _ := c.runtime(0)
 				D := s[len(s)-1].N
@@ -673,6 +843,14 @@ func (c *nodeCtx) mulDiv() error {
 		sb, err := c.needFloatRuntime(1, "B")
 		if err != nil {
 			return err
+		}
+		for k := 0; k < 2; k++ {
+			// x·(1/√(mean(x²) + ε)) is an RMSNorm (γ = 1 until a Mul folds it in)
+			if r := c.producer(c.in[1-k]); r != nil && r.Op == opInvRms && r.In[0] == c.in[k] {
+				s, _ := c.runtime(k)
+				D := s[len(s)-1].N
+				return c.emit(opRMSNorm, []string{c.in[k], c.lnConst("gamma", D, 1)}, s, Attr{Seq: r.Attr.Seq})
+			}
 		}
 		if !slices.Equal(sa, sb) {
 			return refuse(c.ref, "runtime operands of shapes %v and %v: only equal shapes multiply", sa, sb)
@@ -702,6 +880,29 @@ func (c *nodeCtx) mulDiv() error {
 		return c.emit(opGelu, []string{g}, s, Attr{})
 	}
 	return c.emit(opScale, []string{c.in[x]}, s, Attr{Seq: seqAttr{Factor: f}})
+}
+
+// mulConst imports input x times the non-scalar constant k (a RoPE's cos or sin table, until
+// ropeParts recognises it): the constant must broadcast to x's shape.
+func (c *nodeCtx) mulConst(x, k int) error {
+	s, err := c.needFloatRuntime(x, "X")
+	if err != nil {
+		return err
+	}
+	t, _ := c.konst(k)
+	if t.F == nil {
+		return refuse(c.ref, "multiplying a float tensor by an integer constant")
+	}
+	if len(t.Shape) > len(s) {
+		return refuse(c.ref, "constant of shape %v broadcasts beyond %v", t.Shape, s)
+	}
+	off := len(s) - len(t.Shape)
+	for i, d := range t.Shape {
+		if d != 1 && (s[off+i].Sym != "" || s[off+i].N != d) {
+			return refuse(c.ref, "constant of shape %v does not broadcast to %v", t.Shape, s)
+		}
+	}
+	return c.emit(opMulConst, []string{c.in[x], c.in[k]}, s, Attr{})
 }
 
 // geluInput returns x when name is MulAct(x, Add(Erf(Scale(x, 1/√2)), 1)) (either order).
@@ -837,6 +1038,53 @@ func evalSeq(n *Node, in []*Tensor, out *Tensor) error {
 		for i, v := range in[0].F {
 			out.F[i] = v * in[1].F[i]
 		}
+	case opMulConst:
+		ib := broadcastIndex(shape, in[1].Shape)
+		for i, v := range in[0].F {
+			out.F[i] = v * in[1].F[ib(i)]
+		}
+	case opNeg:
+		for i, v := range in[0].F {
+			out.F[i] = -v
+		}
+	case opConcatAct:
+		ax := n.Attr.Seq.Axis
+		outer, inner := numel(shape[:ax]), numel(shape[ax+1:])
+		k := 0
+		for o := 0; o < outer; o++ {
+			for _, t := range in {
+				w := t.Shape[ax] * inner
+				k += copy(out.F[k:], t.F[o*w:(o+1)*w])
+			}
+		}
+	case opInvRms, opRMSNorm:
+		D := in[0].Shape[len(in[0].Shape)-1]
+		for row := 0; row < len(in[0].F)/D; row++ {
+			x := in[0].F[row*D : (row+1)*D]
+			v := 0.0
+			for _, e := range x {
+				v += e * e
+			}
+			r := 1 / math.Sqrt(v/float64(D)+n.Attr.Seq.Eps)
+			if n.Op == opInvRms {
+				out.F[row] = r
+				continue
+			}
+			for j, e := range x {
+				out.F[row*D+j] = e * r * in[1].F[j]
+			}
+		}
+	case opRope:
+		d := shape[len(shape)-1]
+		ic, is := broadcastIndex(shape, in[1].Shape), broadcastIndex(shape, in[2].Shape)
+		for i, v := range in[0].F {
+			j := i % d
+			rot := in[0].F[i-j+(j+d/2)%d]
+			if j < d/2 {
+				rot = -rot
+			}
+			out.F[i] = v*in[1].F[ic(i)] + rot*in[2].F[is(i)]
+		}
 	case opMeanLast:
 		D := in[0].Shape[len(in[0].Shape)-1]
 		for r := range out.F {
@@ -917,7 +1165,7 @@ func idsAsFloat(t *Tensor, path string) (*Tensor, error) {
 // The transformer ops' attribute schemas join attrSchemas (see there).
 func init() {
 	for op, s := range map[string]map[string]onnxpb.AttributeProto_AttributeType{
-		"Div": {}, "Mul": {}, "Equal": {}, "Erf": {}, "Where": {}, "Sigmoid": {}, "Tanh": {},
+		"Div": {}, "Mul": {}, "Equal": {}, "Erf": {}, "Where": {}, "Sigmoid": {}, "Tanh": {}, "Neg": {}, "Reciprocal": {},
 		"Transpose":          {"perm": aInts},
 		"Split":              {"axis": aInt, "split": aInts, "num_outputs": aInt},
 		"Slice":              {},

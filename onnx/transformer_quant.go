@@ -236,8 +236,15 @@ func (s *seqQuant) node(n *Node) error {
 		return s.addNode(n)
 	case "MatMul":
 		return s.linear(n)
-	case opLayerNorm:
+	case opLayerNorm, opRMSNorm:
 		return s.layerNorm(n)
+	case opRope:
+		return s.rope(n)
+	case opMulAct:
+		return s.swiglu(n)
+	case opInvRms, opNeg, opConcatAct, opMulConst:
+		what := map[string]string{opInvRms: "1/√(mean(x²) + ε) not multiplied by x", opNeg: "a Neg", opConcatAct: "a Concat of activations", opMulConst: "a Mul by a constant tensor"}[n.Op]
+		return refuse(ref, "quantization: %s is not supported alone (only as a piece of an RMSNorm x·rsqrt(mean(x²) + ε)·γ over the last axis or of a RoPE q·cos + rotate_half(q)·sin, rotate_half(q) = cat(−q[..., d/2:], q[..., :d/2]), with constant cos and sin, recognised whole)", what)
 	case opScale:
 		r := s.rep[n.In[0]]
 		r.scale *= n.Attr.Seq.Factor
@@ -456,34 +463,6 @@ func (s *seqQuant) linear(n *Node) error {
 			}
 		}
 	}
-	qw := &IntTensor{Shape: []int{N, K}, V: make([]int64, N*K)}
-	sw := make([]float64, N)
-	for o := 0; o < N; o++ {
-		m := 0.0
-		for k := 0; k < K; k++ {
-			m = max(m, math.Abs(w.F[k*N+o]))
-		}
-		if m == 0 {
-			m = 127
-		}
-		sw[o] = m / 127
-		for k := 0; k < K; k++ {
-			qw.V[o*K+k] = int64(math.RoundToEven(w.F[k*N+o] / sw[o]))
-		}
-	}
-	qb := &IntTensor{Shape: []int{N}, V: make([]int64, N)}
-	for o := range qb.V {
-		v := math.RoundToEven(bias[o] / (r.scale * sw[o]))
-		if math.Abs(v) >= 1<<31 {
-			return refuse(ref, "quantization: bias %g of channel %d does not fit int32 at scale %g", bias[o], o, r.scale*sw[o])
-		}
-		qb.V[o] = int64(v)
-	}
-	wn, bn := n.Name+".weight", n.Name+".bias"
-	s.q.Weights[wn], s.q.WeightBits[wn] = qw, 8
-	s.q.Weights[bn], s.q.WeightBits[bn] = qb, 32
-	sh := Shape{{Sym: symTokens}, {N: N}}
-	acc := s.add(&QOp{Op: "linear", Name: n.Name, In: []string{r.name, wn, bn}, Out: n.Name + ".acc", Shape: sh})
 	// The output's width: the graph output's, a fixed point for GELU's table, else 8 bits.
 	bits, sOut, name := seqAttnBits, s.maxAbs(out.Out)/float64(int64(1)<<(seqAttnBits-1)-1), ""
 	switch u := s.single(out.Out); {
@@ -501,43 +480,84 @@ func (s *seqQuant) linear(n *Node) error {
 		}
 		sOut = math.Ldexp(1, -frac)
 	}
+	if name == "" {
+		name = n.Out + ".q"
+	}
+	if err := s.emitLinear(ref, n.Name, r, func(k, o int) float64 { return w.F[k*N+o] }, K, N, bias, sOut, bits, name); err != nil {
+		return err
+	}
+	s.rep[out.Out] = irep{name: name, scale: sOut, flat: true}
+	return nil
+}
+
+// emitLinear appends linear (int8 weights per output channel w(k, o), int32 bias) on the
+// narrow flat value r and requant_fixed of its accumulator to bits at scale sOut, named out.
+func (s *seqQuant) emitLinear(ref nodeRef, name string, r irep, w func(k, o int) float64, K, N int, bias []float64, sOut float64, bits int, out string) error {
+	qw := &IntTensor{Shape: []int{N, K}, V: make([]int64, N*K)}
+	sw := make([]float64, N)
+	for o := 0; o < N; o++ {
+		m := 0.0
+		for k := 0; k < K; k++ {
+			m = max(m, math.Abs(w(k, o)))
+		}
+		if m == 0 {
+			m = 127
+		}
+		sw[o] = m / 127
+		for k := 0; k < K; k++ {
+			qw.V[o*K+k] = int64(math.RoundToEven(w(k, o) / sw[o]))
+		}
+	}
+	qb := &IntTensor{Shape: []int{N}, V: make([]int64, N)}
+	for o := range qb.V {
+		v := math.RoundToEven(bias[o] / (r.scale * sw[o]))
+		if math.Abs(v) >= 1<<31 {
+			return refuse(ref, "quantization: bias %g of channel %d does not fit int32 at scale %g", bias[o], o, r.scale*sw[o])
+		}
+		qb.V[o] = int64(v)
+	}
+	wn, bn := name+".weight", name+".bias"
+	s.q.Weights[wn], s.q.WeightBits[wn] = qw, 8
+	s.q.Weights[bn], s.q.WeightBits[bn] = qb, 32
+	sh := Shape{{Sym: symTokens}, {N: N}}
+	acc := s.add(&QOp{Op: "linear", Name: name, In: []string{r.name, wn, bn}, Out: name + ".acc", Shape: sh})
 	ms := make([]float64, N)
 	for o := range ms {
 		ms[o] = r.scale * sw[o] / sOut
 	}
 	mult, shift, err := fixedPoint(ms)
 	if err != nil {
-		return fmt.Errorf("quantize: node %q (%s): %w", n.Name, n.Op, err)
+		return fmt.Errorf("quantize: node %q (%s): %w", ref.name, ref.op, err)
 	}
-	if name == "" {
-		name = n.Out + ".q"
-	}
-	s.add(&QOp{Op: "requant_fixed", Name: name, In: []string{acc}, Out: name, Shape: sh, Multipliers: mult, Axis: -1, Shift: shift, Bits: bits})
-	s.rep[out.Out] = irep{name: name, scale: sOut, flat: true}
+	s.add(&QOp{Op: "requant_fixed", Name: out, In: []string{acc}, Out: out, Shape: sh, Multipliers: mult, Axis: -1, Shift: shift, Bits: bits})
 	return nil
 }
 
 // layerNorm maps LayerNormalization to the layernorm op: the input requantized to
 // seqNormInBits (the kernel's ρ = ⌊2^(15+k)/(D·σ)⌋ keeps 15 − log2(σ) significant bits, so a
 // wider input loses more in ρ than it gains in resolution), γ in int8 per tensor, β at the
-// output's scale.
+// output's scale. An RMSNorm maps to the rmsnorm op the same way (ρ = ⌊2^15/rms⌋, the same
+// 15 − log2(rms) bits; no β): y = ⌊x·ρ·γ/2^shift⌋ ≈ x/rms·γ·2^(15−shift). Its input width was
+// measured on gpt_llama_tiny: logits' max error 3.4, 3.1, 1.9, 2.7, 5.1·10⁻² at 8, 9, 10, 11,
+// 12 bits, so 10 bits as for LayerNorm.
 func (s *seqQuant) layerNorm(n *Node) error {
+	center := n.Op == opLayerNorm
 	ref := nodeRef{n.Name, n.Op}
 	r, err := s.narrow(ref, n.In[0], seqResidualBits)
 	if err != nil {
 		return err
 	}
 	if !r.flat {
-		return refuse(ref, "quantization: a LayerNorm of a %v value (want [batch, T, D])", n.Shape)
+		return refuse(ref, "quantization: a %s of a %v value (want [batch, T, D])", n.Op, n.Shape)
 	}
 	if s.isOut(n.Out) {
-		return refuse(ref, "quantization: a LayerNorm as the graph output (its 16-bit output is not requantized)")
+		return refuse(ref, "quantization: a %s as the graph output (its 16-bit output is not requantized)", n.Op)
 	}
 	D := n.Shape[len(n.Shape)-1].N
 	sh := Shape{{Sym: symTokens}, {N: D}}
 	gamma := s.m.Weights[n.In[1]].F
 	beta := make([]float64, D)
-	if len(n.In) == 3 {
+	if center && len(n.In) == 3 {
 		beta = s.m.Weights[n.In[2]].F
 	}
 	// Calibrated range of (x − μ)/σ·γ.
@@ -546,10 +566,12 @@ func (s *seqQuant) layerNorm(n *Node) error {
 	for row := 0; row < len(x)/D; row++ {
 		xs := x[row*D : (row+1)*D]
 		mean, v := 0.0, 0.0
-		for _, e := range xs {
-			mean += e
+		if center {
+			for _, e := range xs {
+				mean += e
+			}
+			mean /= float64(D)
 		}
-		mean /= float64(D)
 		for _, e := range xs {
 			v += (e - mean) * (e - mean)
 		}
@@ -590,9 +612,14 @@ func (s *seqQuant) layerNorm(n *Node) error {
 	}
 	gn, bn := n.Name+".gamma", n.Name+".beta"
 	s.q.Weights[gn], s.q.WeightBits[gn] = g, 8
-	s.q.Weights[bn], s.q.WeightBits[bn] = b, seqNormBits
+	// ε at the squared input scale (the kernel's minimum is 1).
 	eps := max(1, min(1<<20, int64(math.Round(n.Attr.Seq.Eps/(sx*sx)))))
-	out := s.add(&QOp{Op: "layernorm", Name: n.Name, In: []string{xq, gn, bn}, Out: n.Out + ".q", Shape: sh,
+	op, ins := "rmsnorm", []string{xq, gn}
+	if center {
+		s.q.Weights[bn], s.q.WeightBits[bn] = b, seqNormBits
+		op, ins = "layernorm", []string{xq, gn, bn}
+	}
+	out := s.add(&QOp{Op: op, Name: n.Name, In: ins, Out: n.Out + ".q", Shape: sh,
 		Extra: map[string]any{"shift": shift, "bits": seqNormBits, "eps": eps}})
 	s.rep[n.Out] = irep{name: out, scale: sy, flat: true}
 	return nil
@@ -685,6 +712,42 @@ func runSeqOp(op *QOp, vals map[string]*IntTensor, in, out *IntTensor) error {
 			}
 			out.V[i] = y
 		}
+	case "mul":
+		b := vals[op.In[1]]
+		if bs, err := broadcastShape(in.Shape, b.Shape); err != nil || !slices.Equal(bs, in.Shape) {
+			return fail("multiplying %v and %v", in.Shape, b.Shape)
+		}
+		ib := broadcastIndex(in.Shape, b.Shape)
+		for i, v := range in.V {
+			out.V[i] = v * b.V[ib(i)]
+		}
+	case "rmsnorm":
+		shift, b := ai("shift"), ai("bits")
+		eps, _ := op.Extra["eps"].(int64)
+		g := vals[op.In[1]].V
+		D := int64(len(g))
+		H := int64(1) << (b - 1)
+		C := new(big.Int).Lsh(big.NewInt(D), 30)
+		for row := 0; row < len(in.V)/int(D); row++ {
+			x := in.V[row*int(D) : (row+1)*int(D)]
+			v := int64(0)
+			for _, e := range x {
+				v += e * e
+			}
+			// ρ = ⌊√(2^30·D / (v + ε·D))⌋ = ⌊2^15·√(D/W)⌋, the kernel's exact floor.
+			rho := new(big.Int).Sqrt(new(big.Int).Quo(C, big.NewInt(v+eps*D))).Int64()
+			if rho >= 1<<16 {
+				return fail("row %d: ρ = %d is beyond 16 bits (the row's root mean square is too small)", row, rho)
+			}
+			for j, e := range x {
+				t := new(big.Int).Mul(big.NewInt(e*rho), big.NewInt(g[j]))
+				y := new(big.Int).Rsh(t, uint(shift)).Int64()
+				if y < -H || y >= H {
+					return fail("row %d element %d: output %d outside %d bits", row, j, y, b)
+				}
+				out.V[row*int(D)+j] = y
+			}
+		}
 	case "layernorm":
 		shift, b := ai("shift"), ai("bits")
 		eps, _ := op.Extra["eps"].(int64)
@@ -774,4 +837,185 @@ func (q *QModel) OpErrors(x *Tensor) ([]OpError, error) {
 		out = append(out, e)
 	}
 	return out, nil
+}
+
+// swiglu maps the product of two activations — SwiGLU's silu(x·W1)·(x·W3), the SiLU (or another
+// lookup activation) of a linear layer times a linear layer — to the mul op on the two narrow
+// operands; the product is a wide accumulator at the product of their scales, which the next
+// layer's narrow requantizes (requant_fixed) to its width.
+func (s *seqQuant) swiglu(n *Node) error {
+	ref := nodeRef{n.Name, n.Op}
+	producer := func(name string) *Node {
+		for _, p := range s.m.Nodes {
+			if p.Out == name {
+				return p
+			}
+		}
+		return nil
+	}
+	gate, up := producer(n.In[0]), producer(n.In[1])
+	if gate != nil && gate.Op == "MatMul" {
+		gate, up = up, gate
+	}
+	if gate == nil || up == nil || actKernels[gate.Op] == "" || up.Op != "MatMul" || producer(gate.In[0]) == nil || producer(gate.In[0]).Op != "MatMul" {
+		return refuse(ref, "quantization: only the SwiGLU product act(x·W1)·(x·W3) of a lookup activation of a linear layer and a linear layer is supported")
+	}
+	var r [2]irep
+	for j := range r {
+		var err error
+		if r[j], err = s.narrow(ref, n.In[j], seqAttnBits); err != nil {
+			return err
+		}
+		if !r[j].flat {
+			return refuse(ref, "quantization: a SwiGLU product of %v values (want [batch, T, F])", n.Shape)
+		}
+	}
+	sh, _ := s.flatShape(n.Shape)
+	out := s.add(&QOp{Op: "mul", Name: n.Name, In: []string{r[0].name, r[1].name}, Out: n.Out + ".acc", Shape: sh})
+	s.rep[n.Out] = irep{name: out, scale: r[0].scale * r[1].scale, wide: true, flat: true}
+	return nil
+}
+
+// ropeTableBits is the fixed point of the RoPE cos and sin tables: 2^-14, so |cos| ≤ 1 fits int16.
+const ropeTableBits = 14
+
+// rope maps RoPE, q·cos + rotate_half(q)·sin, to exact graph ops the way gen_llama.go writes it:
+// rotate_half is a sign and a swap of the head dimension's halves of the linear layer's output
+// q = x·W, so it is folded into a second weight W' (W's output columns swapped within each head,
+// the first half negated) and rotate_half(q) = x·W' is one more linear layer, requantized exactly
+// like q and sent through the same reshape and transpose to heads. Then
+//
+//	rope = requant_fixed(mul(q, cos) + mul(q', sin))
+//
+// with cos and sin committed int16 weights [T, dh] at 2^-14 that broadcast over the batch and the
+// heads. The alternatives cost more: slicing and negating q in the graph needs a concat op the
+// graph does not have, and a permutation as a matmul by a constant matrix costs as much as W'.
+// The commitment binds W' like any weight (it binds the model the prover holds, not its
+// provenance from W).
+func (s *seqQuant) rope(n *Node) error {
+	ref := nodeRef{n.Name, n.Op}
+	producer := func(name string) *Node {
+		for _, p := range s.m.Nodes {
+			if p.Out == name {
+				return p
+			}
+		}
+		return nil
+	}
+	fail := func(why string, a ...any) error {
+		return refuse(ref, "quantization: RoPE of %q: %s", n.In[0], fmt.Sprintf(why, a...))
+	}
+	// q is a linear layer's output [batch, T, N], possibly reshaped to [batch, T, H, dh] and
+	// transposed to [batch, H, T, dh]: the head dimension is then N's contiguous blocks of dh.
+	var chain []*Node
+	mm := producer(n.In[0])
+	if mm != nil && mm.Op == opTranspose {
+		if !slices.Equal(mm.Attr.Seq.Perm, []int{0, 2, 1, 3}) {
+			return fail("a transpose %v (want [0, 2, 1, 3], to heads)", mm.Attr.Seq.Perm)
+		}
+		chain = append(chain, mm)
+		mm = producer(mm.In[0])
+		if mm == nil || mm.Op != "Reshape" {
+			return fail("a transpose to heads of something other than a reshape")
+		}
+	}
+	if mm != nil && mm.Op == "Reshape" {
+		chain = append(chain, mm)
+		mm = producer(mm.In[0])
+	}
+	first := n
+	if len(chain) > 0 {
+		first = chain[len(chain)-1]
+	}
+	if mm == nil || mm.Op != "MatMul" || s.single(mm.Out) != first || len(chain) == 0 {
+		return fail("only a RoPE of a linear layer's output (read by nothing else, no bias) reshaped to heads (and transposed) is supported")
+	}
+	slices.Reverse(chain)
+	w := s.m.Weights[mm.In[1]]
+	K, N := w.Shape[0], w.Shape[1]
+	qs := n.Shape
+	dh := qs[len(qs)-1].N
+	if len(chain) > 0 {
+		rs := chain[0].Shape
+		if len(rs) != 4 || len(mm.Shape) != 3 || rs[1] != mm.Shape[1] || rs[2].N*rs[3].N != N {
+			return fail("a reshape of %v to %v (want [batch, T, N] to [batch, T, H, N/H])", mm.Shape, rs)
+		}
+	}
+	if len(qs) < 2 || qs[len(qs)-2] != (Dim{N: s.T}) || N%dh != 0 || dh%2 != 0 {
+		return fail("shape %v (want [..., T, d] with T the tokens and d even)", qs)
+	}
+	r := s.rep[mm.In[0]] // narrowed when q's linear layer was quantized
+	qr := s.rep[n.In[0]]
+	if qr.wide || r.wide || !r.flat {
+		return fail("q is not a requantized linear output")
+	}
+	// q' = x·W' with W' column o = h·dh + i: −W column o + dh/2 for i < dh/2, else W column o − dh/2.
+	wrot := func(k, o int) float64 {
+		if o%dh < dh/2 {
+			return -w.F[k*N+o+dh/2]
+		}
+		return w.F[k*N+o-dh/2]
+	}
+	rot := mm.Name + ".rot"
+	lin := s.rep[mm.Out]
+	if err := s.emitLinear(ref, rot, r, wrot, K, N, make([]float64, N), lin.scale, seqAttnBits, rot+".q"); err != nil {
+		return err
+	}
+	prev := mm.Out
+	s.rep[prev+".rot"] = irep{name: rot + ".q", scale: lin.scale, flat: true}
+	for _, c := range chain {
+		cc := *c
+		cc.Name, cc.In, cc.Out = c.Name+".rot", []string{prev + ".rot"}, c.Out+".rot"
+		if err := s.node(&cc); err != nil {
+			return err
+		}
+		prev = c.Out
+	}
+	qrot := s.rep[prev+".rot"]
+	if qrot.scale != qr.scale || qrot.wide {
+		return fail("rotate_half(q) is not held like q")
+	}
+	// cos and sin as [T, dh] tables: constants that broadcast to q along its last two axes only.
+	T := s.T
+	table := func(name, what string) (string, error) {
+		c := s.m.Weights[name]
+		cs := c.Shape
+		for len(cs) > 0 && cs[0] == 1 && len(cs) > 2 {
+			cs = cs[1:]
+		}
+		if len(cs) > 2 || c.F == nil {
+			return "", fail("%s of shape %v (want a constant [T, d] table)", what, c.Shape)
+		}
+		ib := broadcastIndex([]int{T, dh}, cs)
+		t := &IntTensor{Shape: []int{T, dh}, V: make([]int64, T*dh)}
+		for i := range t.V {
+			v := c.F[ib(i)]
+			if math.Abs(v) > 1.5 {
+				return "", fail("%s value %g beyond ±1.5 (want a cos or sin table)", what, v)
+			}
+			t.V[i] = int64(math.RoundToEven(math.Ldexp(v, ropeTableBits)))
+		}
+		wn := n.Name + "." + what + "_table"
+		s.q.Weights[wn], s.q.WeightBits[wn] = t, 16
+		return wn, nil
+	}
+	cw, err := table(n.In[1], "cos")
+	if err != nil {
+		return err
+	}
+	sw, err := table(n.In[2], "sin")
+	if err != nil {
+		return err
+	}
+	sh := batchShape(n.Shape)
+	a := s.add(&QOp{Op: "mul", Name: n.Name + ".cos", In: []string{qr.name, cw}, Out: n.Name + ".cos", Shape: sh})
+	b := s.add(&QOp{Op: "mul", Name: n.Name + ".sin", In: []string{qrot.name, sw}, Out: n.Name + ".sin", Shape: sh})
+	sum := s.add(&QOp{Op: "add", Name: n.Name + ".sum", In: []string{a, b}, Out: n.Name + ".sum", Shape: sh})
+	sOut := s.maxAbs(n.Out) / float64(int64(1)<<(seqAttnBits-1)-1)
+	out, err := s.requant(ref, sum, sh, qr.scale*math.Ldexp(1, -ropeTableBits), sOut, seqAttnBits, n.Out+".q")
+	if err != nil {
+		return err
+	}
+	s.rep[n.Out] = irep{name: out, scale: sOut}
+	return nil
 }

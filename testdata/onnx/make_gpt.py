@@ -10,7 +10,8 @@ committed results.
 
 Needs Debian's python3-torch python3-onnx (run with /usr/bin/python3 from this directory):
     /usr/bin/python3 make_gpt.py            (all models; --tiny13 for the opset-13 one only,
-                                             --tinyact for the SiLU/Tanh/Sigmoid one only)
+                                             --tinyact for the SiLU/Tanh/Sigmoid one only,
+                                             --tinyllama for the LLaMA-shaped one only)
 """
 import math
 
@@ -78,6 +79,77 @@ class GPT(nn.Module):
     def forward(self, ids):
         x = self.tok(ids) + self.pos
         return self.head(self.ln_f(self.blocks(x)))
+
+
+class RMSNorm(nn.Module):
+    """RMSNorm written the LLaMA way (exports as Pow/ReduceMean/Add/Sqrt/Div/Mul/Mul)."""
+    def __init__(self, d, eps=1e-5):
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(d))
+
+    def forward(self, x):
+        return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps) * self.weight
+
+
+def rotate_half(x):
+    h = x.shape[-1] // 2
+    return torch.cat((-x[..., h:], x[..., :h]), dim=-1)
+
+
+class LlamaBlock(nn.Module):
+    def __init__(self, d, heads, ffn, ctx):
+        super().__init__()
+        self.d, self.heads = d, heads
+        dh = d // heads
+        self.attn_norm = RMSNorm(d)
+        self.wq = nn.Linear(d, d, bias=False)
+        self.wk = nn.Linear(d, d, bias=False)
+        self.wv = nn.Linear(d, d, bias=False)
+        self.wo = nn.Linear(d, d, bias=False)
+        self.ffn_norm = RMSNorm(d)
+        self.w1 = nn.Linear(d, ffn, bias=False)
+        self.w2 = nn.Linear(ffn, d, bias=False)
+        self.w3 = nn.Linear(d, ffn, bias=False)
+        # HF's rotary cache: cos/sin [ctx, dh] of t·θ_i, θ repeated over the two halves.
+        inv = 1.0 / (10000 ** (torch.arange(0, dh, 2).float() / dh))
+        f = torch.outer(torch.arange(ctx).float(), inv)
+        emb = torch.cat((f, f), dim=-1)
+        self.register_buffer("cos_cached", emb.cos())
+        self.register_buffer("sin_cached", emb.sin())
+        self.register_buffer("mask", torch.tril(torch.ones(ctx, ctx)).view(1, 1, ctx, ctx))
+
+    def attn(self, x):
+        B, T, C = x.size()
+        H = self.heads
+        q = self.wq(x).view(B, T, H, C // H).transpose(1, 2)
+        k = self.wk(x).view(B, T, H, C // H).transpose(1, 2)
+        v = self.wv(x).view(B, T, H, C // H).transpose(1, 2)
+        cos, sin = self.cos_cached[:T], self.sin_cached[:T]
+        q = q * cos + rotate_half(q) * sin
+        k = k * cos + rotate_half(k) * sin
+        att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(C // H))
+        att = att.masked_fill(self.mask[:, :, :T, :T] == 0, float("-inf"))
+        att = F.softmax(att, dim=-1)
+        y = (att @ v).transpose(1, 2).contiguous().view(B, T, C)
+        return self.wo(y)
+
+    def forward(self, x):
+        h = x + self.attn(self.attn_norm(x))
+        g = self.ffn_norm(h)
+        return h + self.w2(F.silu(self.w1(g)) * self.w3(g))
+
+
+class Llama(nn.Module):
+    def __init__(self, vocab, d, heads, ffn, ctx, layers):
+        super().__init__()
+        self.tok = nn.Embedding(vocab, d)
+        self.blocks = nn.Sequential(*[LlamaBlock(d, heads, ffn, ctx) for _ in range(layers)])
+        self.norm = RMSNorm(d)
+        self.head = nn.Linear(d, vocab, bias=False)
+
+    def forward(self, ids):
+        return self.head(self.norm(self.blocks(self.tok(ids))))
 
 
 def main():
@@ -170,13 +242,38 @@ def tiny_acts():
     print(f"gpt_act_tiny: ops {sorted({n.op_type for n in m.graph.node})}")
 
 
+def tiny_llama():
+    """An untrained 2-block LLaMA-shaped model (d 16, 2 heads, SwiGLU ffn 32, context 8, vocab 10)
+    at opset 17: RMSNorm written as x·rsqrt(mean(x²) + ε)·γ, rotary embeddings the HF way
+    (q·cos + rotate_half(q)·sin, cos/sin sliced from buffers), no biases, final RMSNorm and LM
+    head: the importer's RMSNorm, SwiGLU and RoPE recognition against PyTorch's logits."""
+    torch.manual_seed(SEED + 23)
+    model = Llama(10, d=16, heads=2, ffn=32, ctx=8, layers=2).eval()
+    with torch.no_grad():
+        for p in model.parameters():  # non-trivial γ
+            p.add_(0.1 * torch.randn_like(p))
+    ids = torch.from_numpy(np.random.RandomState(SEED + 2).randint(0, 10, (8, 8)).astype(np.int64))
+    with torch.no_grad():
+        logits = model(ids).numpy().astype(np.float32)
+    torch.onnx.export(model, ids[:2], "gpt_llama_tiny.onnx", input_names=["ids"], output_names=["logits"],
+                      dynamic_axes={"ids": {0: "batch"}, "logits": {0: "batch"}}, opset_version=17)
+    m = onnx.load("gpt_llama_tiny.onnx")
+    onnx.checker.check_model(m)
+    np.save("gpt_llama_tiny_ids.npy", ids.numpy())
+    np.save("gpt_llama_tiny_logits.npy", logits)
+    print(f"gpt_llama_tiny: ops {sorted({n.op_type for n in m.graph.node})}")
+
+
 if __name__ == "__main__":
     import sys
     if sys.argv[1:] == ["--tiny13"]:
         tiny_opset13()
     elif sys.argv[1:] == ["--tinyact"]:
         tiny_acts()
+    elif sys.argv[1:] == ["--tinyllama"]:
+        tiny_llama()
     else:
         main()
         tiny_opset13()
         tiny_acts()
+        tiny_llama()

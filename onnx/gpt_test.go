@@ -287,26 +287,7 @@ func TestGPTActivations(t *testing.T) {
 		}
 	}
 	xs := &Tensor{DType: Float32, Shape: []int{2, ids.Shape[1]}, F: ids.F[:2*ids.Shape[1]]}
-	dir := t.TempDir()
-	g, err := q.Emit(filepath.Join(dir, "graph.json"), xs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st := filepath.Join(dir, "store")
-	if _, err := scheduler.Import(st, g, tensorstore.WriteOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := scheduler.Commit(st, scheduler.Config{}); err != nil {
-		t.Fatal(err)
-	}
-	proof := filepath.Join(dir, "proof")
-	if _, err := scheduler.Prove(st, proof, scheduler.Config{MemBudget: 64 << 20}); err != nil {
-		t.Fatal(err)
-	}
-	vr, err := scheduler.Verify(st, proof, "")
-	if err != nil || !vr.Verified {
-		t.Fatalf("verify: %v", err)
-	}
+	_, _, vr := proveEmitted(t, q, xs, 64<<20)
 	iw, err := q.Run(q.QuantizeInput(xs))
 	if err != nil {
 		t.Fatal(err)

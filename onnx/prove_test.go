@@ -31,26 +31,7 @@ func TestProveDigitsMLP(t *testing.T) {
 		t.Fatal(err)
 	}
 	xs := &Tensor{DType: Float32, Shape: []int{n, 64}, F: x.F[:n*64]}
-	dir := t.TempDir()
-	g, err := q.Emit(filepath.Join(dir, "graph.json"), xs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st := filepath.Join(dir, "store")
-	if _, err := scheduler.Import(st, g, tensorstore.WriteOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := scheduler.Commit(st, scheduler.Config{}); err != nil {
-		t.Fatal(err)
-	}
-	proof := filepath.Join(dir, "proof")
-	if _, err := scheduler.Prove(st, proof, scheduler.Config{MemBudget: 64 << 20}); err != nil {
-		t.Fatal(err)
-	}
-	rep, err := scheduler.Verify(st, proof, "")
-	if err != nil || !rep.Verified {
-		t.Fatalf("verify: %v", err)
-	}
+	_, _, rep := proveEmitted(t, q, xs, 64<<20)
 	want, err := q.Run(q.QuantizeInput(xs))
 	if err != nil {
 		t.Fatal(err)
@@ -149,4 +130,32 @@ func checkProven(t *testing.T, got *scheduler.Output, want *IntTensor, scale flo
 			t.Fatalf("output %d: proven %s, Go integer model %d", i, s, want.V[i])
 		}
 	}
+}
+
+// proveEmitted emits q's graph for the input xs into a fresh directory, imports, commits and
+// proves it under budget in this process and verifies the proof, failing the test on any error;
+// it returns the store, the proof's path and the verifier's report.
+func proveEmitted(t *testing.T, q *QModel, xs *Tensor, budget int64) (st, proof string, rep *scheduler.VerifyReport) {
+	t.Helper()
+	dir := t.TempDir()
+	g, err := q.Emit(filepath.Join(dir, "graph.json"), xs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st = filepath.Join(dir, "store")
+	if _, err := scheduler.Import(st, g, tensorstore.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := scheduler.Commit(st, scheduler.Config{}); err != nil {
+		t.Fatal(err)
+	}
+	proof = filepath.Join(dir, "proof")
+	if _, err := scheduler.Prove(st, proof, scheduler.Config{MemBudget: budget}); err != nil {
+		t.Fatal(err)
+	}
+	rep, err = scheduler.Verify(st, proof, "")
+	if err != nil || !rep.Verified {
+		t.Fatalf("verify: %v", err)
+	}
+	return st, proof, rep
 }

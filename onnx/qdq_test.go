@@ -101,26 +101,7 @@ func TestQuantizedProve(t *testing.T) {
 			}
 			per := x.Len() / x.Shape[0]
 			xs := &Tensor{DType: Float32, Shape: append([]int{n}, x.Shape[1:]...), F: x.F[:n*per]}
-			dir := t.TempDir()
-			g, err := q.Emit(filepath.Join(dir, "graph.json"), xs)
-			if err != nil {
-				t.Fatal(err)
-			}
-			st := filepath.Join(dir, "store")
-			if _, err := scheduler.Import(st, g, tensorstore.WriteOptions{}); err != nil {
-				t.Fatal(err)
-			}
-			if _, err := scheduler.Commit(st, scheduler.Config{}); err != nil {
-				t.Fatal(err)
-			}
-			proof := filepath.Join(dir, "proof")
-			if _, err := scheduler.Prove(st, proof, scheduler.Config{MemBudget: 64 << 20}); err != nil {
-				t.Fatal(err)
-			}
-			rep, err := scheduler.Verify(st, proof, "")
-			if err != nil || !rep.Verified {
-				t.Fatalf("verify: %v", err)
-			}
+			st, proof, rep := proveEmitted(t, q, xs, 64<<20)
 			wantN := &IntTensor{Shape: append([]int{n}, want.Shape[1:]...), V: want.I[:n*(want.Len()/want.Shape[0])]}
 			checkProven(t, rep.Outputs["y"], wantN, q.Output.Scale)
 
@@ -130,7 +111,7 @@ func TestQuantizedProve(t *testing.T) {
 				t.Fatal(err)
 			}
 			b[len(b)/2] ^= 0x20
-			bad := filepath.Join(dir, "bad")
+			bad := filepath.Join(t.TempDir(), "bad")
 			if err := os.WriteFile(bad, b, 0o644); err != nil {
 				t.Fatal(err)
 			}

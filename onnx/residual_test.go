@@ -2,13 +2,10 @@ package onnx
 
 import (
 	"math/rand/v2"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/streamprove/streamprove/onnx/internal/onnxpb"
-	"github.com/streamprove/streamprove/scheduler"
-	"github.com/streamprove/streamprove/tensorstore"
 )
 
 // residualGraph: h = relu(x·W1ᵀ + b1); r = relu(h·W2ᵀ + b2 + h); y = r·W3ᵀ + b3 (a residual block).
@@ -79,26 +76,7 @@ func TestResidualQuantizeProve(t *testing.T) {
 	if a.MaxAbsErr > 0.05*span || a.ArgmaxAgree < 0.75 {
 		t.Errorf("quantized outputs off: %+v", a)
 	}
-	dir := t.TempDir()
-	g, err := q.Emit(filepath.Join(dir, "graph.json"), x)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st := filepath.Join(dir, "store")
-	if _, err := scheduler.Import(st, g, tensorstore.WriteOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := scheduler.Commit(st, scheduler.Config{}); err != nil {
-		t.Fatal(err)
-	}
-	proof := filepath.Join(dir, "proof")
-	if _, err := scheduler.Prove(st, proof, scheduler.Config{MemBudget: 128 << 20}); err != nil {
-		t.Fatal(err)
-	}
-	rep, err := scheduler.Verify(st, proof, "")
-	if err != nil || !rep.Verified {
-		t.Fatalf("verify: %v", err)
-	}
+	_, _, rep := proveEmitted(t, q, x, 128<<20)
 	want, err := q.Run(q.QuantizeInput(x))
 	if err != nil {
 		t.Fatal(err)

@@ -39,11 +39,63 @@ func (c *Commitment) Digest() [32]byte {
 	return sha256.Sum256(c.AppendBinary(make([]byte, 0, 3+compressedBytes*len(c.Rows))))
 }
 
+// rawEncodingVersion marks a commitment encoded with uncompressed rows (64 bytes each: x, y), the
+// form commitment files store (fileVersion 3): decoding it needs no square root, which made
+// loading a 7B-parameter model's 2.7 M row commitments ~12 CPU-s of every prove and verify.
+// Proofs and digests keep the compressed encoding.
+const rawEncodingVersion = 2
+
+const rawBytes = bn254.SizeOfG1AffineUncompressed
+
+// appendRaw appends the commitment with uncompressed rows to dst.
+func (c *Commitment) appendRaw(dst []byte) []byte {
+	dst = append(dst, rawEncodingVersion, byte(c.NumVars), byte(c.ColumnLog))
+	for i := range c.Rows {
+		p := c.Rows[i].RawBytes()
+		dst = append(dst, p[:]...)
+	}
+	return dst
+}
+
+// decodeCommitmentRaw is DecodeCommitment for appendRaw's encoding.
+func decodeCommitmentRaw(data []byte) (*Commitment, []byte, error) {
+	if len(data) < 3 {
+		return nil, data, fmt.Errorf("commitment header of %d bytes: %w", len(data), ErrFormat)
+	}
+	if data[0] != rawEncodingVersion {
+		return nil, data, fmt.Errorf("commitment version %d: %w", data[0], ErrFormat)
+	}
+	n, b := int(data[1]), int(data[2])
+	if n > MaxVars || b > n || b > MaxColumnLog {
+		return nil, data, fmt.Errorf("commitment with n=%d, b=%d: %w", n, b, ErrFormat)
+	}
+	rest := data[3:]
+	need := uint64(rawBytes) << (n - b)
+	if uint64(len(rest)) < need {
+		return nil, data, fmt.Errorf("commitment of 2^%d rows needs %d bytes, has %d: %w", n-b, need, len(rest), ErrFormat)
+	}
+	c := &Commitment{NumVars: n, ColumnLog: b, Rows: make([]bn254.G1Affine, 1<<(n-b))}
+	if err := decodePointsAs(c.Rows, rest[:need], false); err != nil {
+		return nil, data, fmt.Errorf("commitment: %w", err)
+	}
+	return c, rest[need:], nil
+}
+
 // decodePoints decodes len(dst) compressed points from src (exactly 32·len(dst) bytes), in
 // parallel since each takes a square root. It accepts only the compressed encodings that
 // Bytes() produces — so a commitment has exactly one encoding and one digest — and rejects points
 // off the curve or outside G1 (for BN254 G1 the cofactor is 1, but the check is kept explicit).
 func decodePoints(dst []bn254.G1Affine, src []byte) error {
+	return decodePointsAs(dst, src, true)
+}
+
+// decodePointsAs is decodePoints for compressed (32-byte, Bytes()) or uncompressed (64-byte,
+// RawBytes()) points, accepting only that one canonical form.
+func decodePointsAs(dst []bn254.G1Affine, src []byte, compressed bool) error {
+	size := compressedBytes
+	if !compressed {
+		size = rawBytes
+	}
 	var mu sync.Mutex
 	var first error
 	bad := func(i int, err error) {
@@ -55,9 +107,9 @@ func decodePoints(dst []bn254.G1Affine, src []byte) error {
 	}
 	field.Parallel(len(dst), 0, func(start, end int) {
 		for i := start; i < end; i++ {
-			b := src[i*compressedBytes : (i+1)*compressedBytes]
-			if b[0]>>6 == 0 {
-				bad(i, fmt.Errorf("uncompressed encoding"))
+			b := src[i*size : (i+1)*size]
+			if (b[0]>>6 == 0) != !compressed {
+				bad(i, fmt.Errorf("a point in the other encoding"))
 				return
 			}
 			if _, err := dst[i].SetBytes(b); err != nil {
@@ -68,7 +120,15 @@ func decodePoints(dst []bn254.G1Affine, src []byte) error {
 				bad(i, fmt.Errorf("not in G1"))
 				return
 			}
-			if re := dst[i].Bytes(); string(re[:]) != string(b) {
+			var re []byte
+			if compressed {
+				e := dst[i].Bytes()
+				re = e[:]
+			} else {
+				e := dst[i].RawBytes()
+				re = e[:]
+			}
+			if string(re) != string(b) {
 				bad(i, fmt.Errorf("non-canonical encoding"))
 				return
 			}

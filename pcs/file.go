@@ -20,10 +20,13 @@ import (
 //
 // Entries are sorted by name, so equal maps make equal files. The checksum is verified before
 // any byte is trusted (STYLE §6). Version 1 had no padding proof; its files are refused, since
-// they prove nothing about the weights' padding.
+// they prove nothing about the weights' padding. Version 2 encodes each commitment as proofs do
+// (compressed rows); version 3, written now, with uncompressed rows (appendRaw), twice the bytes
+// but no square root per row to load them. Both are read.
 const (
-	fileMagic   = "SPCOMMIT"
-	fileVersion = 2
+	fileMagic     = "SPCOMMIT"
+	fileVersion   = 3
+	fileVersionV2 = 2
 )
 
 // CommitmentFile is the content of a commitment file.
@@ -56,7 +59,7 @@ func WriteCommitmentFile(path string, coms map[string]*Commitment, padding []byt
 	for _, name := range names {
 		buf = binary.BigEndian.AppendUint16(buf, uint16(len(name)))
 		buf = append(buf, name...)
-		enc := coms[name].AppendBinary(nil)
+		enc := coms[name].appendRaw(nil)
 		buf = binary.BigEndian.AppendUint32(buf, uint32(len(enc)))
 		buf = append(buf, enc...)
 	}
@@ -134,7 +137,12 @@ func ParseCommitmentFile(data []byte) (*CommitmentFile, error) {
 		return nil, fmt.Errorf("bad magic: %w", ErrFormat)
 	}
 	body = body[len(fileMagic):]
-	if v := binary.BigEndian.Uint32(body); v != fileVersion {
+	decode := decodeCommitmentRaw
+	switch v := binary.BigEndian.Uint32(body); v {
+	case fileVersion:
+	case fileVersionV2:
+		decode = DecodeCommitment
+	default:
 		return nil, fmt.Errorf("version %d: %w", v, ErrFormat)
 	}
 	count := binary.BigEndian.Uint32(body[4:])
@@ -159,7 +167,7 @@ func ParseCommitmentFile(data []byte) (*CommitmentFile, error) {
 		if uint64(el) > uint64(len(body)) {
 			return nil, fmt.Errorf("entry %q: truncated: %w", name, ErrFormat)
 		}
-		c, rest, err := DecodeCommitment(body[:el])
+		c, rest, err := decode(body[:el])
 		if err != nil {
 			return nil, fmt.Errorf("entry %q: %w", name, err)
 		}

@@ -92,3 +92,24 @@ func TestGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A version-2 commitment file (compressed rows, written before version 3) still reads, to the
+// same commitments as the current file of the same data.
+func TestCommitmentFileV2Reads(t *testing.T) {
+	v2, err := ReadCommitmentFile(filepath.Join("testdata", "commitments-v2.golden"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v3, err := ReadCommitmentFile(filepath.Join("testdata", "commitments.golden"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(v2.Commitments) != 2 || len(v3.Commitments) != 2 || !bytes.Equal(v2.Padding, v3.Padding) {
+		t.Fatalf("v2 %d commitments, v3 %d; padding %v vs %v", len(v2.Commitments), len(v3.Commitments), v2.Padding, v3.Padding)
+	}
+	for name, c := range v3.Commitments {
+		if c2 := v2.Commitments[name]; c2 == nil || c2.Digest() != c.Digest() {
+			t.Fatalf("commitment %q differs between the version-2 and version-3 files", name)
+		}
+	}
+}

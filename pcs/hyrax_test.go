@@ -413,3 +413,41 @@ func TestCommitmentFile(t *testing.T) {
 		t.Fatal("truncated file accepted")
 	}
 }
+
+// The uncompressed row encoding of commitment files (version 3) accepts only RawBytes() of
+// points of G1: a point off the curve, a compressed point in its place, a coordinate ≥ p and a
+// truncated encoding are ErrFormat; the honest encoding round-trips.
+func TestRawCommitmentRejects(t *testing.T) {
+	rng := rand.New(rand.NewPCG(17, 18))
+	c, err := Commit(testVector(rng, "int8", 6), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc := c.appendRaw(nil)
+	got, rest, err := decodeCommitmentRaw(enc)
+	if err != nil || len(rest) != 0 || got.Digest() != c.Digest() {
+		t.Fatalf("round trip: %v, %d bytes left", err, len(rest))
+	}
+	row := func(b []byte, i int) []byte { return b[3+i*rawBytes : 3+(i+1)*rawBytes] }
+	for _, tc := range []struct {
+		what string
+		edit func(b []byte) []byte
+	}{
+		{"y changed: off the curve", func(b []byte) []byte { row(b, 1)[63] ^= 1; return b }},
+		{"compressed mask in a raw slot", func(b []byte) []byte { row(b, 0)[0] |= 0x80; return b }},
+		{"x ≥ p", func(b []byte) []byte {
+			r := row(b, 2)
+			for i := 0; i < 32; i++ {
+				r[i] = 0xff
+			}
+			r[0] = 0x3f
+			return b
+		}},
+		{"truncated", func(b []byte) []byte { return b[:len(b)-1] }},
+	} {
+		bad := tc.edit(bytes.Clone(enc))
+		if _, _, err := decodeCommitmentRaw(bad); !errors.Is(err, ErrFormat) {
+			t.Errorf("%s: %v, want ErrFormat", tc.what, err)
+		}
+	}
+}

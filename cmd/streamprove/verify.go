@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime/debug"
 
 	"github.com/urfave/cli/v2"
 
@@ -41,6 +42,11 @@ func verifyCommand() *cli.Command {
 			if c.String("proof") == "" {
 				return usagef("verify: --proof is required")
 			}
+			// The verifier's live heap is the proof and the decoded commitments (~0.5 GiB for the
+			// 7B-shaped model); at the default GOGC the heap grew to twice that between
+			// collections. Collecting at 25% growth measured VmHWM 1.16 → 0.71 GiB there at equal
+			// CPU time (the collections are few: verify allocates little beyond what it keeps).
+			debug.SetGCPercent(verifyGCPercent)
 			var rep *scheduler.VerifyReport
 			var err error
 			if vkey != "" {
@@ -72,3 +78,6 @@ func verifyCommand() *cli.Command {
 		},
 	}
 }
+
+// verifyGCPercent is the verify command's GOGC (see there).
+const verifyGCPercent = 25

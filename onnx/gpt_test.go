@@ -18,23 +18,28 @@ import (
 	"github.com/streamprove/streamprove/tensorstore"
 )
 
-// loadGPT loads the tiny GPT of testdata/onnx/make_gpt.py, its test ids (as floats, the float
-// reference's input) and PyTorch's logits on them.
-func loadGPT(t *testing.T) (*Model, *Tensor, *Tensor) {
+// loadTokenModel loads testdata/onnx/NAME.onnx (made by make_gpt.py), the token ids in ids (as
+// floats, the float reference's input) and PyTorch's logits on them, NAME_logits.npy.
+func loadTokenModel(t *testing.T, name, ids string) (*Model, *Tensor, *Tensor) {
 	t.Helper()
-	m, err := Load(filepath.Join(digitsDir, "gpt.onnx"))
+	m, err := Load(filepath.Join(digitsDir, name+".onnx"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	ids, err := ReadIDs(filepath.Join(digitsDir, "gpt_test_ids.npy"))
+	x, err := ReadIDs(filepath.Join(digitsDir, ids))
 	if err != nil {
 		t.Fatal(err)
 	}
-	want, err := ReadNPY(filepath.Join(digitsDir, "gpt_logits.npy"))
+	want, err := ReadNPY(filepath.Join(digitsDir, name+"_logits.npy"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return m, ids, want
+	return m, x, want
+}
+
+// loadGPT loads the tiny GPT, its test ids and PyTorch's logits on them.
+func loadGPT(t *testing.T) (*Model, *Tensor, *Tensor) {
+	return loadTokenModel(t, "gpt", "gpt_test_ids.npy")
 }
 
 // TestGPTReference: the Go float reference reproduces PyTorch's logits of the tiny GPT.
@@ -185,18 +190,7 @@ func TestProveGPT(t *testing.T) {
 // written as ReduceMean/Sub/Pow/ReduceMean/Add/Sqrt/Div/Mul/Add, imports with every LayerNorm
 // recognised (no piece of the decomposition left), reproduces PyTorch's logits, and quantizes.
 func TestGPTOpset13(t *testing.T) {
-	m, err := Load(filepath.Join(digitsDir, "gpt13_tiny.onnx"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ids, err := ReadIDs(filepath.Join(digitsDir, "gpt13_tiny_ids.npy"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	want, err := ReadNPY(filepath.Join(digitsDir, "gpt13_tiny_logits.npy"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	m, ids, want := loadTokenModel(t, "gpt13_tiny", "gpt13_tiny_ids.npy")
 	lns := 0
 	for _, n := range m.Nodes {
 		switch n.Op {
@@ -236,18 +230,7 @@ func TestGPTOpset13(t *testing.T) {
 // PyTorch's logits, quantizes, and proves: the proof verifies and its logits equal the Go integer
 // model's bit for bit.
 func TestGPTActivations(t *testing.T) {
-	m, err := Load(filepath.Join(digitsDir, "gpt_act_tiny.onnx"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ids, err := ReadIDs(filepath.Join(digitsDir, "gpt_act_tiny_ids.npy"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	want, err := ReadNPY(filepath.Join(digitsDir, "gpt_act_tiny_logits.npy"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	m, ids, want := loadTokenModel(t, "gpt_act_tiny", "gpt_act_tiny_ids.npy")
 	count := map[string]int{}
 	for _, n := range m.Nodes {
 		count[n.Op]++
@@ -296,32 +279,13 @@ func TestGPTActivations(t *testing.T) {
 	t.Logf("gpt_act_tiny: %d nodes, max |Go − PyTorch| = %.3g; quantized: argmax agreement %.2f%% on its own %d sequences; proof of 2 sequences verifies", len(m.Nodes), worst, 100*a.ArgmaxAgree, a.Samples)
 }
 
-// loadLlama loads the tiny LLaMA-shaped model of make_gpt.py --tinyllama, its ids and
-// PyTorch's logits on them.
-func loadLlama(t *testing.T) (*Model, *Tensor, *Tensor) {
-	t.Helper()
-	m, err := Load(filepath.Join(digitsDir, "gpt_llama_tiny.onnx"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ids, err := ReadIDs(filepath.Join(digitsDir, "gpt_llama_tiny_ids.npy"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	want, err := ReadNPY(filepath.Join(digitsDir, "gpt_llama_tiny_logits.npy"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m, ids, want
-}
-
 // TestGPTLlama: an (untrained, tiny) LLaMA-shaped model at opset 17 — RMSNorm written as
 // x·rsqrt(mean(x²) + ε)·γ, rotary embeddings the HF way, a SwiGLU FFN — imports with every
 // RMSNorm, RoPE and SwiGLU product recognised (no piece left), reproduces PyTorch's logits,
 // quantizes and proves: the proof verifies and its logits equal the Go integer model's bit for
 // bit.
 func TestGPTLlama(t *testing.T) {
-	m, ids, want := loadLlama(t)
+	m, ids, want := loadTokenModel(t, "gpt_llama_tiny", "gpt_llama_tiny_ids.npy")
 	count := map[string]int{}
 	for _, n := range m.Nodes {
 		count[n.Op]++

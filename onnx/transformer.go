@@ -138,7 +138,8 @@ func (c *nodeCtx) transformer() (bool, error) {
 }
 
 // rmsParts returns x and ε when s is √(mean(x²) + ε) over the last axis (the exporter's
-// x.pow(2).mean(-1, keepdim=True) + eps under a Sqrt).
+// x.pow(2).mean(-1, keepdim=True) + eps under a Sqrt; a LayerNorm's denominator with x the
+// centered input).
 func (c *nodeCtx) rmsParts(s string) (string, float64, bool) {
 	sq := c.producer(s)
 	if sq == nil || sq.Op != opSqrt {
@@ -292,27 +293,18 @@ func (c *nodeCtx) lnPart() error {
 
 // layerNormParts returns x and ε when d / s is (x − mean(x)) / √(mean((x − mean(x))²) + ε).
 func (c *nodeCtx) layerNormParts(d, s string) (string, float64, bool) {
-	sub, sq := c.producer(d), c.producer(s)
-	if sub == nil || sub.Op != opSubAct || sq == nil || sq.Op != opSqrt {
+	sub := c.producer(d)
+	if sub == nil || sub.Op != opSubAct {
 		return "", 0, false
 	}
 	x := sub.In[0]
 	if m := c.producer(sub.In[1]); m == nil || m.Op != opMeanLast || m.In[0] != x {
 		return "", 0, false
 	}
-	add := c.producer(sq.In[0])
-	if add == nil || add.Op != "Add" || len(add.In) != 2 {
-		return "", 0, false
+	if z, eps, ok := c.rmsParts(s); ok && z == d {
+		return x, eps, true
 	}
-	eps, ok := c.im.consts[add.In[1]]
-	v := c.producer(add.In[0])
-	if !ok || eps.F == nil || eps.Len() != 1 || !(eps.F[0] >= 0) || v == nil || v.Op != opMeanLast {
-		return "", 0, false
-	}
-	if p := c.producer(v.In[0]); p == nil || p.Op != opSquare || p.In[0] != d {
-		return "", 0, false
-	}
-	return x, eps.F[0], true
+	return "", 0, false
 }
 
 // lnConst adds a constant [D] of value v for a recognised LayerNorm's γ or β.

@@ -20,8 +20,13 @@
 // bias under the mask of the real batch rows, and the bias's own padding is a proven zero;
 // elementwise gates are polynomials without a constant term (G(0,…,0) = 0); the data-parallel
 // builder masks its constants; every lookup table holds (0, f(0)) with f(0) = 0, and the lookup
-// runs over the padded domain, so the padding of its inputs forces that of its outputs. A new
-// kernel must say how it keeps this, and test a padded shape.
+// runs over the padded domain, so the padding of its inputs forces that of its outputs (the
+// sigmoid, σ(0) = ½, looks up σ − ½ and adds ½ under the real-position mask). A new kernel must
+// say how it keeps this, and test a padded shape.
+//
+// Lookups within one kernel that read the same table share one table tree and one committed
+// multiplicity tensor (lookupCore.groups: norms' limbs, softmax's range checks, requant_fixed's
+// limbs, maxpool's taps); the witness trees stay one per lookup.
 //
 // It does not walk graphs or choose memory plans (package scheduler does), and it owns no
 // protocol state beyond one kernel's messages.

@@ -60,10 +60,11 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		Usage:   "prove ML inference whose witness is larger than RAM",
 		Description: "streamprove keeps the model's weights and the whole proving witness on disk, in a tensor\n" +
 			"store of compressed, checksummed chunks, and streams it through the prover so that peak\n" +
-			"memory stays under --mem-budget whatever the model's size. Try `demo`; for your own model\n" +
-			"write a graph file (see the README), then `import --graph`, `commit`, `prove`, `verify`;\n" +
-			"`export-verifier` writes the small key a verifier needs instead of the store.\n" +
-			"Weights must be quantized (integer) safetensors or .npy.",
+			"memory stays under --mem-budget whatever the model's size. Try `demo`. For your own model:\n" +
+			"`import --onnx model.onnx --calibrate samples.npy` (a PyTorch export, quantized here; an\n" +
+			"already-quantized ONNX needs no --calibrate), or a graph file over integer safetensors/.npy\n" +
+			"weights with `import --graph` (see the README); then `commit`, `prove`, `verify`.\n" +
+			"`export-verifier` writes the small key a verifier needs instead of the store.",
 		Writer:          stdout,
 		ErrWriter:       stderr,
 		HideHelpCommand: true,

@@ -25,8 +25,17 @@ func importCommand() *cli.Command {
 		Description: "With --graph, the graph file (format streamprove-graph/1, see the README) is validated, every\n" +
 			"input and weight is imported from its source (paths relative to the graph file) and checked\n" +
 			"against its declared shape and dtype, and the graph is recorded in the store for commit,\n" +
-			"prove and verify. Floating-point tensors are refused: quantize the model to int8/int16/int32\n" +
-			"first. U8 data is stored as int16. The store directory is created if it does not exist.",
+			"prove and verify. Floating-point tensors are refused there: quantize to int8/int16/int32\n" +
+			"first, or use --onnx. U8 data is stored as int16. The store directory is created if needed.\n" +
+			"\n" +
+			"With --onnx, a model exported by torch.onnx.export (opsets 11-21: MLPs, CNNs, nanoGPT- and\n" +
+			"LLaMA-style transformers) is folded and quantized here: int8 weights per output channel,\n" +
+			"activation scales from the max-abs of --calibrate (float32 samples, or int64 token ids, in\n" +
+			"the model's input layout); it prints the quantized model's agreement with a float\n" +
+			"reference on those samples. Already-quantized models (QDQ, QLinearConv/MatMul, ConvInteger,\n" +
+			"MatMulInteger) import with ONNX Runtime's integer semantics and need no --calibrate. An op\n" +
+			"or attribute it cannot represent fails the import naming the node. The batch stays bound\n" +
+			"to the input: `prove --input` takes any batch. --emit-graph writes the graph it imports.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "store", Usage: "store directory", Aliases: []string{"s"}},
 			&cli.StringFlag{Name: "graph", Usage: "model graph `FILE` (streamprove-graph/1 JSON)"},

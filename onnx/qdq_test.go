@@ -19,7 +19,7 @@ import (
 
 // The already-quantized fixtures of testdata/onnx/make_quantized.py, with the expected integer
 // outputs its NumPy reimplementation of ONNX Runtime's semantics computed.
-var quantizedFixtures = []string{"qdq_cnn", "qdq_mlp", "qlinear_cnn", "convinteger", "matmulinteger"}
+var quantizedFixtures = []string{"qdq_cnn", "qdq_mlp", "qlinear_cnn", "convinteger", "matmulinteger", "qdq_residual"}
 
 func loadQuantized(t *testing.T, name string) (*QModel, *Tensor, *Tensor) {
 	t.Helper()

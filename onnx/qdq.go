@@ -234,7 +234,7 @@ func (l *lowering) node(n *Node) error {
 			}
 		}
 		if sum[0].dt != sum[1].dt {
-			return refuse(ref, "adding a %v and a %v value (ONNX Runtime fuses a QDQ Add into QLinearAdd only for one type)", sum[0].dt, sum[1].dt)
+			return refuse(ref, "adding %v and %v values (ONNX Runtime fuses a QDQ Add into QLinearAdd only for one type)", sum[0].dt, sum[1].dt)
 		}
 		if sa, sb := l.m.valueShape(n.In[0]), l.m.valueShape(n.In[1]); !slices.Equal(sa, sb) || !slices.Equal(sa, n.Shape) {
 			return refuse(ref, "operands of shapes %v and %v: only equal shapes are supported (no broadcasting)", sa, sb)

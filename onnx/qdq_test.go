@@ -184,6 +184,9 @@ func TestQuantizedRefusals(t *testing.T) {
 		{"non-constant scale", func() []byte { return qlinearVariant(t, "scale") }, []string{`"qconv"`, "QLinearConv", "x_scale", "must be a constant", "supported ops"}},
 		{"zero point out of range", func() []byte { return qlinearVariant(t, "zp") }, []string{`"b_dq"`, "DequantizeLinear", "zero_point", "out of range", "supported ops"}},
 		{"auto_pad", func() []byte { return qlinearVariant(t, "autopad") }, []string{`"qconv"`, "QLinearConv", `"auto_pad"`, "supported ops"}},
+		{"QDQ Add of a float constant", func() []byte { return residualVariant(t, "const") }, []string{`"add2"`, "(Add)", `"ddd"`, "is a constant", "residual add", "supported ops"}},
+		{"QDQ Add broadcasting", func() []byte { return residualVariant(t, "broadcast") }, []string{`"add1"`, "(Add)", "equal shapes", "supported ops"}},
+		{"QDQ Add of INT8 and UINT8", func() []byte { return residualVariant(t, "types") }, []string{`"add2"`, "(Add)", "INT8", "UINT8", "QLinearAdd", "supported ops"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -230,6 +233,47 @@ func qlinearVariant(t *testing.T, kind string) []byte {
 		g.Node = slices.Insert(g.Node, 1, pnode("DequantizeLinear", "b_dq", []string{"b1q", "s_in", "bz"}, []string{"bdq"}))
 	case "autopad":
 		conv.Attribute = append(conv.Attribute, attrS("auto_pad", "SAME_UPPER"))
+	}
+	out, err := proto.Marshal(&m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// residualVariant returns qdq_residual.onnx with one unsupported change to a QDQ Add.
+func residualVariant(t *testing.T, kind string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(digitsDir, "qdq_residual.onnx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m onnxpb.ModelProto
+	if err := proto.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	g := m.Graph
+	node := func(name string) *onnxpb.NodeProto {
+		for _, n := range g.Node {
+			if n.GetName() == name {
+				return n
+			}
+		}
+		t.Fatalf("no node %q", name)
+		return nil
+	}
+	switch kind {
+	case "const": // add2's second operand a float constant of the same shape
+		node("add2").Input[1] = "ddd"
+		node("dd_dq").Output[0] = "ddd_unused"
+		g.Initializer = append(g.Initializer, &onnxpb.TensorProto{Name: proto.String("ddd"), DataType: proto.Int32(int32(Float32)),
+			Dims: []int64{4, 8, 8}, FloatData: make([]float32, 256)})
+	case "broadcast": // add1 adds the [N, 1, 8, 8] input to a [N, 4, 8, 8] branch
+		node("add1").Input[1] = "xd"
+	case "types": // add2's second operand is quantized as UINT8 (zero point 128)
+		g.Initializer = append(g.Initializer, &onnxpb.TensorProto{Name: proto.String("u8z"), DataType: proto.Int32(int32(Uint8)), Int32Data: []int32{128}})
+		node("dd_q").Input[2] = "u8z"
+		node("dd_dq").Input[2] = "u8z"
 	}
 	out, err := proto.Marshal(&m)
 	if err != nil {

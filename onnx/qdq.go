@@ -483,34 +483,15 @@ func (l *lowering) qlinearAdd(ref nodeRef, p *pendingAcc, out string, ys float32
 	}
 	lo, hi, _ := int8Range(dt)
 	ratios := []float32{float32(a.scale / ys), float32(b.scale / ys)}
-	ms, ks := make([]int64, 2), make([]int, 2)
-	shift := 1
-	for i, r := range ratios {
-		if !(r > 0) || math.IsInf(float64(r), 0) {
-			return nil, refuse(p.node, "scale ratio %g of operand %d to the output's scale", r, i)
-		}
-		f, e := math.Frexp(float64(r)) // r = f·2^e, f in [0.5, 1)
-		ms[i], ks[i] = int64(math.Ldexp(f, 24)), 24-e
-		for ms[i]%2 == 0 {
-			ms[i], ks[i] = ms[i]/2, ks[i]-1
-		}
-		shift = max(shift, ks[i])
-	}
-	if shift > 62 {
-		return nil, refuse(p.node, "scale ratios %g and %g need a shift of %d (at most 62)", ratios[0], ratios[1], shift)
+	fs, g, shift, err := addMultipliers(ratios[0], ratios[1])
+	if err != nil {
+		return nil, refuse(p.node, "%v", err)
 	}
 	peak := 0.0
-	for i := range ms {
-		if d := shift - ks[i]; d+bits.Len64(uint64(ms[i])) > 50 {
-			return nil, refuse(p.node, "scale ratios %g and %g are too far apart", ratios[0], ratios[1])
-		}
-		ms[i] <<= shift - ks[i]
-	}
-	g := gcd(ms[0], ms[1])
 	terms := make([]string, 2)
 	var centre int64
 	for i, v := range p.sum {
-		f := ms[i] / g
+		f := fs[i]
 		terms[i] = v.name
 		if f != 1 {
 			terms[i] = fmt.Sprintf("%s.%c", p.node.name, 'a'+i)
@@ -539,6 +520,38 @@ func (l *lowering) qlinearAdd(ref nodeRef, p *pendingAcc, out string, ys float32
 		Multipliers: []int64{g}, Axis: -1, Shift: shift, Bits: 8, ZeroPoint: zp, Unsigned: dt == Uint8, Relu: p.relu, QBits: qb}
 	l.q.Ops = append(l.q.Ops, op)
 	return op, nil
+}
+
+// addMultipliers writes the float32 ratios r_a, r_b exactly as f_a·G/2^shift and f_b·G/2^shift
+// with integers f_a, f_b (coprime), G and 1 ≤ shift ≤ 62: each float32 is m·2^−k with m odd
+// and < 2^24; shift is the larger k (at least 1) and G the gcd of the two numerators over
+// 2^shift. f·|a − z| then stays below 2^58 for 8-bit operands.
+func addMultipliers(ra, rb float32) (fs [2]int64, g int64, shift int, err error) {
+	var ms [2]int64
+	var ks [2]int
+	shift = 1
+	for i, r := range []float32{ra, rb} {
+		if !(r > 0) || math.IsInf(float64(r), 0) {
+			return fs, 0, 0, fmt.Errorf("scale ratio %g of operand %d to the output's scale", r, i)
+		}
+		f, e := math.Frexp(float64(r)) // r = f·2^e, f in [0.5, 1)
+		ms[i], ks[i] = int64(math.Ldexp(f, 24)), 24-e
+		for ms[i]%2 == 0 {
+			ms[i], ks[i] = ms[i]/2, ks[i]-1
+		}
+		shift = max(shift, ks[i])
+	}
+	if shift > 62 {
+		return fs, 0, 0, fmt.Errorf("scale ratios %g and %g need a shift of %d (at most 62)", ra, rb, shift)
+	}
+	for i := range ms {
+		if d := shift - ks[i]; d+bits.Len64(uint64(ms[i])) > 49 {
+			return fs, 0, 0, fmt.Errorf("scale ratios %g and %g are too far apart (%d bits)", ra, rb, d+bits.Len64(uint64(ms[i])))
+		}
+		ms[i] <<= shift - ks[i]
+	}
+	g = gcd(ms[0], ms[1])
+	return [2]int64{ms[0] / g, ms[1] / g}, g, shift, nil
 }
 
 func gcd(a, b int64) int64 {

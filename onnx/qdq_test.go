@@ -173,6 +173,70 @@ func TestRequantMultipliersExact(t *testing.T) {
 	t.Logf("exact M/2^n rounding vs ORT's float32 product: %d of %d random accumulators differ (%.2g), all near-ties", differ, trials, float64(differ)/float64(trials))
 }
 
+// fma32 is a float32 fused multiply-add x·r + c (one rounding), as MLAS's AVX2 QLinearAdd
+// kernel evaluates it: the float64 product of an 8-bit integer and a float32 is exact, and the
+// float64 sum is checked exact (TwoSum), so rounding it to float32 is the one rounding.
+func fma32(t *testing.T, x int64, r, c float32) float32 {
+	p, cf := float64(x)*float64(r), float64(c)
+	s := p + cf
+	bb := s - p
+	if (p-(s-bb))+(cf-bb) != 0 {
+		t.Fatalf("fma32(%d, %g, %g): the float64 sum is not exact", x, r, c)
+	}
+	return float32(s)
+}
+
+// TestQLinearAddNearTies: the exact rounding the proof computes for a QDQ Add (the float32
+// ratios as M/2^n, addMultipliers) against MLAS's AVX2 QLinearAdd (fma(a, r_a, fma(b, r_b, F))
+// in float32 on the raw integers, F folding the zero points), over every pair of INT8 operands
+// for random scales and zero points. They may differ only where the exact sum is within a few
+// float32 ulps of a half-integer; the test measures how often.
+func TestQLinearAddNearTies(t *testing.T) {
+	r := rand.New(rand.NewPCG(17, 17))
+	trials, differ := 0, 0
+	for range 60 {
+		sc := float32(math.Exp(r.Float64()*4 - 5.5)) // ~0.004 … 0.2
+		sa := float32(float64(sc) * math.Exp(r.Float64()*3-1.5))
+		sb := float32(float64(sc) * math.Exp(r.Float64()*3-1.5))
+		za, zb, zc := r.Int64N(256)-128, r.Int64N(256)-128, r.Int64N(256)-128
+		ra, rb := sa/sc, sb/sc
+		fs, g, shift, err := addMultipliers(ra, rb)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The representation is exact: f·G/2^n == r.
+		for i, rr := range []float32{ra, rb} {
+			if math.Ldexp(float64(fs[i]*g), -shift) != float64(rr) {
+				t.Fatalf("ratio %g: %d·%d/2^%d", rr, fs[i], g, shift)
+			}
+		}
+		fixed := float32(float32(zc) - float32(float32(ra*float32(za))+float32(rb*float32(zb))))
+		for a := int64(-128); a < 128; a++ {
+			for b := int64(-128); b < 128; b++ {
+				q, ok := roundShift(fs[0]*(a-za)+fs[1]*(b-zb), g, shift)
+				if !ok {
+					t.Fatal("overflow")
+				}
+				exact := max(-128, min(127, q+zc))
+				v := fma32(t, a, ra, fma32(t, b, rb, fixed))
+				mlas := max(-128, min(127, int64(math.RoundToEven(float64(v)))))
+				trials++
+				if exact == mlas {
+					continue
+				}
+				differ++
+				x := float64(ra)*float64(a-za) + float64(rb)*float64(b-zb)
+				tie := math.Abs(x - math.Floor(x) - 0.5)
+				band := 0x1p-22 * (math.Abs(float64(ra)*float64(a)) + math.Abs(float64(rb)*float64(b)) + math.Abs(float64(fixed)))
+				if tie > band {
+					t.Fatalf("a %d, b %d, ratios %g %g, zero points %d %d %d: exact %d, MLAS %d, %.3g from a tie (band %.3g)", a, b, ra, rb, za, zb, zc, exact, mlas, tie, band)
+				}
+			}
+		}
+	}
+	t.Logf("exact rounding vs MLAS's AVX2 float32 QLinearAdd: %d of %d operand pairs differ (%.2g), all near-ties", differ, trials, float64(differ)/float64(trials))
+}
+
 // TestQuantizedRefusals: unsupported constructs fail with the node's name, its op type, the
 // attribute or input, and the list of supported ops.
 func TestQuantizedRefusals(t *testing.T) {

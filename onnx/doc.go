@@ -14,14 +14,17 @@
 // causal Where mask, Softmax, the Erf form of GELU) import to the graph's transformer ops
 // (transformer.go, transformer_quant.go); their graph input is the flat list of token ids.
 //
-// Already-quantized models (QDQ pairs around Conv/Gemm/MatMul/Relu/MaxPool/Reshape, and
+// Already-quantized models (QDQ pairs around Conv/Gemm/MatMul/Relu/MaxPool/Reshape/Add, and
 // QLinearConv, QLinearMatMul, ConvInteger, MatMulInteger) need no calibration: FromQuantized
 // lowers them with ONNX Runtime's integer semantics, every requantization a requant_fixed whose
 // M/2^n is the float32 scale x_scale·w_scale/y_scale exactly (qdq.go). That is ORT bit for bit
 // except on near-ties: MLAS rounds fl32(acc·s) to 24 bits before rounding to an integer, and when
 // that lands on or crosses a half-integer the results differ by one; no integer M/2^n reproduces
 // the double rounding. Measured rate: 2.5·10⁻⁶ of random accumulators (TestRequantMultipliersExact),
-// none on the fixtures. The input's QuantizeLinear divides in float32 as ORT does, here and in
+// none on the fixtures. A QDQ Add is ORT's QLinearAdd, round(r_a·(a − z_a) + r_b·(b − z_b)) with
+// the float32 ratios r = fl32(scale/y_scale) exact over one power of two (qlinearAdd); MLAS's
+// float32 fmas differ from that exact rounding on near-ties too (TestQLinearAddNearTies).
+// The input's QuantizeLinear divides in float32 as ORT does, here and in
 // prove --input (tensorstore.Quantizer uses the float32 quotient for a float32 scale).
 //
 // It refuses, with the node's name, op type, the attribute and the list of supported ops, every

@@ -30,7 +30,8 @@ type qval struct {
 }
 
 // pendingAcc is the float output of a QDQ Conv, Gemm or MatMul: an integer accumulator whose
-// requantization waits for the QuantizeLinear after it (possibly past a Relu).
+// requantization waits for the QuantizeLinear after it (possibly past a Relu); or of a QDQ Add
+// (sum holds its two operands), lowered once that QuantizeLinear gives the output's scale.
 type pendingAcc struct {
 	acc   string
 	xs    float32
@@ -40,6 +41,7 @@ type pendingAcc struct {
 	relu  bool
 	bound []float64 // per output channel, max |accumulator|
 	node  nodeRef
+	sum   []*qval
 }
 
 type lowering struct {
@@ -98,9 +100,15 @@ func (l *lowering) node(n *Node) error {
 		}
 		p, ok := l.pending[in0]
 		if !ok {
-			return refuse(ref, "input %q is neither the graph input, a DequantizeLinear output, nor a Conv/Gemm/MatMul of dequantized values", in0)
+			return refuse(ref, "input %q is neither the graph input, a DequantizeLinear output, nor a Conv/Gemm/MatMul/Add of dequantized values", in0)
 		}
-		op, err := l.requant(ref, p.acc, n.Out, p.xs, p.ws, s, zp, dt, p.axis, p.shape, p.relu, p.bound)
+		var op *QOp
+		var err error
+		if p.sum != nil {
+			op, err = l.qlinearAdd(ref, p, n.Out, s, zp, dt)
+		} else {
+			op, err = l.requant(ref, p.acc, n.Out, p.xs, p.ws, s, zp, dt, p.axis, p.shape, p.relu, p.bound)
+		}
 		if err != nil {
 			return err
 		}
@@ -208,10 +216,52 @@ func (l *lowering) node(n *Node) error {
 		l.pending[n.Out] = &pendingAcc{acc: acc, xs: x.scale, ws: ws, axis: axis, shape: n.Shape, bound: bound, node: ref}
 		return nil
 
+	case "Add":
+		// A residual add: DequantizeLinear(a) + DequantizeLinear(b) → (Relu →) QuantizeLinear,
+		// which ONNX Runtime fuses into QLinearAdd; lowered at the QuantizeLinear (qlinearAdd).
+		sum := make([]*qval, 2)
+		for j, in := range n.In {
+			v, ok := l.views[in]
+			switch {
+			case ok && v.dt == Int32:
+				return refuse(ref, "input %q is an INT32 value (only INT8/UINT8 operands are added)", in)
+			case ok:
+				sum[j] = v
+			case l.m.Weights[in] != nil:
+				return refuse(ref, "input %q is a constant: only the sum of two dequantized runtime values (a residual add) is supported, not adding a constant", in)
+			default:
+				return refuse(ref, "input %q is not a DequantizeLinear of a quantized value (QDQ form)", in)
+			}
+		}
+		if sum[0].dt != sum[1].dt {
+			return refuse(ref, "adding %v and %v values (ONNX Runtime fuses a QDQ Add into QLinearAdd only for one type)", sum[0].dt, sum[1].dt)
+		}
+		if sa, sb := l.m.valueShape(n.In[0]), l.m.valueShape(n.In[1]); !slices.Equal(sa, sb) || !slices.Equal(sa, n.Shape) {
+			return refuse(ref, "operands of shapes %v and %v: only equal shapes are supported (no broadcasting)", sa, sb)
+		}
+		if l.uses[n.Out] != 1 {
+			return refuse(ref, "its float output must go to exactly one QuantizeLinear (or Relu then QuantizeLinear)")
+		}
+		l.pending[n.Out] = &pendingAcc{shape: n.Shape, node: ref, sum: sum}
+		return nil
+
 	case "QLinearConv", "QLinearMatMul", "ConvInteger", "MatMulInteger":
 		return l.operator(n)
 	}
-	return refuse(ref, "%s of quantized values is not supported (supported with quantized models: Conv, Gemm, MatMul between QDQ pairs, QLinearConv, QLinearMatMul, ConvInteger, MatMulInteger, Relu, MaxPool, Flatten, Reshape)", n.Op)
+	return refuse(ref, "%s of quantized values is not supported (supported with quantized models: Conv, Gemm, MatMul, Add between QDQ pairs, QLinearConv, QLinearMatMul, ConvInteger, MatMulInteger, Relu, MaxPool, Flatten, Reshape)", n.Op)
+}
+
+// valueShape is the shape of a runtime value: a node output or the graph input.
+func (m *Model) valueShape(name string) Shape {
+	for _, p := range m.Nodes {
+		if p.Out == name {
+			return p.Shape
+		}
+	}
+	if len(m.Inputs) > 0 && m.Inputs[0].Name == name {
+		return m.Inputs[0].Shape
+	}
+	return nil
 }
 
 // usesOfInt counts the ONNX consumers of the integers behind v.
@@ -399,6 +449,116 @@ func (l *lowering) requant(ref nodeRef, acc, out string, xs float32, ws []float3
 		Multipliers: ms, Axis: axis, Shift: shift, Bits: 8, ZeroPoint: zp, Unsigned: dt == Uint8, Relu: relu, QBits: qb}
 	l.q.Ops = append(l.q.Ops, op)
 	return op, nil
+}
+
+// qlinearAdd lowers a QDQ Add (p.sum = a, b) and its QuantizeLinear (scale ys, zero point zp,
+// type dt; p.relu when a Relu came between) the way ONNX Runtime computes the QLinearAdd it
+// fuses them into: with the float32 ratios r_a = fl32(s_a/s_y) and r_b = fl32(s_b/s_y),
+//
+//	y = saturate(round_half_even(r_a·(a − z_a) + r_b·(b − z_b)) + z_y)
+//
+// (clamped below at z_y too with the Relu). A float32 is m·2^−k with an integer m < 2^24, so
+// with K the larger k (at least 1) both ratios are integers over 2^K: r = R/2^K exactly. With
+// G = gcd(R_a, R_b) and f = R/G the graph computes it exactly in integers:
+//
+//	sum = f_a·a + f_b·b − (f_a·z_a + f_b·z_b)   (scale, scale, add, sub of a constant)
+//	y   = requant_fixed(sum, M = G, shift = K, zero point z_y, relu)
+//
+// since sum·G/2^K = r_a·(a − z_a) + r_b·(b − z_b) exactly. MLAS (the x86-64 AVX2 kernel) takes
+// the same float32 ratios but evaluates fma(a, r_a, fma(b, r_b, F)) in float32 on the raw
+// integers, with F = fl32(z_y − (r_a·z_a + r_b·z_b)) folding the zero points, and rounds that;
+// the two agree except where the float32 roundings of F and of the two fmas move the value onto
+// or across a half-integer: ties and near-ties, within a few float32 ulps of
+// |r_a·a| + |r_b·b| + |F| (as for requant_fixed; see the package documentation). The SSE2 kernel
+// rounds the products and sums separately, with the same kind of near-tie exceptions; the ARM
+// (NEON) kernel uses 22-bit integer multipliers and rounds ties away from zero, so it may differ
+// more often. With a Relu whose QuantizeLinear has the zero point −128 (INT8) or 0 (UINT8),
+// ONNX Runtime drops the Relu (saturation is the Relu) and fuses the rest: the same formula. With
+// another zero point it keeps the Relu and computes the Add in float32 (DequantizeLinear, Add,
+// Relu, QuantizeLinear), which also equals the exact rounding except near ties.
+func (l *lowering) qlinearAdd(ref nodeRef, p *pendingAcc, out string, ys float32, zp int64, dt DType) (*QOp, error) {
+	a, b := p.sum[0], p.sum[1]
+	if a.dt != dt {
+		return nil, refuse(ref, "quantizing the sum of %v values to %v (ONNX Runtime fuses a QDQ Add into QLinearAdd only for one type)", a.dt, dt)
+	}
+	lo, hi, _ := int8Range(dt)
+	ratios := []float32{float32(a.scale / ys), float32(b.scale / ys)}
+	fs, g, shift, err := addMultipliers(ratios[0], ratios[1])
+	if err != nil {
+		return nil, refuse(p.node, "%v", err)
+	}
+	peak := 0.0
+	terms := make([]string, 2)
+	var centre int64
+	for i, v := range p.sum {
+		f := fs[i]
+		terms[i] = v.name
+		if f != 1 {
+			terms[i] = fmt.Sprintf("%s.%c", p.node.name, 'a'+i)
+			l.q.Ops = append(l.q.Ops, &QOp{Op: "scale", Name: terms[i], In: []string{v.name}, Out: terms[i], Shape: p.shape, Multipliers: []int64{f}})
+		}
+		centre += f * v.zp
+		peak += float64(ratios[i]) * float64(max(hi-v.zp, v.zp-lo))
+	}
+	sum := p.node.name + ".sum"
+	l.q.Ops = append(l.q.Ops, &QOp{Op: "add", Name: sum, In: terms, Out: sum, Shape: p.shape})
+	if centre != 0 {
+		zname := p.node.name + ".zero_points"
+		wbits := 16
+		if c := max(centre, -centre); c >= 1<<31 {
+			wbits = 64
+		} else if c >= 1<<15 {
+			wbits = 32
+		}
+		l.addWeight(zname, &IntTensor{Shape: []int{1}, V: []int64{centre}}, wbits)
+		in := sum
+		sum = p.node.name + ".centred"
+		l.q.Ops = append(l.q.Ops, &QOp{Op: "sub", Name: sum, In: []string{in, zname}, Out: sum, Shape: p.shape})
+	}
+	qb := min(23, max(16, bits.Len64(uint64(math.Ceil(peak)))+2))
+	op := &QOp{Op: "requant_fixed", Name: ref.name + ".requant", In: []string{sum}, Out: out, Shape: p.shape,
+		Multipliers: []int64{g}, Axis: -1, Shift: shift, Bits: 8, ZeroPoint: zp, Unsigned: dt == Uint8, Relu: p.relu, QBits: qb}
+	l.q.Ops = append(l.q.Ops, op)
+	return op, nil
+}
+
+// addMultipliers writes the float32 ratios r_a, r_b exactly as f_a·G/2^shift and f_b·G/2^shift
+// with integers f_a, f_b (coprime), G and 1 ≤ shift ≤ 62: each float32 is m·2^−k with m odd
+// and < 2^24; shift is the larger k (at least 1) and G the gcd of the two numerators over
+// 2^shift. f·|a − z| then stays below 2^58 for 8-bit operands.
+func addMultipliers(ra, rb float32) (fs [2]int64, g int64, shift int, err error) {
+	var ms [2]int64
+	var ks [2]int
+	shift = 1
+	for i, r := range []float32{ra, rb} {
+		if !(r > 0) || math.IsInf(float64(r), 0) {
+			return fs, 0, 0, fmt.Errorf("scale ratio %g of operand %d to the output's scale", r, i)
+		}
+		f, e := math.Frexp(float64(r)) // r = f·2^e, f in [0.5, 1)
+		ms[i], ks[i] = int64(math.Ldexp(f, 24)), 24-e
+		for ms[i]%2 == 0 {
+			ms[i], ks[i] = ms[i]/2, ks[i]-1
+		}
+		shift = max(shift, ks[i])
+	}
+	if shift > 62 {
+		return fs, 0, 0, fmt.Errorf("scale ratios %g and %g need a shift of %d (at most 62)", ra, rb, shift)
+	}
+	for i := range ms {
+		if d := shift - ks[i]; d+bits.Len64(uint64(ms[i])) > 49 {
+			return fs, 0, 0, fmt.Errorf("scale ratios %g and %g are too far apart (%d bits)", ra, rb, d+bits.Len64(uint64(ms[i])))
+		}
+		ms[i] <<= shift - ks[i]
+	}
+	g = gcd(ms[0], ms[1])
+	return [2]int64{ms[0] / g, ms[1] / g}, g, shift, nil
+}
+
+func gcd(a, b int64) int64 {
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return a
 }
 
 // requantMultipliers writes float32 scales exactly as M_c/2^n with one shift n for all: a

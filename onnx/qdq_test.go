@@ -19,7 +19,7 @@ import (
 
 // The already-quantized fixtures of testdata/onnx/make_quantized.py, with the expected integer
 // outputs its NumPy reimplementation of ONNX Runtime's semantics computed.
-var quantizedFixtures = []string{"qdq_cnn", "qdq_mlp", "qlinear_cnn", "convinteger", "matmulinteger"}
+var quantizedFixtures = []string{"qdq_cnn", "qdq_mlp", "qlinear_cnn", "convinteger", "matmulinteger", "qdq_residual"}
 
 func loadQuantized(t *testing.T, name string) (*QModel, *Tensor, *Tensor) {
 	t.Helper()
@@ -173,6 +173,70 @@ func TestRequantMultipliersExact(t *testing.T) {
 	t.Logf("exact M/2^n rounding vs ORT's float32 product: %d of %d random accumulators differ (%.2g), all near-ties", differ, trials, float64(differ)/float64(trials))
 }
 
+// fma32 is a float32 fused multiply-add x·r + c (one rounding), as MLAS's AVX2 QLinearAdd
+// kernel evaluates it: the float64 product of an 8-bit integer and a float32 is exact, and the
+// float64 sum is checked exact (TwoSum), so rounding it to float32 is the one rounding.
+func fma32(t *testing.T, x int64, r, c float32) float32 {
+	p, cf := float64(x)*float64(r), float64(c)
+	s := p + cf
+	bb := s - p
+	if (p-(s-bb))+(cf-bb) != 0 {
+		t.Fatalf("fma32(%d, %g, %g): the float64 sum is not exact", x, r, c)
+	}
+	return float32(s)
+}
+
+// TestQLinearAddNearTies: the exact rounding the proof computes for a QDQ Add (the float32
+// ratios as M/2^n, addMultipliers) against MLAS's AVX2 QLinearAdd (fma(a, r_a, fma(b, r_b, F))
+// in float32 on the raw integers, F folding the zero points), over every pair of INT8 operands
+// for random scales and zero points. They may differ only where the exact sum is within a few
+// float32 ulps of a half-integer; the test measures how often.
+func TestQLinearAddNearTies(t *testing.T) {
+	r := rand.New(rand.NewPCG(17, 17))
+	trials, differ := 0, 0
+	for range 60 {
+		sc := float32(math.Exp(r.Float64()*4 - 5.5)) // ~0.004 … 0.2
+		sa := float32(float64(sc) * math.Exp(r.Float64()*3-1.5))
+		sb := float32(float64(sc) * math.Exp(r.Float64()*3-1.5))
+		za, zb, zc := r.Int64N(256)-128, r.Int64N(256)-128, r.Int64N(256)-128
+		ra, rb := sa/sc, sb/sc
+		fs, g, shift, err := addMultipliers(ra, rb)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The representation is exact: f·G/2^n == r.
+		for i, rr := range []float32{ra, rb} {
+			if math.Ldexp(float64(fs[i]*g), -shift) != float64(rr) {
+				t.Fatalf("ratio %g: %d·%d/2^%d", rr, fs[i], g, shift)
+			}
+		}
+		fixed := float32(float32(zc) - float32(float32(ra*float32(za))+float32(rb*float32(zb))))
+		for a := int64(-128); a < 128; a++ {
+			for b := int64(-128); b < 128; b++ {
+				q, ok := roundShift(fs[0]*(a-za)+fs[1]*(b-zb), g, shift)
+				if !ok {
+					t.Fatal("overflow")
+				}
+				exact := max(-128, min(127, q+zc))
+				v := fma32(t, a, ra, fma32(t, b, rb, fixed))
+				mlas := max(-128, min(127, int64(math.RoundToEven(float64(v)))))
+				trials++
+				if exact == mlas {
+					continue
+				}
+				differ++
+				x := float64(ra)*float64(a-za) + float64(rb)*float64(b-zb)
+				tie := math.Abs(x - math.Floor(x) - 0.5)
+				band := 0x1p-22 * (math.Abs(float64(ra)*float64(a)) + math.Abs(float64(rb)*float64(b)) + math.Abs(float64(fixed)))
+				if tie > band {
+					t.Fatalf("a %d, b %d, ratios %g %g, zero points %d %d %d: exact %d, MLAS %d, %.3g from a tie (band %.3g)", a, b, ra, rb, za, zb, zc, exact, mlas, tie, band)
+				}
+			}
+		}
+	}
+	t.Logf("exact rounding vs MLAS's AVX2 float32 QLinearAdd: %d of %d operand pairs differ (%.2g), all near-ties", differ, trials, float64(differ)/float64(trials))
+}
+
 // TestQuantizedRefusals: unsupported constructs fail with the node's name, its op type, the
 // attribute or input, and the list of supported ops.
 func TestQuantizedRefusals(t *testing.T) {
@@ -184,6 +248,9 @@ func TestQuantizedRefusals(t *testing.T) {
 		{"non-constant scale", func() []byte { return qlinearVariant(t, "scale") }, []string{`"qconv"`, "QLinearConv", "x_scale", "must be a constant", "supported ops"}},
 		{"zero point out of range", func() []byte { return qlinearVariant(t, "zp") }, []string{`"b_dq"`, "DequantizeLinear", "zero_point", "out of range", "supported ops"}},
 		{"auto_pad", func() []byte { return qlinearVariant(t, "autopad") }, []string{`"qconv"`, "QLinearConv", `"auto_pad"`, "supported ops"}},
+		{"QDQ Add of a float constant", func() []byte { return residualVariant(t, "const") }, []string{`"add2"`, "(Add)", `"ddd"`, "is a constant", "residual add", "supported ops"}},
+		{"QDQ Add broadcasting", func() []byte { return residualVariant(t, "broadcast") }, []string{`"add1"`, "(Add)", "equal shapes", "supported ops"}},
+		{"QDQ Add of INT8 and UINT8", func() []byte { return residualVariant(t, "types") }, []string{`"add2"`, "(Add)", "INT8", "UINT8", "QLinearAdd", "supported ops"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -230,6 +297,47 @@ func qlinearVariant(t *testing.T, kind string) []byte {
 		g.Node = slices.Insert(g.Node, 1, pnode("DequantizeLinear", "b_dq", []string{"b1q", "s_in", "bz"}, []string{"bdq"}))
 	case "autopad":
 		conv.Attribute = append(conv.Attribute, attrS("auto_pad", "SAME_UPPER"))
+	}
+	out, err := proto.Marshal(&m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// residualVariant returns qdq_residual.onnx with one unsupported change to a QDQ Add.
+func residualVariant(t *testing.T, kind string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(digitsDir, "qdq_residual.onnx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m onnxpb.ModelProto
+	if err := proto.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	g := m.Graph
+	node := func(name string) *onnxpb.NodeProto {
+		for _, n := range g.Node {
+			if n.GetName() == name {
+				return n
+			}
+		}
+		t.Fatalf("no node %q", name)
+		return nil
+	}
+	switch kind {
+	case "const": // add2's second operand a float constant of the same shape
+		node("add2").Input[1] = "ddd"
+		node("dd_dq").Output[0] = "ddd_unused"
+		g.Initializer = append(g.Initializer, &onnxpb.TensorProto{Name: proto.String("ddd"), DataType: proto.Int32(int32(Float32)),
+			Dims: []int64{4, 8, 8}, FloatData: make([]float32, 256)})
+	case "broadcast": // add1 adds the [N, 1, 8, 8] input to a [N, 4, 8, 8] branch
+		node("add1").Input[1] = "xd"
+	case "types": // add2's second operand is quantized as UINT8 (zero point 128)
+		g.Initializer = append(g.Initializer, &onnxpb.TensorProto{Name: proto.String("u8z"), DataType: proto.Int32(int32(Uint8)), Int32Data: []int32{128}})
+		node("dd_q").Input[2] = "u8z"
+		node("dd_dq").Input[2] = "u8z"
 	}
 	out, err := proto.Marshal(&m)
 	if err != nil {

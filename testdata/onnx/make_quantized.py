@@ -1,14 +1,15 @@
 #!/usr/bin/python3
 """Make the already-quantized ONNX test models of streamprove's importer.
 
-Builds small quantized models with onnx.helper (QDQ pairs around Conv/Relu/MaxPool/Gemm/MatMul,
-QLinearConv, QLinearMatMul, ConvInteger, MatMulInteger) with small seeded random weights, takes
+Builds small quantized models with onnx.helper (QDQ pairs around Conv/Relu/MaxPool/Gemm/MatMul and
+residual Adds, QLinearConv, QLinearMatMul, ConvInteger, MatMulInteger) with small seeded random weights, takes
 16 digits test images (cnn_test_x.npy, mlp_test_x.npy from make_digits.py) as their input, and
 writes each model's expected integer output computed by a NumPy reimplementation of ONNX
 Runtime's integer semantics (int32 accumulation of (x - x_zp)(w - w_zp) plus the int32 bias;
 requantization y = saturate(round_half_even(float32(acc) * s) + y_zp) with
 s = float32(float32(x_scale * w_scale) / y_scale), multiplied in float32 as MLAS does;
-QuantizeLinear y = saturate(round_half_even(float32(x / scale)) + zp)). There is no onnxruntime
+QuantizeLinear y = saturate(round_half_even(float32(x / scale)) + zp); a QDQ Add as the QLinearAdd
+ORT fuses it into, computed as MLAS's AVX2 kernel does, see qlinear_add_mlas). There is no onnxruntime
 here: the NumPy functions below are the reference. CI does not run this; it uses the committed
 files. Needs Debian's python3-onnx (1.12) and python3-numpy:  /usr/bin/python3 make_quantized.py
 """
@@ -226,6 +227,151 @@ def integer_ops(xc, xm):
          [64], TensorProto.INT32, [10], xm, y)
 
 
+def fma32(x, r, c):
+    """float32 fused multiply-add x*r + c with one rounding (x integers, r and c float32): the
+    float64 product is exact (8-bit by 24-bit), the float64 sum is checked exact (TwoSum), so the
+    one rounding is the cast to float32."""
+    p = x.astype(np.float64) * np.float64(r)
+    c = np.broadcast_to(np.asarray(c, F32).astype(np.float64), p.shape)
+    s = p + c
+    bb = s - p
+    assert np.all((p - (s - bb)) + (c - bb) == 0), "fma32: float64 sum not exact"
+    return s.astype(F32)
+
+
+def qlinear_add_mlas(a, sa, za, b, sb, zb, sc, zc, dt):
+    """ORT's QLinearAdd (what its QDQ transformer fuses DQ, DQ -> Add -> Q into) as MLAS's AVX2
+    kernel (qladd_avx2.cpp, the x86-64 default) computes it on raw quantized a and b: the ratios
+    r = float32(s_a / s_c), float32(s_b / s_c); the fixed part F = float32(zc) - (r_a*za + r_b*zb)
+    in float32 ops; per element fma(a, r_a, fma(b, r_b, F)) in float32, converted with
+    round-half-even (cvtps2dq) and saturated by the packs."""
+    lo, hi = (0, 255) if dt == np.uint8 else (-128, 127)
+    ra, rb = F32(F32(sa) / F32(sc)), F32(F32(sb) / F32(sc))
+    fixed = F32(F32(zc) - F32(F32(ra * F32(za)) + F32(rb * F32(zb))))
+    v = fma32(a, ra, fma32(b, rb, fixed))
+    return np.clip(np.rint(v).astype(np.int64), lo, hi)
+
+
+def qlinear_add_exact(a, sa, za, b, sb, zb, sc, zc, dt):
+    """What streamprove proves: the float32 ratios r_a, r_b taken as exact dyadic rationals,
+    y = saturate(round_half_even(r_a*(a - za) + r_b*(b - zb)) + zc), in integers."""
+    lo, hi = (0, 255) if dt == np.uint8 else (-128, 127)
+    (na, da), (nb, db) = (float(F32(F32(s) / F32(sc))).as_integer_ratio() for s in (sa, sb))
+    d = max(da, db)  # powers of two
+    num = (a - za) * (na * (d // da)) + (b - zb) * (nb * (d // db))
+    k = d.bit_length() - 1
+    fl = num >> k
+    rem = num - (fl << k)
+    q = fl + ((2 * rem > d) | ((2 * rem == d) & (fl % 2 == 1)))
+    return np.clip(q + zc, lo, hi)
+
+
+def qlinear_add_other(a, sa, za, b, sb, zb, sc, zc, dt):
+    """MLAS's other QLinearAdd kernels, for comparison only: SSE2 (x86 without AVX2) rounds
+    float32(float32(F + a*r_a) + b*r_b); NEON uses 22-bit integer multipliers
+    lrintf(r * 2^shift) and a rounding shift, ties away from zero."""
+    lo, hi = (0, 255) if dt == np.uint8 else (-128, 127)
+    ra, rb = F32(F32(sa) / F32(sc)), F32(F32(sb) / F32(sc))
+    fixed = F32(F32(zc) - F32(F32(ra * F32(za)) + F32(rb * F32(zb))))
+    sse = (fixed + a.astype(F32) * ra).astype(F32) + (b.astype(F32) * rb).astype(F32)
+    sse = np.clip(np.rint(sse.astype(F32)).astype(np.int64), lo, hi)
+    shift = 21 - (int(np.frexp(max(ra, rb))[1]) - 1)
+    ma, mb = (int(np.rint(np.float64(r) * 2.0 ** shift)) for r in (ra, rb))
+    assert 13 <= shift <= 31 and max(ma, mb) < 1 << 22 and max(ma, mb) >= 1 << 21
+    acc = (a - za) * ma + (b - zb) * mb
+    acc = acc - (acc < 0)
+    neon = np.clip(((acc + (1 << (shift - 1))) >> shift) + zc, lo, hi)
+    return sse, neon
+
+
+def qlinear_add(name, a, sa, za, b, sb, zb, sc, zc, dt):
+    y = qlinear_add_mlas(a, sa, za, b, sb, zb, sc, zc, dt)
+    ex = qlinear_add_exact(a, sa, za, b, sb, zb, sc, zc, dt)
+    sse, neon = qlinear_add_other(a, sa, za, b, sb, zb, sc, zc, dt)
+    print(f"  {name}: the SSE2 kernel differs from AVX2 on {int((sse != y).sum())}, the NEON one on {int((neon != y).sum())}")
+    # Distance of the exact sum from the nearest half-integer: how close to a tie it came.
+    ra, rb = (float(F32(F32(s) / F32(sc))) for s in (sa, sb))
+    v = ra * (a - za) + rb * (b - zb)
+    gap = np.abs(v - np.floor(v) - 0.5).min()
+    print(f"  {name}: {int((y != ex).sum())} of {y.size} outputs differ between MLAS's AVX2 float32"
+          f" arithmetic and the exact rounding (closest to a tie: {gap:.3g})")
+    return y
+
+
+def calib(v, relu=False):
+    """Asymmetric int8 parameters from a float range, as quantize_static's MinMax calibrator
+    picks them (the range includes 0; a Relu output gets zero point -128)."""
+    lo, hi = min(float(v.min()), 0.0), max(float(v.max()), 0.0)
+    if relu:
+        lo = 0.0
+    s = F32((hi - lo) / 255)
+    return s, int(np.clip(np.rint(-128 - lo / s), -128, 127))
+
+
+def qdq_residual(x):
+    """QDQ, int8 activations with zero points, a two-block residual CNN as quantize_static
+    writes a ResNet: branch a = conv_a(x); branch b = conv_b2(relu(conv_b1(x))); c = relu(a + b)
+    (the Relu before the QuantizeLinear, zero point -128, which ORT's ReluQuantFusion removes);
+    y = c + conv_d(c), every Add between DequantizeLinears and a QuantizeLinear (QLinearAdd in
+    ORT)."""
+    rng = np.random.default_rng(2718)  # its own stream: the other fixtures stay as they are
+    n = len(x)
+
+    def w(shape):
+        v = rng.normal(0, 0.5, size=shape).astype(F32)
+        s = (np.abs(v).max(axis=(1, 2, 3)) / 127).astype(F32)
+        return np.clip(np.rint(v / s.reshape(-1, 1, 1, 1)), -127, 127).astype(np.int8), s
+
+    def conv(xq, xs, xz, name, cin, relu=False):
+        wq, ws = w((4, cin, 3, 3))
+        b = rng.integers(-500, 500, size=4).astype(np.int32)
+        acc = conv_int(xq, xz, wq.astype(np.int64), np.zeros(4, np.int64), b.astype(np.int64), 1)
+        real = acc * (F32(xs) * ws).astype(np.float64).reshape(1, -1, 1, 1)
+        ys, yz = calib(np.maximum(real, 0) if relu else real, relu)
+        y = requant(acc, scales(xs, ws, ys).reshape(1, -1, 1, 1), yz, np.int8)
+        if relu:
+            y = np.maximum(y, yz)
+        inits = [init(name + "_w", wq), init(name + "_ws", ws), init(name + "_b", b),
+                 init(name + "_bs", (F32(xs) * ws).astype(F32)), init(name + "_s", ys), init(name + "_z", yz, np.int8)]
+        return y, ys, yz, inits
+
+    s_in, z_in = F32(1 / 127), 0
+    xq = q_input(x, s_in, z_in, np.int8)
+    a, s_a, z_a, ia = conv(xq, s_in, z_in, "ca", 1)
+    h, s_h, z_h, ih = conv(xq, s_in, z_in, "cb1", 1, relu=True)
+    b, s_b, z_b, ib = conv(h, s_h, z_h, "cb2", 4)
+    real = np.maximum(s_a * (a - z_a) + s_b * (b - z_b), 0)
+    s_c, z_c = calib(real, relu=True)
+    c = qlinear_add("add1 (+Relu)", a, s_a, z_a, b, s_b, z_b, s_c, z_c, np.int8)
+    d, s_d, z_d, idd = conv(c, s_c, z_c, "dd", 4)
+    s_e, z_e = calib(s_c * (c - z_c) + s_d * (d - z_d))
+    y = qlinear_add("add2", c, s_c, z_c, d, s_d, z_d, s_e, z_e, np.int8)
+
+    def qdq(v, p):
+        return [helper.make_node("QuantizeLinear", [v, p + "_s", p + "_z"], [v + "q"], name=v + "_q"),
+                helper.make_node("DequantizeLinear", [v + "q", p + "_s", p + "_z"], [v + "d"], name=v + "_dq")]
+
+    def cnode(name, xin):
+        return [helper.make_node("DequantizeLinear", [name + "_w", name + "_ws"], [name + "_wd"], name=name + "_w_dq", axis=0),
+                helper.make_node("DequantizeLinear", [name + "_b", name + "_bs"], [name + "_bd"], name=name + "_b_dq", axis=0),
+                helper.make_node("Conv", [xin, name + "_wd", name + "_bd"], [name], name=name, pads=[1, 1, 1, 1])]
+
+    nodes = (qdq("x", "in") + cnode("ca", "xd") + qdq("ca", "ca") + cnode("cb1", "xd") +
+             [helper.make_node("Relu", ["cb1"], ["h"], name="relu_b1")] + qdq("h", "cb1") +
+             cnode("cb2", "hd") + qdq("cb2", "cb2") +
+             [helper.make_node("Add", ["cad", "cb2d"], ["sum1"], name="add1"),
+              helper.make_node("Relu", ["sum1"], ["c"], name="relu1")] + qdq("c", "c") +
+             cnode("dd", "cd") + qdq("dd", "dd") +
+             [helper.make_node("Add", ["cd", "ddd"], ["sum2"], name="add2")] +
+             [helper.make_node("QuantizeLinear", ["sum2", "e_s", "e_z"], ["yq"], name="y_q"),
+              helper.make_node("DequantizeLinear", ["yq", "e_s", "e_z"], ["y"], name="y_dq")])
+    # c's one DequantizeLinear (cd) feeds both conv dd and add2 (the shortcut).
+    inits = ([init("in_s", s_in), init("in_z", z_in, np.int8)] + ia + ih + ib + idd +
+             [init("c_s", s_c), init("c_z", z_c, np.int8), init("e_s", s_e), init("e_z", z_e, np.int8)])
+    print(f"  scales a {s_a:.4g} (zp {z_a}), b {s_b:.4g} ({z_b}), c {s_c:.4g} ({z_c}), d {s_d:.4g} ({z_d}), y {s_e:.4g} ({z_e})")
+    save("qdq_residual", nodes, inits, [1, 8, 8], TensorProto.FLOAT, [4, 8, 8], x, y - z_e)
+
+
 if __name__ == "__main__":
     xc = np.load("cnn_test_x.npy")[:N]
     xm = np.load("mlp_test_x.npy")[:N]
@@ -233,3 +379,4 @@ if __name__ == "__main__":
     qdq_mlp(xm)
     qlinear_cnn(xc)
     integer_ops(xc, xm)
+    qdq_residual(xc)

@@ -225,18 +225,19 @@ func TestGPTOpset13(t *testing.T) {
 	t.Logf("gpt13_tiny: %d nodes, max |Go − PyTorch| = %.3g; quantized: argmax agreement %.2f%% on its own %d sequences", len(m.Nodes), worst, 100*a.ArgmaxAgree, a.Samples)
 }
 
-// TestGPTActivations: an (untrained, tiny) GPT at opset 17 whose three FFNs use SiLU (exported
-// as x·Sigmoid(x)), Tanh and Sigmoid imports with each mapped to its lookup kernel, reproduces
-// PyTorch's logits, quantizes, and proves: the proof verifies and its logits equal the Go integer
-// model's bit for bit.
+// TestGPTActivations: an (untrained, tiny) GPT at opset 17 whose four FFNs use SiLU (exported
+// as x·Sigmoid(x)), Tanh, Sigmoid and GELU's tanh form (exported as its formula) imports with
+// each mapped to its lookup kernel, reproduces PyTorch's logits, quantizes, and proves: the
+// proof verifies and its logits equal the Go integer model's bit for bit.
 func TestGPTActivations(t *testing.T) {
 	m, ids, want := loadTokenModel(t, "gpt_act_tiny", "gpt_act_tiny_ids.npy")
 	count := map[string]int{}
 	for _, n := range m.Nodes {
 		count[n.Op]++
 	}
-	if count[opSilu] != 1 || count[opTanh] != 1 || count[opSigmoid] != 1 || count[opMulAct] != 0 {
-		t.Fatalf("activations: %d Silu, %d Tanh, %d Sigmoid, %d MulAct; want one each and no MulAct (ops %v)", count[opSilu], count[opTanh], count[opSigmoid], count[opMulAct], ops(m))
+	if count[opSilu] != 1 || count[opTanh] != 1 || count[opSigmoid] != 1 || count[opGeluTanh] != 1 || count[opMulAct] != 0 {
+		t.Fatalf("activations: %d Silu, %d Tanh, %d Sigmoid, %d GeluTanh, %d MulAct; want one each and no MulAct (ops %v)",
+			count[opSilu], count[opTanh], count[opSigmoid], count[opGeluTanh], count[opMulAct], ops(m))
 	}
 	out, err := m.Run(map[string]*Tensor{m.Inputs[0].Name: ids})
 	if err != nil {
@@ -264,7 +265,7 @@ func TestGPTActivations(t *testing.T) {
 	for _, op := range q.Ops {
 		kinds[op.Op] = true
 	}
-	for _, k := range []string{"silu", "tanh", "sigmoid"} {
+	for _, k := range []string{"silu", "tanh", "sigmoid", "gelu_tanh"} {
 		if !kinds[k] {
 			t.Fatalf("quantized model has no %s op", k)
 		}

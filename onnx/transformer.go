@@ -27,9 +27,10 @@ const (
 	opErf        = "Erf"
 	opSigmoid    = "Sigmoid"
 	opTanh       = "Tanh"
-	opSilu       = "Silu"    // x·Sigmoid(x), recognised at the Mul
-	opMulAct     = "MulAct"  // elementwise product of two activations of one shape
-	opRMSNorm    = "RMSNorm" // In [x, gamma], last axis, Seq.Eps: x/√(mean(x²) + ε)·γ
+	opSilu       = "Silu"     // x·Sigmoid(x), recognised at the Mul
+	opGeluTanh   = "GeluTanh" // GELU's tanh form, recognised at its final Mul by ½
+	opMulAct     = "MulAct"   // elementwise product of two activations of one shape
+	opRMSNorm    = "RMSNorm"  // In [x, gamma], last axis, Seq.Eps: x/√(mean(x²) + ε)·γ
 	// Rope is q·cos + rotate_half(q)·sin with rotate_half(q) = cat(−q[..., d/2:], q[..., :d/2])
 	// along the last axis: In [q, cos, sin], cos and sin constants broadcast to q.
 	opRope = "Rope"
@@ -871,6 +872,9 @@ func (c *nodeCtx) mulDiv() error {
 	if g := c.geluInput(c.in[x]); g != "" && math.Abs(f-0.5) < 1e-6 {
 		return c.emit(opGelu, []string{g}, s, Attr{})
 	}
+	if g := c.geluTanhInput(c.in[x]); g != "" && math.Abs(f-0.5) < 1e-6 {
+		return c.emit(opGeluTanh, []string{g}, s, Attr{})
+	}
 	return c.emit(opScale, []string{c.in[x]}, s, Attr{Seq: seqAttr{Factor: f}})
 }
 
@@ -895,6 +899,66 @@ func (c *nodeCtx) mulConst(x, k int) error {
 		}
 	}
 	return c.emit(opMulConst, []string{c.in[x], c.in[k]}, s, Attr{})
+}
+
+// geluTanhInput returns x when name is MulAct(x, Add(Tanh(Scale(Add(x, Scale(x·(x·x),
+// 0.044715)), √(2/π))), 1)) (either order at each product and sum): what torch exports for
+// GELU(approximate="tanh") below opset 20, all but its final Mul by ½.
+func (c *nodeCtx) geluTanhInput(name string) string {
+	m := c.producer(name)
+	if m == nil || m.Op != opMulAct {
+		return ""
+	}
+	near := func(a, b float64) bool { return math.Abs(a-b) < 1e-6 }
+	// other returns the input of the two-input node n that is not x.
+	other := func(n *Node, x string) (string, bool) {
+		switch {
+		case len(n.In) != 2:
+			return "", false
+		case n.In[0] == x:
+			return n.In[1], true
+		case n.In[1] == x:
+			return n.In[0], true
+		}
+		return "", false
+	}
+	for k := 0; k < 2; k++ {
+		x := m.In[k]
+		add := c.producer(m.In[1-k])
+		if add == nil || add.Op != "Add" || len(add.In) != 2 {
+			continue
+		}
+		for j := 0; j < 2; j++ {
+			one, ok := c.im.consts[add.In[1-j]]
+			th := c.producer(add.In[j])
+			if !ok || one.F == nil || one.Len() != 1 || one.F[0] != 1 || th == nil || th.Op != opTanh {
+				continue
+			}
+			sc := c.producer(th.In[0])
+			if sc == nil || sc.Op != opScale || !near(sc.Attr.Seq.Factor, math.Sqrt(2/math.Pi)) {
+				continue
+			}
+			inner := c.producer(sc.In[0])
+			if inner == nil || inner.Op != "Add" {
+				continue
+			}
+			cn, ok := other(inner, x)
+			c3 := c.producer(cn)
+			if !ok || c3 == nil || c3.Op != opScale || !near(c3.Attr.Seq.Factor, 0.044715) {
+				continue
+			}
+			cube := c.producer(c3.In[0])
+			if cube == nil || cube.Op != opMulAct {
+				continue
+			}
+			sqn, ok := other(cube, x)
+			sq := c.producer(sqn)
+			if ok && sq != nil && sq.Op == opMulAct && sq.In[0] == x && sq.In[1] == x {
+				return x
+			}
+		}
+	}
+	return ""
 }
 
 // geluInput returns x when name is MulAct(x, Add(Erf(Scale(x, 1/√2)), 1)) (either order).
@@ -1025,6 +1089,10 @@ func evalSeq(n *Node, in []*Tensor, out *Tensor) error {
 	case opSilu:
 		for i, v := range in[0].F {
 			out.F[i] = v / (1 + math.Exp(-v))
+		}
+	case opGeluTanh:
+		for i, v := range in[0].F {
+			out.F[i] = 0.5 * v * (1 + math.Tanh(math.Sqrt(2/math.Pi)*(v+0.044715*v*v*v)))
 		}
 	case opMulAct:
 		for i, v := range in[0].F {

@@ -332,7 +332,7 @@ func (s *seqQuant) node(n *Node) error {
 		out := s.add(&QOp{Op: op, Name: n.Name, In: []string{x}, Out: n.Out + ".q", Shape: sh, Extra: map[string]any{"shift": frac, "bits": seqProbBits}})
 		s.rep[n.Out] = irep{name: out, scale: math.Ldexp(1, -seqProbBits)}
 		return nil
-	case opGelu, opSigmoid, opTanh, opSilu:
+	case opGelu, opGeluTanh, opSigmoid, opTanh, opSilu:
 		r := s.rep[n.In[0]]
 		frac, ok := geluFrac(r.scale)
 		if !ok || r.wide {
@@ -366,7 +366,7 @@ func swapLast(sh Shape) Shape {
 
 // actKernels maps the smooth activations to their lookup kernels (kernels.Activation), each on
 // a seqGeluBits-bit fixed point 2^-frac in and out.
-var actKernels = map[string]string{opGelu: "gelu", opSigmoid: "sigmoid", opTanh: "tanh", opSilu: "silu"}
+var actKernels = map[string]string{opGelu: "gelu", opGeluTanh: "gelu_tanh", opSigmoid: "sigmoid", opTanh: "tanh", opSilu: "silu"}
 
 // geluFrac returns frac when scale is 2^-frac.
 func geluFrac(scale float64) (int, bool) {
@@ -699,7 +699,7 @@ func runSeqOp(op *QOp, vals map[string]*IntTensor, in, out *IntTensor) error {
 				y[j] = (int64(1) << qb) * e[j] / S
 			}
 		}
-	case "gelu", "sigmoid", "tanh", "silu":
+	case "gelu", "gelu_tanh", "sigmoid", "tanh", "silu":
 		frac, b := ai("shift"), ai("bits")
 		H := int64(1) << (b - 1)
 		for i, v := range in.V {

@@ -222,11 +222,12 @@ def tiny_opset13():
 
 
 def tiny_acts():
-    """An untrained 3-block GPT (d 16, 2 heads, context 8, vocab 10) at opset 17 whose FFNs use
-    SiLU (exported as x·Sigmoid(x)), Tanh and Sigmoid: the importer's other activations against
-    PyTorch's logits."""
+    """An untrained 4-block GPT (d 16, 2 heads, context 8, vocab 10) at opset 17 whose FFNs use
+    SiLU (exported as x·Sigmoid(x)), Tanh, Sigmoid and GELU's tanh form (exported as its
+    formula): the importer's other activations against PyTorch's logits."""
     torch.manual_seed(SEED + 17)
-    model = GPT(10, d=16, heads=2, ffn=32, ctx=8, layers=3, acts=[nn.SiLU(), nn.Tanh(), nn.Sigmoid()]).eval()
+    model = GPT(10, d=16, heads=2, ffn=32, ctx=8, layers=4,
+                acts=[nn.SiLU(), nn.Tanh(), nn.Sigmoid(), nn.GELU(approximate="tanh")]).eval()
     with torch.no_grad():
         for p in model.parameters():
             p.add_(0.1 * torch.randn_like(p))

@@ -353,7 +353,7 @@ func TestDynamicBatch(t *testing.T) {
 }
 
 func FuzzDecode(f *testing.F) {
-	for _, name := range []string{"mlp.onnx", "cnn.onnx", "gpt.onnx", "gpt_act_tiny.onnx"} {
+	for _, name := range []string{"mlp.onnx", "cnn.onnx", "gpt.onnx", "gpt_act_tiny.onnx", "gpt_llama_tiny.onnx", "qdq_residual.onnx"} {
 		if b, err := os.ReadFile(filepath.Join(digitsDir, name)); err == nil {
 			f.Add(b)
 		}

@@ -37,6 +37,33 @@ func loadTokenModel(t *testing.T, name, ids string) (*Model, *Tensor, *Tensor) {
 	return m, x, want
 }
 
+// referenceAndQuantize runs m's float reference on ids, requiring PyTorch's logits want within
+// 1e-4, then quantizes m with ids as calibration; it returns the quantized model, the float
+// reference's worst error and the quantized model's agreement with it on ids.
+func referenceAndQuantize(t *testing.T, m *Model, ids, want *Tensor) (*QModel, float64, Agreement) {
+	t.Helper()
+	out, err := m.Run(map[string]*Tensor{m.Inputs[0].Name: ids})
+	if err != nil {
+		t.Fatal(err)
+	}
+	worst := 0.0
+	for i, v := range out["logits"].F {
+		worst = max(worst, math.Abs(v-want.F[i]))
+	}
+	if worst > 1e-4 {
+		t.Fatalf("max |Go − PyTorch| = %g", worst)
+	}
+	q, err := Quantize(m, ids, QuantOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _, _, err := q.Compare(ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return q, worst, a
+}
+
 // loadGPT loads the tiny GPT, its test ids and PyTorch's logits on them.
 func loadGPT(t *testing.T) (*Model, *Tensor, *Tensor) {
 	return loadTokenModel(t, "gpt", "gpt_test_ids.npy")
@@ -203,25 +230,7 @@ func TestGPTOpset13(t *testing.T) {
 	if lns != 3 {
 		t.Fatalf("%d LayerNorms recognised, want 3 (ops %v)", lns, ops(m))
 	}
-	out, err := m.Run(map[string]*Tensor{m.Inputs[0].Name: ids})
-	if err != nil {
-		t.Fatal(err)
-	}
-	worst := 0.0
-	for i, v := range out["logits"].F {
-		worst = max(worst, math.Abs(v-want.F[i]))
-	}
-	if worst > 1e-4 {
-		t.Fatalf("max |Go − PyTorch| = %g", worst)
-	}
-	q, err := Quantize(m, ids, QuantOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, _, _, err := q.Compare(ids)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, worst, a := referenceAndQuantize(t, m, ids, want)
 	t.Logf("gpt13_tiny: %d nodes, max |Go − PyTorch| = %.3g; quantized: argmax agreement %.2f%% on its own %d sequences", len(m.Nodes), worst, 100*a.ArgmaxAgree, a.Samples)
 }
 
@@ -239,25 +248,7 @@ func TestGPTActivations(t *testing.T) {
 		t.Fatalf("activations: %d Silu, %d Tanh, %d Sigmoid, %d GeluTanh, %d MulAct; want one each and no MulAct (ops %v)",
 			count[opSilu], count[opTanh], count[opSigmoid], count[opGeluTanh], count[opMulAct], ops(m))
 	}
-	out, err := m.Run(map[string]*Tensor{m.Inputs[0].Name: ids})
-	if err != nil {
-		t.Fatal(err)
-	}
-	worst := 0.0
-	for i, v := range out["logits"].F {
-		worst = max(worst, math.Abs(v-want.F[i]))
-	}
-	if worst > 1e-4 {
-		t.Fatalf("max |Go − PyTorch| = %g", worst)
-	}
-	q, err := Quantize(m, ids, QuantOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, _, _, err := q.Compare(ids)
-	if err != nil {
-		t.Fatal(err)
-	}
+	q, worst, a := referenceAndQuantize(t, m, ids, want)
 	if a.ArgmaxAgree < 0.9 {
 		t.Errorf("quantized argmax agreement %.2f%% < 90%%", 100*a.ArgmaxAgree)
 	}
@@ -299,25 +290,7 @@ func TestGPTLlama(t *testing.T) {
 	if count[opRMSNorm] != 5 || count[opRope] != 4 || count[opMulAct] != 2 || count[opSilu] != 2 {
 		t.Fatalf("%d RMSNorm, %d Rope, %d MulAct, %d Silu; want 5, 4, 2, 2 (ops %v)", count[opRMSNorm], count[opRope], count[opMulAct], count[opSilu], ops(m))
 	}
-	out, err := m.Run(map[string]*Tensor{m.Inputs[0].Name: ids})
-	if err != nil {
-		t.Fatal(err)
-	}
-	worst := 0.0
-	for i, v := range out["logits"].F {
-		worst = max(worst, math.Abs(v-want.F[i]))
-	}
-	if worst > 1e-4 {
-		t.Fatalf("max |Go − PyTorch| = %g", worst)
-	}
-	q, err := Quantize(m, ids, QuantOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, _, _, err := q.Compare(ids)
-	if err != nil {
-		t.Fatal(err)
-	}
+	q, worst, a := referenceAndQuantize(t, m, ids, want)
 	if testing.Verbose() {
 		errs, err := q.OpErrors(ids)
 		if err != nil {

@@ -54,6 +54,7 @@ type seqQuant struct {
 	vals map[string]*Tensor
 	rep  map[string]irep
 	uses map[string][]*Node
+	prod map[string]*Node // each value's producing node
 	skip map[*Node]bool
 	T    int
 	n    int // op counter for fresh names
@@ -70,11 +71,12 @@ func quantizeSeq(m *Model, calib *Tensor, opt QuantOptions) (*QModel, error) {
 	if err != nil {
 		return nil, fmt.Errorf("quantize: calibration run: %w", err)
 	}
-	s := &seqQuant{m: m, opt: opt, vals: vals, rep: map[string]irep{}, uses: map[string][]*Node{}, skip: map[*Node]bool{}, T: in.Shape[1].N}
+	s := &seqQuant{m: m, opt: opt, vals: vals, rep: map[string]irep{}, uses: map[string][]*Node{}, prod: map[string]*Node{}, skip: map[*Node]bool{}, T: in.Shape[1].N}
 	s.q = &QModel{Name: m.Name, Weights: map[string]*IntTensor{}, WeightBits: map[string]int{}, Scales: map[string]float64{}, float: m, seq: &seqInfo{T: s.T}}
 	s.q.Input = QValue{Name: in.Name, Shape: Shape{{Sym: symTokens}}, Scale: 1, Bits: 64}
 	s.rep[in.Name] = irep{name: in.Name, scale: 1}
 	for _, n := range m.Nodes {
+		s.prod[n.Out] = n
 		for _, x := range n.In {
 			s.uses[x] = append(s.uses[x], n)
 		}
@@ -845,19 +847,11 @@ func (q *QModel) OpErrors(x *Tensor) ([]OpError, error) {
 // layer's narrow requantizes (requant_fixed) to its width.
 func (s *seqQuant) swiglu(n *Node) error {
 	ref := nodeRef{n.Name, n.Op}
-	producer := func(name string) *Node {
-		for _, p := range s.m.Nodes {
-			if p.Out == name {
-				return p
-			}
-		}
-		return nil
-	}
-	gate, up := producer(n.In[0]), producer(n.In[1])
+	gate, up := s.prod[n.In[0]], s.prod[n.In[1]]
 	if gate != nil && gate.Op == "MatMul" {
 		gate, up = up, gate
 	}
-	if gate == nil || up == nil || actKernels[gate.Op] == "" || up.Op != "MatMul" || producer(gate.In[0]) == nil || producer(gate.In[0]).Op != "MatMul" {
+	if gate == nil || up == nil || actKernels[gate.Op] == "" || up.Op != "MatMul" || s.prod[gate.In[0]] == nil || s.prod[gate.In[0]].Op != "MatMul" {
 		return refuse(ref, "quantization: only the SwiGLU product act(x·W1)·(x·W3) of a lookup activation of a linear layer and a linear layer is supported")
 	}
 	var r [2]irep
@@ -894,34 +888,26 @@ const ropeTableBits = 14
 // provenance from W).
 func (s *seqQuant) rope(n *Node) error {
 	ref := nodeRef{n.Name, n.Op}
-	producer := func(name string) *Node {
-		for _, p := range s.m.Nodes {
-			if p.Out == name {
-				return p
-			}
-		}
-		return nil
-	}
 	fail := func(why string, a ...any) error {
 		return refuse(ref, "quantization: RoPE of %q: %s", n.In[0], fmt.Sprintf(why, a...))
 	}
 	// q is a linear layer's output [batch, T, N], possibly reshaped to [batch, T, H, dh] and
 	// transposed to [batch, H, T, dh]: the head dimension is then N's contiguous blocks of dh.
 	var chain []*Node
-	mm := producer(n.In[0])
+	mm := s.prod[n.In[0]]
 	if mm != nil && mm.Op == opTranspose {
 		if !slices.Equal(mm.Attr.Seq.Perm, []int{0, 2, 1, 3}) {
 			return fail("a transpose %v (want [0, 2, 1, 3], to heads)", mm.Attr.Seq.Perm)
 		}
 		chain = append(chain, mm)
-		mm = producer(mm.In[0])
+		mm = s.prod[mm.In[0]]
 		if mm == nil || mm.Op != "Reshape" {
 			return fail("a transpose to heads of something other than a reshape")
 		}
 	}
 	if mm != nil && mm.Op == "Reshape" {
 		chain = append(chain, mm)
-		mm = producer(mm.In[0])
+		mm = s.prod[mm.In[0]]
 	}
 	first := n
 	if len(chain) > 0 {

@@ -200,25 +200,32 @@ def main():
           f"ops {sorted({n.op_type for n in m.graph.node})}")
 
 
+def export_tiny(model, name, ids_seed, n_seq, opset):
+    """Perturb an untrained tiny model's parameters by 0.1·randn (so γ, β and the rest are not
+    trivial), run it on n_seq random sequences of 8 ids in [0, 10), export it with a dynamic
+    batch at opset, and save NAME.onnx, NAME_ids.npy and PyTorch's NAME_logits.npy."""
+    model = model.eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.1 * torch.randn_like(p))
+    ids = torch.from_numpy(np.random.RandomState(ids_seed).randint(0, 10, (n_seq, 8)).astype(np.int64))
+    with torch.no_grad():
+        logits = model(ids).numpy().astype(np.float32)
+    torch.onnx.export(model, ids[:2], name + ".onnx", input_names=["ids"], output_names=["logits"],
+                      dynamic_axes={"ids": {0: "batch"}, "logits": {0: "batch"}}, opset_version=opset)
+    m = onnx.load(name + ".onnx")
+    onnx.checker.check_model(m)
+    np.save(name + "_ids.npy", ids.numpy())
+    np.save(name + "_logits.npy", logits)
+    print(f"{name}: ops {sorted({n.op_type for n in m.graph.node})}")
+
+
 def tiny_opset13():
     """An untrained 1-block GPT (d 16, 2 heads, context 8, vocab 10) exported at opset 13, where
     LayerNormalization is written as ReduceMean/Sub/Pow/ReduceMean/Add/Sqrt/Div/Mul/Add: a few KB
     that test the importer's recognition of that decomposition against PyTorch's logits."""
     torch.manual_seed(SEED + 13)
-    model = GPT(10, d=16, heads=2, ffn=32, ctx=8, layers=1).eval()
-    with torch.no_grad():
-        for p in model.parameters():  # non-trivial γ and β
-            p.add_(0.1 * torch.randn_like(p))
-    ids = torch.from_numpy(np.random.RandomState(SEED).randint(0, 10, (3, 8)).astype(np.int64))
-    with torch.no_grad():
-        logits = model(ids).numpy().astype(np.float32)
-    torch.onnx.export(model, ids[:2], "gpt13_tiny.onnx", input_names=["ids"], output_names=["logits"],
-                      dynamic_axes={"ids": {0: "batch"}, "logits": {0: "batch"}}, opset_version=13)
-    m = onnx.load("gpt13_tiny.onnx")
-    onnx.checker.check_model(m)
-    np.save("gpt13_tiny_ids.npy", ids.numpy())
-    np.save("gpt13_tiny_logits.npy", logits)
-    print(f"gpt13_tiny: ops {sorted({n.op_type for n in m.graph.node})}")
+    export_tiny(GPT(10, d=16, heads=2, ffn=32, ctx=8, layers=1), "gpt13_tiny", SEED, 3, 13)
 
 
 def tiny_acts():
@@ -227,20 +234,8 @@ def tiny_acts():
     formula): the importer's other activations against PyTorch's logits."""
     torch.manual_seed(SEED + 17)
     model = GPT(10, d=16, heads=2, ffn=32, ctx=8, layers=4,
-                acts=[nn.SiLU(), nn.Tanh(), nn.Sigmoid(), nn.GELU(approximate="tanh")]).eval()
-    with torch.no_grad():
-        for p in model.parameters():
-            p.add_(0.1 * torch.randn_like(p))
-    ids = torch.from_numpy(np.random.RandomState(SEED + 1).randint(0, 10, (8, 8)).astype(np.int64))
-    with torch.no_grad():
-        logits = model(ids).numpy().astype(np.float32)
-    torch.onnx.export(model, ids[:2], "gpt_act_tiny.onnx", input_names=["ids"], output_names=["logits"],
-                      dynamic_axes={"ids": {0: "batch"}, "logits": {0: "batch"}}, opset_version=17)
-    m = onnx.load("gpt_act_tiny.onnx")
-    onnx.checker.check_model(m)
-    np.save("gpt_act_tiny_ids.npy", ids.numpy())
-    np.save("gpt_act_tiny_logits.npy", logits)
-    print(f"gpt_act_tiny: ops {sorted({n.op_type for n in m.graph.node})}")
+                acts=[nn.SiLU(), nn.Tanh(), nn.Sigmoid(), nn.GELU(approximate="tanh")])
+    export_tiny(model, "gpt_act_tiny", SEED + 1, 8, 17)
 
 
 def tiny_llama():
@@ -249,20 +244,7 @@ def tiny_llama():
     (q·cos + rotate_half(q)·sin, cos/sin sliced from buffers), no biases, final RMSNorm and LM
     head: the importer's RMSNorm, SwiGLU and RoPE recognition against PyTorch's logits."""
     torch.manual_seed(SEED + 23)
-    model = Llama(10, d=16, heads=2, ffn=32, ctx=8, layers=2).eval()
-    with torch.no_grad():
-        for p in model.parameters():  # non-trivial γ
-            p.add_(0.1 * torch.randn_like(p))
-    ids = torch.from_numpy(np.random.RandomState(SEED + 2).randint(0, 10, (8, 8)).astype(np.int64))
-    with torch.no_grad():
-        logits = model(ids).numpy().astype(np.float32)
-    torch.onnx.export(model, ids[:2], "gpt_llama_tiny.onnx", input_names=["ids"], output_names=["logits"],
-                      dynamic_axes={"ids": {0: "batch"}, "logits": {0: "batch"}}, opset_version=17)
-    m = onnx.load("gpt_llama_tiny.onnx")
-    onnx.checker.check_model(m)
-    np.save("gpt_llama_tiny_ids.npy", ids.numpy())
-    np.save("gpt_llama_tiny_logits.npy", logits)
-    print(f"gpt_llama_tiny: ops {sorted({n.op_type for n in m.graph.node})}")
+    export_tiny(Llama(10, d=16, heads=2, ffn=32, ctx=8, layers=2), "gpt_llama_tiny", SEED + 2, 8, 17)
 
 
 if __name__ == "__main__":

@@ -271,10 +271,10 @@ func TestQuantizedRefusals(t *testing.T) {
 	}
 }
 
-// qlinearVariant returns qlinear_cnn.onnx with one unsupported change.
-func qlinearVariant(t *testing.T, kind string) []byte {
+// fixtureProto decodes testdata/onnx/name as the protobuf message, for tests that edit it.
+func fixtureProto(t *testing.T, name string) *onnxpb.ModelProto {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(digitsDir, "qlinear_cnn.onnx"))
+	b, err := os.ReadFile(filepath.Join(digitsDir, name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -282,6 +282,13 @@ func qlinearVariant(t *testing.T, kind string) []byte {
 	if err := proto.Unmarshal(b, &m); err != nil {
 		t.Fatal(err)
 	}
+	return &m
+}
+
+// qlinearVariant returns qlinear_cnn.onnx with one unsupported change.
+func qlinearVariant(t *testing.T, kind string) []byte {
+	t.Helper()
+	m := fixtureProto(t, "qlinear_cnn.onnx")
 	g := m.Graph
 	var conv *onnxpb.NodeProto
 	for _, n := range g.Node {
@@ -298,7 +305,7 @@ func qlinearVariant(t *testing.T, kind string) []byte {
 	case "autopad":
 		conv.Attribute = append(conv.Attribute, attrS("auto_pad", "SAME_UPPER"))
 	}
-	out, err := proto.Marshal(&m)
+	out, err := proto.Marshal(m)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -308,14 +315,7 @@ func qlinearVariant(t *testing.T, kind string) []byte {
 // residualVariant returns qdq_residual.onnx with one unsupported change to a QDQ Add.
 func residualVariant(t *testing.T, kind string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(digitsDir, "qdq_residual.onnx"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var m onnxpb.ModelProto
-	if err := proto.Unmarshal(b, &m); err != nil {
-		t.Fatal(err)
-	}
+	m := fixtureProto(t, "qdq_residual.onnx")
 	g := m.Graph
 	node := func(name string) *onnxpb.NodeProto {
 		for _, n := range g.Node {
@@ -339,7 +339,7 @@ func residualVariant(t *testing.T, kind string) []byte {
 		node("dd_q").Input[2] = "u8z"
 		node("dd_dq").Input[2] = "u8z"
 	}
-	out, err := proto.Marshal(&m)
+	out, err := proto.Marshal(m)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -64,19 +64,8 @@ func TestGraphBuilder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	store := filepath.Join(dir, "store")
-	if _, err := Import(store, g, tensorstore.WriteOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := Commit(store, Config{}); err != nil {
-		t.Fatal(err)
-	}
-	proof := filepath.Join(dir, "proof.bin")
-	if _, err := Prove(store, proof, Config{MemBudget: 256 << 20}); err != nil {
-		t.Fatal(err)
-	}
-	if rep, err := Verify(store, proof, ""); err != nil || !rep.Verified || len(rep.Outputs["y"].Values) != 30 {
-		t.Fatalf("verify: %v", err)
+	if _, _, rep := proveModel(t, dir, g); len(rep.Outputs["y"].Values) != 30 {
+		t.Fatalf("outputs: %v", rep.Outputs)
 	}
 }
 

@@ -27,8 +27,8 @@ const ropeScale = 7
 // whole in RAM — and records its graph, ready for `commit` and `prove`. The graph, per block:
 //
 //	xn = rmsnorm(h, γ_attn)                                  int16 (shift 16: |xn| ≤ √D·127/2)
-//	q  = requant(xn·Wqᵀ), q' = requant(xn·Wq'ᵀ)               int8; likewise k, k'; v
-//	qr = requant(q∘cos + q'∘sin, 7)                          RoPE (see below)
+//	q  = requant(xn·Wqᵀ)                                     int8; likewise k, v
+//	qr = requant(q∘cos + rotate_half(q)∘sin, 7)              RoPE (see below)
 //	qh = transpose(reshape(qr, [T, H, dh]), [1, 0, 2])       [H, T, dh], free relabelings
 //	p  = softmax_causal(requant(qh·khᵀ))                     [H, T, T], 8 fraction bits
 //	o  = requant(p·vh, 8) → transpose → reshape [T, D] → requant(·Woᵀ)
@@ -41,11 +41,11 @@ const ropeScale = 7
 //
 // RoPE is elementwise products with public constant tables cos[t, i] = round(127·cos(t·θ_i)),
 // sin likewise (θ_i = 10000^(−2(i mod dh/2)/dh), inputs of the graph the verifier reads):
-// rot(q) = q∘cos + rotate_half(q)∘sin. rotate_half (a sign and a swap of the head dim's halves)
-// is folded into the weights: Wq' holds Wq's rows rotated per head, so rotate_half(q) = xn·Wq'ᵀ.
-// The generator writes Wq' from Wq's rows; the proof treats it as one more committed weight (the
-// commitment binds the model the prover holds, not its provenance), at the cost of two more
-// D×D products per block.
+// rot(q) = q∘cos + rotate_half(q)∘sin. rotate_half (a swap of each head's halves, the new first
+// half negated) is proven on the activation: q viewed as [T, H, dh], two slices of the last axis,
+// a scale by −1 and a concat — four kernels over T·D elements, where folding it into a second
+// weight Wq' = rotate_half of Wq's rows (what this generator did before) cost two more D×D
+// products per block and left Wq' a committed weight the proof did not tie to Wq.
 func GenLlama(storeDir string, spec LlamaSpec) (*Model, error) {
 	if spec.Layers < 1 || spec.Dim < 1 || spec.Heads < 1 || spec.FFN < 1 || spec.Vocab < 1 || spec.Seq < 1 {
 		return nil, fmt.Errorf("gen: --layers, --dim, --heads, --ffn, --vocab and --seq must be positive (got %d, %d, %d, %d, %d, %d)",
@@ -89,8 +89,17 @@ func GenLlama(storeDir string, spec LlamaSpec) (*Model, error) {
 			return node("transpose", p+n+".split", []string{r}, Attrs{"perm": []int{1, 0, 2}})
 		}
 		rope := func(n string) string {
-			a := node("mul", p+n+".cos", []string{proj(n), "rope.cos"}, nil)
-			c := node("mul", p+n+".sin", []string{proj(n + "_rot"), "rope.sin"}, nil)
+			q := proj(n)
+			// rotate_half per head: [T, D] as [T, H, dh], the halves of dh swapped, the new
+			// first half negated, back to [T, D] (the reshapes are free relabelings).
+			r := node("reshape", p+n+".rh", []string{q}, Attrs{"shape": []int{T, H, dh}})
+			hi := node("slice", p+n+".rh.hi", []string{r}, Attrs{"starts": []int{dh / 2}, "ends": []int{dh}, "axes": []int{2}})
+			lo := node("slice", p+n+".rh.lo", []string{r}, Attrs{"starts": []int{0}, "ends": []int{dh / 2}, "axes": []int{2}})
+			neg := node("scale", p+n+".rh.neg", []string{hi}, Attrs{"factor": -1})
+			cat := node("concat", p+n+".rh.cat", []string{neg, lo}, Attrs{"axis": 2})
+			qrot := node("reshape", p+n+".rh.flat", []string{cat}, Attrs{"shape": []int{T, D}})
+			a := node("mul", p+n+".cos", []string{q, "rope.cos"}, nil)
+			c := node("mul", p+n+".sin", []string{qrot, "rope.sin"}, nil)
 			return rq(p+n+".rope", node("add", p+n+".rot", []string{a, c}, nil), ropeScale, 8)
 		}
 		qh, kh, vh := heads("wq", rope("wq")), heads("wk", rope("wk")), heads("wv", proj("wv"))
@@ -147,19 +156,6 @@ func GenLlama(storeDir string, spec LlamaSpec) (*Model, error) {
 					row[i] = int64(math.Round(127 * trig(float64(t)*theta)))
 				}
 			})
-		case len(name) > 6 && name[len(name)-6:] == "_rot.w":
-			// Wq' row r (head hd, index i) is −Wq row r+dh/2 for i < dh/2, +Wq row r−dh/2 else.
-			src := name[:len(name)-6] + ".w"
-			err = writeRows(s, name, shape, i8, func(r int, row []int64) {
-				if r%dh < dh/2 {
-					g.row(src, r+dh/2, row)
-					for i := range row {
-						row[i] = -row[i]
-					}
-				} else {
-					g.row(src, r-dh/2, row)
-				}
-			})
 		default:
 			err = writeRows(s, name, shape, m.DTypes[name], func(r int, row []int64) { g.row(name, r, row) })
 		}
@@ -174,7 +170,7 @@ func GenLlama(storeDir string, spec LlamaSpec) (*Model, error) {
 }
 
 // rowGen draws the rows of a random int8 weight in [−127, 127] from a generator seeded by the
-// tensor's name and the row, so that any row can be drawn again (Wq' from Wq).
+// tensor's name and the row, so that every row is the same whatever order the tensors are written in.
 type rowGen struct{ seed uint64 }
 
 func (g rowGen) row(name string, r int, row []int64) {

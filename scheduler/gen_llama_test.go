@@ -8,7 +8,33 @@ import (
 	"testing"
 
 	"github.com/streamprove/streamprove/spill"
+	"github.com/streamprove/streamprove/tensorstore"
 )
+
+// storeInts reads a whole (small) tensor of s as integers.
+func storeInts(t *testing.T, s *tensorstore.Store, name string) []int64 {
+	t.Helper()
+	tn, err := s.Tensor(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tn.Close()
+	r, err := tn.Ints()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	var out []int64
+	buf := make([]int64, 64)
+	for {
+		n, err := r.Next(buf)
+		out = append(out, buf[:n]...)
+		if err != nil {
+			break
+		}
+	}
+	return out
+}
 
 // A tiny LLaMA-shaped model proves and verifies; a flipped proof byte is rejected.
 func TestGenLlamaTiny(t *testing.T) {
@@ -31,6 +57,35 @@ func TestGenLlamaTiny(t *testing.T) {
 	rep, err := Verify(store, proof, "")
 	if err != nil || !rep.Verified || len(rep.Outputs["logits"].Values) != 4*20 {
 		t.Fatalf("honest proof: %v %+v", err, rep)
+	}
+	// rotate_half is proven on the activation: the stored q and its rotation agree.
+	st, err := tensorstore.Open(store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, qr := storeInts(t, st, "l0.wq.q"), storeInts(t, st, "l0.wq.rh.flat")
+	st.Close()
+	const T, D, dh = 4, 16, 8
+	if len(q) != T*D || len(qr) != T*D {
+		t.Fatalf("q has %d elements, its rotation %d, want %d", len(q), len(qr), T*D)
+	}
+	nonzero := 0
+	for i := range q {
+		var want int64
+		if i%dh < dh/2 {
+			want = -q[i+dh/2]
+		} else {
+			want = q[i-dh/2]
+		}
+		if qr[i] != want {
+			t.Fatalf("rotate_half(q)[%d] = %d, want %d", i, qr[i], want)
+		}
+		if want != 0 {
+			nonzero++
+		}
+	}
+	if nonzero == 0 {
+		t.Fatal("q is all zero: the rotation check is vacuous")
 	}
 	data, _ := os.ReadFile(proof)
 	data[len(data)/3] ^= 0x04

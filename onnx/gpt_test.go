@@ -310,6 +310,16 @@ func TestGPTLlama(t *testing.T) {
 	if kinds["rmsnorm"] != 5 || kinds["mul"] != 2+4*2 || kinds["silu"] != 2 {
 		t.Fatalf("quantized ops %v: want 5 rmsnorm, 10 mul (2 SwiGLU, 2 per RoPE), 2 silu", kinds)
 	}
+	// rotate_half is proven on q itself (two slices, a scale by −1, a concat per RoPE), not folded
+	// into extra weights: 7 linear layers per block (q, k, v, o, three of the FFN) and the head.
+	if kinds["concat"] != 4 || kinds["slice"] < 8 || kinds["linear"] != 2*7+1 {
+		t.Fatalf("quantized ops %v: want 4 concat, at least 8 slices, 15 linear", kinds)
+	}
+	for _, op := range q.Ops {
+		if op.Op == "scale" && strings.HasSuffix(op.Name, ".rh.neg") && (len(op.Multipliers) != 1 || op.Multipliers[0] != -1) {
+			t.Fatalf("op %q scales by %v, want −1", op.Name, op.Multipliers)
+		}
+	}
 	xs := &Tensor{DType: Float32, Shape: []int{2, ids.Shape[1]}, F: ids.F[:2*ids.Shape[1]]}
 	dir := t.TempDir()
 	g, err := q.Emit(filepath.Join(dir, "graph.json"), xs)

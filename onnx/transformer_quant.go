@@ -135,6 +135,13 @@ func batchShape(sh Shape) Shape {
 	return out
 }
 
+// withLast is sh with its last dimension set to n.
+func withLast(sh Shape, n int) Shape {
+	out := slices.Clone(sh)
+	out[len(out)-1] = Dim{N: n}
+	return out
+}
+
 // maxAbs of a calibration value.
 func (s *seqQuant) maxAbs(name string) float64 {
 	r := calibRange(s.vals[name].F, s.opt)
@@ -653,6 +660,18 @@ func runSeqOp(op *QOp, vals map[string]*IntTensor, in, out *IntTensor) error {
 		for o := 0; o < outer; o++ {
 			k += copy(out.V[k:], in.V[(o*n+lo)*inner:(o*n+hi)*inner])
 		}
+	case "concat":
+		// The inputs joined along axis: per outer index, each input's block in turn.
+		ax := op.Extra["axis"].(int)
+		outer, inner := numel(shape[:ax]), numel(shape[ax+1:])
+		k := 0
+		for o := 0; o < outer; o++ {
+			for _, name := range op.In {
+				x := vals[name]
+				w := x.Shape[ax] * inner
+				k += copy(out.V[k:], x.V[o*w:(o+1)*w])
+			}
+		}
 	case "transpose":
 		permute(in.Shape, op.Extra["perm"].([]int), func(dst, src int) { out.V[dst] = in.V[src] })
 	case "matmul", "matmul_bt":
@@ -873,94 +892,44 @@ func (s *seqQuant) swiglu(n *Node) error {
 // ropeTableBits is the fixed point of the RoPE cos and sin tables: 2^-14, so |cos| ≤ 1 fits int16.
 const ropeTableBits = 14
 
-// rope maps RoPE, q·cos + rotate_half(q)·sin, to exact graph ops the way gen_llama.go writes it:
-// rotate_half is a sign and a swap of the head dimension's halves of the linear layer's output
-// q = x·W, so it is folded into a second weight W' (W's output columns swapped within each head,
-// the first half negated) and rotate_half(q) = x·W' is one more linear layer, requantized exactly
-// like q and sent through the same reshape and transpose to heads. Then
+// rope maps RoPE, q·cos + rotate_half(q)·sin, to exact graph ops: rotate_half (each head's halves
+// of the last axis swapped, the new first half negated) is proven on the activation, as two
+// slices of q's last axis, a scale by −1 and a concat, and then
 //
-//	rope = requant_fixed(mul(q, cos) + mul(q', sin))
+//	rope = requant_fixed(mul(q, cos) + mul(rotate_half(q), sin))
 //
 // with cos and sin committed int16 weights [T, dh] at 2^-14 that broadcast over the batch and the
-// heads. The alternatives cost more: slicing and negating q in the graph needs a concat op the
-// graph does not have, and a permutation as a matmul by a constant matrix costs as much as W'.
-// The commitment binds W' like any weight (it binds the model the prover holds, not its
-// provenance from W).
+// heads. Folding rotate_half into a second weight W' (what this importer did before the graph
+// had concat) cost one more linear layer per rotated projection and left W' a committed weight
+// the proof did not tie to W; the four ops here cost sumchecks over q's elements only.
 func (s *seqQuant) rope(n *Node) error {
 	ref := nodeRef{n.Name, n.Op}
 	fail := func(why string, a ...any) error {
 		return refuse(ref, "quantization: RoPE of %q: %s", n.In[0], fmt.Sprintf(why, a...))
 	}
-	// q is a linear layer's output [batch, T, N], possibly reshaped to [batch, T, H, dh] and
-	// transposed to [batch, H, T, dh]: the head dimension is then N's contiguous blocks of dh.
-	var chain []*Node
-	mm := s.prod[n.In[0]]
-	if mm != nil && mm.Op == opTranspose {
-		if !slices.Equal(mm.Attr.Seq.Perm, []int{0, 2, 1, 3}) {
-			return fail("a transpose %v (want [0, 2, 1, 3], to heads)", mm.Attr.Seq.Perm)
-		}
-		chain = append(chain, mm)
-		mm = s.prod[mm.In[0]]
-		if mm == nil || mm.Op != "Reshape" {
-			return fail("a transpose to heads of something other than a reshape")
-		}
-	}
-	if mm != nil && mm.Op == "Reshape" {
-		chain = append(chain, mm)
-		mm = s.prod[mm.In[0]]
-	}
-	first := n
-	if len(chain) > 0 {
-		first = chain[len(chain)-1]
-	}
-	if mm == nil || mm.Op != "MatMul" || s.single(mm.Out) != first || len(chain) == 0 {
-		return fail("only a RoPE of a linear layer's output (read by nothing else, no bias) reshaped to heads (and transposed) is supported")
-	}
-	slices.Reverse(chain)
-	w := s.m.Weights[mm.In[1]]
-	K, N := w.Shape[0], w.Shape[1]
 	qs := n.Shape
-	dh := qs[len(qs)-1].N
-	if len(chain) > 0 {
-		rs := chain[0].Shape
-		if len(rs) != 4 || len(mm.Shape) != 3 || rs[1] != mm.Shape[1] || rs[2].N*rs[3].N != N {
-			return fail("a reshape of %v to %v (want [batch, T, N] to [batch, T, H, N/H])", mm.Shape, rs)
-		}
-	}
-	if len(qs) < 2 || qs[len(qs)-2] != (Dim{N: s.T}) || N%dh != 0 || dh%2 != 0 {
+	if len(qs) < 2 {
 		return fail("shape %v (want [..., T, d] with T the tokens and d even)", qs)
 	}
-	r := s.rep[mm.In[0]] // narrowed when q's linear layer was quantized
+	dh := qs[len(qs)-1].N
+	if qs[len(qs)-2] != (Dim{N: s.T}) || dh < 2 || dh%2 != 0 {
+		return fail("shape %v (want [..., T, d] with T the tokens and d even)", qs)
+	}
 	qr := s.rep[n.In[0]]
-	if qr.wide || r.wide || !r.flat {
-		return fail("q is not a requantized linear output")
+	if qr.name == "" || qr.wide {
+		return fail("q is not a requantized activation")
 	}
-	// q' = x·W' with W' column o = h·dh + i: −W column o + dh/2 for i < dh/2, else W column o − dh/2.
-	wrot := func(k, o int) float64 {
-		if o%dh < dh/2 {
-			return -w.F[k*N+o+dh/2]
-		}
-		return w.F[k*N+o-dh/2]
+	sh := batchShape(n.Shape)
+	ax := len(sh) - 1
+	half := func(suffix string, lo, hi int) string {
+		return s.add(&QOp{Op: "slice", Name: n.Name + suffix, In: []string{qr.name}, Out: n.Name + suffix, Shape: withLast(sh, dh/2),
+			Extra: map[string]any{"starts": []int{lo}, "ends": []int{hi}, "axes": []int{ax}}})
 	}
-	rot := mm.Name + ".rot"
-	lin := s.rep[mm.Out]
-	if err := s.emitLinear(ref, rot, r, wrot, K, N, make([]float64, N), lin.scale, seqAttnBits, rot+".q"); err != nil {
-		return err
-	}
-	prev := mm.Out
-	s.rep[prev+".rot"] = irep{name: rot + ".q", scale: lin.scale, flat: true}
-	for _, c := range chain {
-		cc := *c
-		cc.Name, cc.In, cc.Out = c.Name+".rot", []string{prev + ".rot"}, c.Out+".rot"
-		if err := s.node(&cc); err != nil {
-			return err
-		}
-		prev = c.Out
-	}
-	qrot := s.rep[prev+".rot"]
-	if qrot.scale != qr.scale || qrot.wide {
-		return fail("rotate_half(q) is not held like q")
-	}
+	hi := half(".rh.hi", dh/2, dh)
+	lo := half(".rh.lo", 0, dh/2)
+	neg := s.add(&QOp{Op: "scale", Name: n.Name + ".rh.neg", In: []string{hi}, Out: n.Name + ".rh.neg", Shape: withLast(sh, dh/2), Multipliers: []int64{-1}})
+	qrot := s.add(&QOp{Op: "concat", Name: n.Name + ".rh", In: []string{neg, lo}, Out: n.Name + ".rh", Shape: sh,
+		Extra: map[string]any{"axis": ax}})
 	// cos and sin as [T, dh] tables: constants that broadcast to q along its last two axes only.
 	T := s.T
 	table := func(name, what string) (string, error) {
@@ -993,9 +962,8 @@ func (s *seqQuant) rope(n *Node) error {
 	if err != nil {
 		return err
 	}
-	sh := batchShape(n.Shape)
 	a := s.add(&QOp{Op: "mul", Name: n.Name + ".cos", In: []string{qr.name, cw}, Out: n.Name + ".cos", Shape: sh})
-	b := s.add(&QOp{Op: "mul", Name: n.Name + ".sin", In: []string{qrot.name, sw}, Out: n.Name + ".sin", Shape: sh})
+	b := s.add(&QOp{Op: "mul", Name: n.Name + ".sin", In: []string{qrot, sw}, Out: n.Name + ".sin", Shape: sh})
 	sum := s.add(&QOp{Op: "add", Name: n.Name + ".sum", In: []string{a, b}, Out: n.Name + ".sum", Shape: sh})
 	sOut := s.maxAbs(n.Out) / float64(int64(1)<<(seqAttnBits-1)-1)
 	out, err := s.requant(ref, sum, sh, qr.scale*math.Ldexp(1, -ropeTableBits), sOut, seqAttnBits, n.Out+".q")

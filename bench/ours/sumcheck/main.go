@@ -9,7 +9,8 @@
 // -mem-budget bytes (default 1/16 of the two tables: 2·32·2^n/16) shared by the prover and the
 // store's readers, spilling to the same directory; the JSON line then also carries "mode":
 // "stream", the budget and the ledger's peak. The tables are the same in both modes, and so is
-// the proof.
+// the proof. Below n = 14 the default budget (under 64 KiB) cannot hold the prover's workspaces
+// and readers and the prove fails with spill.ErrBudget: pass a larger -mem-budget.
 package main
 
 import (
@@ -150,8 +151,20 @@ func streamClaim(dir string, n int, budget *spill.Budget) (*sumcheck.Claim, *str
 	return c, st, nil
 }
 
+// atExit is what the program undoes before it exits, last first: the stream mode's store and
+// temporary directory. fail runs it too, since os.Exit skips deferred calls.
+var atExit []func()
+
+func cleanUp() {
+	for i := len(atExit) - 1; i >= 0; i-- {
+		atExit[i]()
+	}
+	atExit = nil
+}
+
 func fail(what string, err error) {
 	fmt.Fprintf(os.Stderr, "sumcheck: %s: %v\n", what, err)
+	cleanUp()
 	os.Exit(1)
 }
 
@@ -194,16 +207,15 @@ func main() {
 		if err != nil {
 			fail("temp dir", err)
 		}
-		defer os.RemoveAll(tmp)
+		atExit = append(atExit, func() { os.RemoveAll(tmp) })
 		// The ledger is the budget itself, not spill.ForRun's split of a process budget: 1/16 of
 		// the tables is below spill.MinBudget at the sizes run.sh measures.
 		budget := spill.NewBudget(budgetB)
 		claim, st, err = streamClaim(tmp+"/store", *n, budget)
 		if err != nil {
-			os.RemoveAll(tmp)
 			fail("store", err)
 		}
-		defer st.close()
+		atExit = append(atExit, st.close)
 		opt.Budget, opt.SpillDir = budget, tmp
 	} else {
 		a, b := randomTable(*n, 1), randomTable(*n, 2)
@@ -279,6 +291,7 @@ func main() {
 		"workers": *workers, "reps": *reps, "prove_s": proveS, "prove_cpu_s": proveCPU, "verify_s": verifyS, "peak_rss_bytes": rss,
 		"mem_budget_bytes": budgetB, "ledger_peak_bytes": st.budget.Peak(), "store_chunk_elems": st.tensors[0].Info().ChunkElems,
 	})
+	cleanUp()
 }
 
 // cpuSeconds is the process's user+system CPU time: under a loaded machine it moves far less than

@@ -11,6 +11,13 @@
 # the first prove of a process also pays for faulting in fresh memory. It prints a table on stderr
 # and, per size, one JSON line on stdout.
 #
+# sumcheck also runs our streaming prover, in a third process per size (`ours -stream`): the two
+# tables are generated chunk by chunk into a store in a temporary directory and proved from it
+# under a ledger of 1/16 of the tables (2·32·2^n/16 bytes; --stream-budget overrides it). Its
+# columns are stream_s, stream_cpu_s, stream_MiB and stream_rss_x (its peak RSS over the peer's),
+# its JSON fields ours_stream_prove_s, ours_stream_prove_cpu_s, ours_stream_peak_rss_bytes and
+# ours_stream_mem_budget_bytes.
+#
 # Adding a benchmark (e.g. gkr): write bench/ours/gkr/main.go and bench/peers/gkr/main.go, both
 # taking -n, -reps and -workers and printing one JSON line with "prove_s" and "peak_rss_bytes", and add "gkr" to
 # BENCHES below. Nothing else changes.
@@ -22,7 +29,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 
 usage() {
-	echo "usage: $0 {$(echo $BENCHES | tr ' ' '|')} [--sizes 20,22,24] [--repeat N] [--workers N]" >&2
+	echo "usage: $0 {$(echo $BENCHES | tr ' ' '|')} [--sizes 20,22,24] [--repeat N] [--workers N] [--stream-budget SIZE]" >&2
 	exit 2
 }
 
@@ -98,14 +105,21 @@ gkr)
 esac
 case " $BENCHES " in *" $bench "*) ;; *) usage ;; esac
 
+# STREAM_BENCHES also run ours with -stream (and -mem-budget when --stream-budget is given).
+STREAM_BENCHES="sumcheck"
+stream=
+case " $STREAM_BENCHES " in *" $bench "*) stream=1 ;; esac
+
 sizes=20,22,24
 repeat=3
 workers=
+sbudget=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--sizes) sizes=$2; shift 2 ;;
 	--repeat) repeat=$2; shift 2 ;;
 	--workers) workers=$2; shift 2 ;;
+	--stream-budget) sbudget=$2; shift 2 ;;
 	*) usage ;;
 	esac
 done
@@ -118,19 +132,38 @@ trap 'rm -rf "$bin"' EXIT
 # field NAME < json-line: a number from a flat JSON object
 field() { sed -n "s/.*\"$1\":\([0-9.eE+-]*\).*/\1/p"; }
 
-# run SIDE N: "prove_s peak_rss_bytes prove_cpu_s" of one process (its fastest of $repeat proves)
+# run SIDE N [ARGS...]: "prove_s peak_rss_bytes prove_cpu_s mem_budget_bytes" of one process (its
+# fastest of $repeat proves; mem_budget_bytes only from ours -stream), or nothing if it failed
 run() {
-	local out
-	out=$("$bin/$1" -n "$2" -reps "$repeat" ${workers:+-workers "$workers"})
-	echo "$(echo "$out" | field prove_s) $(echo "$out" | field peak_rss_bytes) $(echo "$out" | field prove_cpu_s)"
+	local side=$1 n=$2 out
+	shift 2
+	out=$("$bin/$side" -n "$n" -reps "$repeat" ${workers:+-workers "$workers"} "$@") || return 0
+	echo "$(echo "$out" | field prove_s) $(echo "$out" | field peak_rss_bytes) $(echo "$out" | field prove_cpu_s) $(echo "$out" | field mem_budget_bytes)"
 }
 
-printf '%-10s %5s %12s %12s %8s %10s %10s %8s %14s %14s %8s\n' bench vars peer_prove_s ours_prove_s speedup peer_cpu_s ours_cpu_s cpu_x peer_rss_MiB ours_rss_MiB rss_x >&2
+if [ -n "$stream" ]; then
+	printf '%-10s %5s %12s %12s %8s %10s %10s %8s %14s %14s %8s %9s %12s %10s %12s\n' bench vars peer_prove_s ours_prove_s speedup peer_cpu_s ours_cpu_s cpu_x peer_rss_MiB ours_rss_MiB rss_x stream_s stream_cpu_s stream_MiB stream_rss_x >&2
+else
+	printf '%-10s %5s %12s %12s %8s %10s %10s %8s %14s %14s %8s\n' bench vars peer_prove_s ours_prove_s speedup peer_cpu_s ours_cpu_s cpu_x peer_rss_MiB ours_rss_MiB rss_x >&2
+fi
 for n in ${sizes//,/ }; do
-	read -r ps pr pc < <(run peer "$n")
-	read -r os or oc < <(run ours "$n")
-	awk -v b="$bench" -v n="$n" -v ps="$ps" -v os="$os" -v pr="$pr" -v or="$or" -v pc="$pc" -v oc="$oc" 'BEGIN{
-		printf "%-10s %5d %12.3f %12.3f %7.2fx %10.3f %10.3f %7.2fx %14.1f %14.1f %7.2fx\n", b, n, ps, os, ps/os, pc, oc, pc/oc, pr/1048576, or/1048576, or/pr > "/dev/stderr"
-		printf "{\"bench\":\"%s\",\"vars\":%d,\"peer_prove_s\":%s,\"ours_prove_s\":%s,\"peer_peak_rss_bytes\":%s,\"ours_peak_rss_bytes\":%s,\"peer_prove_cpu_s\":%s,\"ours_prove_cpu_s\":%s}\n", b, n, ps, os, pr, or, pc, oc
+	read -r ps pr pc _ < <(run peer "$n") || true
+	read -r os or oc _ < <(run ours "$n") || true
+	ss= sr= sc= sb=
+	if [ -n "$stream" ]; then
+		read -r ss sr sc sb < <(run ours "$n" -stream ${sbudget:+-mem-budget "$sbudget"}) || true
+	fi
+	if [ -z "$ps" ] || [ -z "$os" ] || { [ -n "$stream" ] && [ -z "$ss" ]; }; then
+		echo "$bench n=$n: a side failed (peer: ${ps:-no result}; ours: ${os:-no result}${stream:+; ours -stream: ${ss:-no result}})" >&2
+		continue
+	fi
+	awk -v b="$bench" -v n="$n" -v ps="$ps" -v os="$os" -v pr="$pr" -v or="$or" -v pc="$pc" -v oc="$oc" \
+		-v st="$stream" -v ss="$ss" -v sr="$sr" -v sc="$sc" -v sb="$sb" 'BEGIN{
+		printf "%-10s %5d %12.3f %12.3f %7.2fx %10.3f %10.3f %7.2fx %14.1f %14.1f %7.2fx", b, n, ps, os, ps/os, pc, oc, pc/oc, pr/1048576, or/1048576, or/pr > "/dev/stderr"
+		if (st) printf " %9.3f %12.3f %10.1f %11.3fx", ss, sc, sr/1048576, sr/pr > "/dev/stderr"
+		printf "\n" > "/dev/stderr"
+		printf "{\"bench\":\"%s\",\"vars\":%d,\"peer_prove_s\":%s,\"ours_prove_s\":%s,\"peer_peak_rss_bytes\":%s,\"ours_peak_rss_bytes\":%s,\"peer_prove_cpu_s\":%s,\"ours_prove_cpu_s\":%s", b, n, ps, os, pr, or, pc, oc
+		if (st) printf ",\"ours_stream_prove_s\":%s,\"ours_stream_prove_cpu_s\":%s,\"ours_stream_peak_rss_bytes\":%s,\"ours_stream_mem_budget_bytes\":%s", ss, sc, sr, sb
+		printf "}\n"
 	}'
 done

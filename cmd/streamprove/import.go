@@ -38,12 +38,12 @@ func importCommand() *cli.Command {
 			"to the input: `prove --input` takes any batch. --emit-graph writes the graph it imports.\n" +
 			"\n" +
 			"--private-ids (token models only) declares the ids a private input instead of a public one:\n" +
-			"each proof commits them inside itself (a one-hot [tokens, vocab] advice commitment: a\n" +
-			"slightly larger, slower proof) and verify needs no ids. Their count is fixed by --calibrate\n" +
-			"and public, as are the logits; prove --input proves other ids of that count under the same\n" +
-			"commitment (calibrate on text you may publish: the scales in the graph derive from it).\n" +
-			"Sound, not zero-knowledge: the ids are out of the verifier's inputs, not hidden from it:\n" +
-			"the commitments are not blinded (a guessed prompt can be checked against them) and the\n" +
+			"each proof commits them inside itself, with their one-hot [tokens, vocab] advice (a slightly\n" +
+			"larger proof, more work as tokens × vocab grows), and verify needs no ids. Their count is\n" +
+			"fixed by --calibrate and public, as are the logits; prove --input proves other ids of that\n" +
+			"count under the same commitment (calibrate on text you may publish: the graph's scales derive\n" +
+			"from it). Sound, not zero-knowledge: the ids are out of the verifier's inputs, not hidden from\n" +
+			"it: the commitments are not blinded (a guessed prompt can be checked against them) and the\n" +
 			"public logits reveal much of the prompt.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "store", Usage: "store directory", Aliases: []string{"s"}},

@@ -12,7 +12,8 @@
 // output carry their scales. Token models as torch.onnx.export writes a small GPT (int64 ids,
 // embedding Gather, LayerNormalization, Split/Reshape/Transpose, MatMul of activations, the
 // causal Where mask, Softmax, the Erf form of GELU) import to the graph's transformer ops
-// (transformer.go, transformer_quant.go); their graph input is the flat list of token ids.
+// (transformer.go, transformer_quant.go); their graph input is the flat list of token ids, a
+// public input, or with QuantOptions.PrivateIDs a private one committed inside each proof.
 //
 // Already-quantized models (QDQ pairs around Conv/Gemm/MatMul/Relu/MaxPool/Reshape/Add, and
 // QLinearConv, QLinearMatMul, ConvInteger, MatMulInteger) need no calibration: FromQuantized

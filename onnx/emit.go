@@ -20,8 +20,9 @@ const InputFile = "input.npy"
 // and int32 biases (scheduler.DataFile) and x quantized as the graph's input in InputFile. The
 // graph keeps the model's dynamic dimensions: the input declares them (dim_params), x binds
 // them for now, and a reshape writes -1 where the batch goes, so prove --input may bind them
-// anew. The input's and the output's scales are in the graph (TensorSpec.Scale). It returns
-// path.
+// anew. The input's and the output's scales are in the graph (TensorSpec.Scale). A private
+// input (QValue.Private) is declared private_input with x's shape, without scale or dynamic
+// dimensions. It returns path.
 func (q *QModel) Emit(path string, x *Tensor) (string, error) {
 	dir := filepath.Dir(path)
 	xi := q.QuantizeInput(x)
@@ -34,12 +35,22 @@ func (q *QModel) Emit(path string, x *Tensor) (string, error) {
 	}
 	b := scheduler.NewGraphBuilder(name)
 	inDT := intDType(q.Input.Bits)
-	in := b.Tensor(q.Input.Name, gkr.Input, xi.Shape, inDT)
-	in.Source, in.Scale = InputFile, q.Input.Scale
-	if slices.ContainsFunc(q.Input.Shape, func(d Dim) bool { return d.Sym != "" }) {
-		in.DimParams = make([]string, len(q.Input.Shape))
-		for i, d := range q.Input.Shape {
-			in.DimParams[i] = d.Sym
+	role := gkr.Input
+	if q.Input.Private {
+		role = gkr.PrivateInput
+	}
+	in := b.Tensor(q.Input.Name, role, xi.Shape, inDT)
+	in.Source = InputFile
+	// A private input has neither a scale (the verifier dequantizes nothing of it) nor dynamic
+	// dimensions (the verifier binds shapes from the inputs it reads): the ids' count is x's,
+	// fixed in the graph and so public through its digest.
+	if !q.Input.Private {
+		in.Scale = q.Input.Scale
+		if slices.ContainsFunc(q.Input.Shape, func(d Dim) bool { return d.Sym != "" }) {
+			in.DimParams = make([]string, len(q.Input.Shape))
+			for i, d := range q.Input.Shape {
+				in.DimParams[i] = d.Sym
+			}
 		}
 	}
 	b.Output(q.Output.Name).Scale = q.Output.Scale
@@ -130,11 +141,19 @@ var ErrNeedCalibration = errors.New("a float model needs calibration samples")
 // ImportFile is the importer's whole path from files: it loads the ONNX model, quantizes it with
 // the float32 calibration samples in calibPath (.npy, the model's input layout), measures the
 // quantized model against the float reference on those samples, and emits the graph at
-// graphPath with the calibration samples as its input.
+// graphPath with the calibration samples as its input (a private input with opt.PrivateIDs,
+// which only a token model takes).
 func ImportFile(onnxPath, calibPath, graphPath string, opt QuantOptions) (*QModel, Agreement, error) {
 	m, err := Load(onnxPath)
 	if err != nil {
 		return nil, Agreement{}, err
+	}
+	if opt.PrivateIDs && (m.IsQuantized() || len(m.Inputs) != 1 || m.Inputs[0].DType != Int64) {
+		in := "its inputs"
+		if len(m.Inputs) == 1 {
+			in = fmt.Sprintf("its input %q is %v %v", m.Inputs[0].Name, m.Inputs[0].DType, m.Inputs[0].Shape)
+		}
+		return nil, Agreement{}, fmt.Errorf("onnx %s: %s: %w", onnxPath, in, ErrNotTokenModel)
 	}
 	if m.IsQuantized() {
 		return importQuantized(m, onnxPath, calibPath, graphPath)

@@ -1,6 +1,7 @@
 package onnx
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"math"
@@ -31,7 +32,15 @@ type QuantOptions struct {
 	Method     Calibration
 	// Percentile for the Percentile method, e.g. 99.99.
 	Percentile float64
+	// PrivateIDs declares a token model's ids a private input of the emitted graph instead of
+	// a public one: committed inside each proof (through the gather's one-hot [tokens, vocab]
+	// advice), never read by the verifier. Sound, not zero-knowledge. A model without an int64
+	// ids input refuses it with ErrNotTokenModel.
+	PrivateIDs bool
 }
+
+// ErrNotTokenModel reports an option that only a token model (one int64 ids input) takes.
+var ErrNotTokenModel = errors.New("private ids are for a token model (one int64 ids input)")
 
 // IntTensor is a quantized constant or value: row-major integers.
 type IntTensor struct {
@@ -73,6 +82,9 @@ type QValue struct {
 	Shape Shape
 	Scale float64
 	Bits  int
+	// Private: the graph declares this input private_input (a token model's ids with
+	// QuantOptions.PrivateIDs): no scale, no dynamic dimension, unseen by the verifier.
+	Private bool
 }
 
 // QModel is a quantized model: integer ops, int8 weights (per output channel scales folded
@@ -113,6 +125,9 @@ func Quantize(m *Model, calib *Tensor, opt QuantOptions) (*QModel, error) {
 	}
 	if m.Inputs[0].DType == Int64 {
 		return quantizeSeq(m, calib, opt)
+	}
+	if opt.PrivateIDs {
+		return nil, fmt.Errorf("quantize: input %q is %v %v: %w", m.Inputs[0].Name, m.Inputs[0].DType, m.Inputs[0].Shape, ErrNotTokenModel)
 	}
 	vals, err := m.runAll(map[string]*Tensor{m.Inputs[0].Name: calib})
 	if err != nil {

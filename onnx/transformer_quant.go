@@ -11,8 +11,9 @@ import (
 )
 
 // seqInfo marks a QModel quantized from a token model: its graph input is the flat list of
-// token ids [tokens] (the gather kernel's public ids; the ONNX input [batch, T] read row-major),
-// and the dimension batch = tokens/T names the attention tensors' leading axis.
+// token ids [tokens] (the ONNX input [batch, T] read row-major: the gather kernel's public ids,
+// or with QuantOptions.PrivateIDs its private ones), and the dimension batch = tokens/T names
+// the attention tensors' leading axis.
 type seqInfo struct {
 	T int
 	// reps maps the float model's values to their integers (for OpErrors); keep, when set,
@@ -73,7 +74,7 @@ func quantizeSeq(m *Model, calib *Tensor, opt QuantOptions) (*QModel, error) {
 	}
 	s := &seqQuant{m: m, opt: opt, vals: vals, rep: map[string]irep{}, uses: map[string][]*Node{}, prod: map[string]*Node{}, skip: map[*Node]bool{}, T: in.Shape[1].N}
 	s.q = &QModel{Name: m.Name, Weights: map[string]*IntTensor{}, WeightBits: map[string]int{}, Scales: map[string]float64{}, float: m, seq: &seqInfo{T: s.T}}
-	s.q.Input = QValue{Name: in.Name, Shape: Shape{{Sym: symTokens}}, Scale: 1, Bits: 64}
+	s.q.Input = QValue{Name: in.Name, Shape: Shape{{Sym: symTokens}}, Scale: 1, Bits: 64, Private: opt.PrivateIDs}
 	s.rep[in.Name] = irep{name: in.Name, scale: 1}
 	for _, n := range m.Nodes {
 		s.prod[n.Out] = n

@@ -13,10 +13,15 @@ import (
 
 // linearGraph is y = x·wᵀ with x [batch, 12] (batch dynamic when dynamic is set), committed.
 func linearGraph(t *testing.T, dynamic bool) (store string, w []int64) {
+	return linearGraphRole(t, gkr.Input, dynamic)
+}
+
+// linearGraphRole is linearGraph with x of the given role (an input or a private input).
+func linearGraphRole(t *testing.T, role gkr.Role, dynamic bool) (store string, w []int64) {
 	t.Helper()
 	dir := t.TempDir()
 	b := NewGraphBuilder("lin")
-	x := b.Tensor("x", gkr.Input, []int{4, 12}, tensorstore.Int8)
+	x := b.Tensor("x", role, []int{4, 12}, tensorstore.Int8)
 	if dynamic {
 		x.DimParams = []string{"batch", ""}
 	}
@@ -95,6 +100,60 @@ func TestProveInputGraphJSON(t *testing.T) {
 				t.Errorf("batch %d: verified against another input: %v", batch, err)
 			}
 		}
+	}
+}
+
+// TestProvePrivateInput: prove --input also takes a private input (the prover's to choose: a
+// prompt proven under a model committed once), held to its declared shape; the proof verifies
+// without it and its outputs are the new input's. The verifier's --input refuses it: a
+// private input is never read by verify.
+func TestProvePrivateInput(t *testing.T) {
+	store, w := linearGraphRole(t, gkr.PrivateInput, false)
+	dir := t.TempDir()
+	input := func(name string, rows int) (string, []int64) {
+		x := make([]int64, rows*12)
+		for i := range x {
+			x[i] = int64(i%13 - 6)
+		}
+		p := filepath.Join(dir, name)
+		if err := tensorstore.WriteNPY(p, tensorstore.Array{Name: "x", DType: "I8", Shape: []int{rows, 12}, Values: x}); err != nil {
+			t.Fatal(err)
+		}
+		return p, x
+	}
+	in, x := input("x.npy", 4)
+	proof := filepath.Join(dir, "proof")
+	if _, err := Prove(store, proof, Config{Input: in}); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Verify(store, proof, "")
+	if err != nil || !rep.Verified {
+		t.Fatalf("verify without the private input: %v", err)
+	}
+	for r := 0; r < 4; r++ {
+		for o := 0; o < 5; o++ {
+			s := int64(0)
+			for i := 0; i < 12; i++ {
+				s += x[r*12+i] * w[o*12+i]
+			}
+			if got := rep.Outputs["y"].Values[r*5+o]; got != fmt.Sprint(s) {
+				t.Fatalf("y[%d,%d] proven %s, want %d (the --input's)", r, o, got, s)
+			}
+		}
+	}
+	if _, err := Verify(store, proof, in); err == nil || errors.Is(err, ErrRejected) || !strings.Contains(err.Error(), "private") {
+		t.Errorf("verify --input with a private input's .npy: %v, want a refusal naming it private", err)
+	}
+	st := filepath.Join(dir, "x.safetensors")
+	if err := tensorstore.WriteSafetensors(st, []tensorstore.Array{{Name: "x", DType: "I8", Shape: []int{4, 12}, Values: x}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Verify(store, proof, st); err == nil || errors.Is(err, ErrRejected) || !strings.Contains(err.Error(), `"x" is a private input`) {
+		t.Errorf("verify --input naming the private input: %v, want a refusal", err)
+	}
+	wide, _ := input("x6.npy", 6)
+	if _, err := Prove(store, filepath.Join(dir, "p6"), Config{Input: wide}); err == nil || !strings.Contains(err.Error(), `tensor "x": field "shape"`) {
+		t.Errorf("a private input of another shape: %v, want a refusal naming its shape", err)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -29,9 +30,10 @@ type Config struct {
 	SpillDir string
 	// Resume continues an interrupted run: finished forward steps are kept.
 	Resume bool
-	// Input, when set, is a public input file (.npy or safetensors, as verify --input takes)
-	// that Prove proves instead of the store's inputs: it replaces them, and its shapes bind
-	// the graph's dynamic dimensions (Model.Bind); no re-import or commit is needed.
+	// Input, when set, is an input file (.npy or safetensors, as verify --input takes) that
+	// Prove proves instead of the store's inputs: it replaces them, and its shapes bind the
+	// graph's dynamic dimensions (Model.Bind); no re-import or commit is needed. It may hold
+	// private inputs too (with their declared shapes: they have no dynamic dimensions).
 	Input string
 	// Progress, if set, receives progress events.
 	Progress func(Event)
@@ -500,12 +502,13 @@ func syncDir(dir string) {
 	}
 }
 
-// useInput replaces the store's public inputs with those of an input file and records the model
-// bound to their shapes (importInputs checks them as verify does). The inputs are written before
+// useInput replaces the store's inputs (public, or private ones: the prover's to choose) with
+// those of an input file and records the model bound to their shapes (importInputs checks them
+// as verify does). The inputs are written before
 // the graph: after a crash in between, prove finds an input that its recorded graph does not
 // declare and refuses it, naming the tensor.
 func useInput(s *tensorstore.Store, m *Model, path string) (*Model, error) {
-	is, names, bound, cleanup, err := importInputs(m, path)
+	is, names, bound, cleanup, err := importInputs(m, path, true)
 	if err != nil {
 		return nil, err
 	}
@@ -665,7 +668,7 @@ func Verify(storeDir, proofPath, inputOverride string) (*VerifyReport, error) {
 		return nil, err
 	}
 	if inputOverride != "" {
-		is, _, bound, cleanup, err := importInputs(k.model, inputOverride)
+		is, _, bound, cleanup, err := importInputs(k.model, inputOverride, false)
 		if err != nil {
 			return nil, err
 		}
@@ -689,7 +692,7 @@ func VerifyKey(vkeyPath, proofPath, input string) (*VerifyReport, error) {
 		if input == "" {
 			return nil, fmt.Errorf("model %s has public inputs %v: give them with --input", k.model.File.Name, want)
 		}
-		is, names, bound, cleanup, err := importInputs(k.model, input)
+		is, names, bound, cleanup, err := importInputs(k.model, input, false)
 		if err != nil {
 			return nil, err
 		}
@@ -705,15 +708,20 @@ func VerifyKey(vkeyPath, proofPath, input string) (*VerifyReport, error) {
 	return verifyProof(k, pub, proofPath, start)
 }
 
-// importInputs imports a public input file into a temporary store, binds the model's dynamic
+// importInputs imports an input file into a temporary store, binds the model's dynamic
 // dimensions to the shapes it holds (Model.Bind: only dimensions the graph marks dynamic may
 // differ) and checks every tensor in it against the bound model's declaration (checkDeclared, as
 // import does): a wrong shape, dtype or value range is refused rather than padded or
-// reinterpreted. A float .npy is quantized with its input's scale (a quantized model's). It
-// returns the store, the names it holds and the bound model; cleanup closes and removes the
-// temporary store.
-func importInputs(m *Model, path string) (*tensorstore.Store, map[string]bool, *Model, func(), error) {
-	publicIn := m.Graph.Names(gkr.Input)
+// reinterpreted. A float .npy is quantized with its input's scale (a quantized model's). The
+// file holds public inputs, and private ones too when private is set (the prover's side; the
+// verifier never reads a private input). It returns the store, the names it holds and the bound
+// model; cleanup closes and removes the temporary store.
+func importInputs(m *Model, path string, private bool) (*tensorstore.Store, map[string]bool, *Model, func(), error) {
+	publicIn, privateIn := m.Graph.Names(gkr.Input), m.Graph.Names(gkr.PrivateInput)
+	takes, kind, one := publicIn, "public inputs", "a public input"
+	if private {
+		takes, kind, one = append(slices.Clone(publicIn), privateIn...), "inputs", "an input"
+	}
 	tmp, err := os.MkdirTemp("", "streamprove-input-*")
 	if err != nil {
 		return nil, nil, nil, nil, err
@@ -731,15 +739,18 @@ func importInputs(m *Model, path string) (*tensorstore.Store, map[string]bool, *
 	var infos []tensorstore.Info
 	switch strings.ToLower(filepath.Ext(path)) {
 	case ".npy":
-		if len(publicIn) != 1 {
-			return fail(fmt.Errorf("a .npy file holds one array and model %s has public inputs %v: give a safetensors file naming each", m.File.Name, publicIn))
+		if len(takes) == 0 && len(privateIn) > 0 {
+			return fail(fmt.Errorf("model %s has no public input (%v: private, never read by the verifier); drop --input", m.File.Name, privateIn))
+		}
+		if len(takes) != 1 {
+			return fail(fmt.Errorf("a .npy file holds one array and model %s has %s %v: give a safetensors file naming each", m.File.Name, kind, takes))
 		}
 		var q *tensorstore.Quantizer
-		if ts := m.File.Tensors[publicIn[0]]; ts.Scale > 0 {
-			q = &tensorstore.Quantizer{Scale: ts.Scale, DType: m.DTypes[publicIn[0]]}
+		if ts := m.File.Tensors[takes[0]]; ts.Scale > 0 {
+			q = &tensorstore.Quantizer{Scale: ts.Scale, DType: m.DTypes[takes[0]]}
 		}
 		var in tensorstore.Info
-		in, err = tensorstore.ImportNPYInput(is, path, publicIn[0], q, tensorstore.WriteOptions{})
+		in, err = tensorstore.ImportNPYInput(is, path, takes[0], q, tensorstore.WriteOptions{})
 		infos = []tensorstore.Info{in}
 	default:
 		infos, err = tensorstore.ImportSafetensors(is, path, nil, tensorstore.WriteOptions{})
@@ -749,15 +760,22 @@ func importInputs(m *Model, path string) (*tensorstore.Store, map[string]bool, *
 	}
 	names := map[string]bool{}
 	shapes := map[string][]int{}
-	// Every tensor of the file must be a public input of the model: a misnamed tensor would
-	// otherwise silently leave the store's input in place.
+	// Every tensor of the file must be an input of the model it may hold: a misnamed tensor
+	// would otherwise silently leave the store's input in place. A private input has no dynamic
+	// dimension to bind: checkDeclared holds it to its declared shape.
 	for _, in := range infos {
 		ti, ok := m.Graph.Tensors[in.Name]
-		if !ok || ti.Role != gkr.Input {
-			return fail(fmt.Errorf("tensor %q is not a public input of model %s (public inputs: %v)", in.Name, m.File.Name, publicIn))
+		switch {
+		case ok && (ti.Role == gkr.Input || private && ti.Role == gkr.PrivateInput):
+		case ok && ti.Role == gkr.PrivateInput:
+			return fail(fmt.Errorf("tensor %q is a private input of model %s: the verifier never reads it; drop it from --input", in.Name, m.File.Name))
+		default:
+			return fail(fmt.Errorf("tensor %q is not %s of model %s (%s: %v)", in.Name, one, m.File.Name, kind, takes))
 		}
 		names[in.Name] = true
-		shapes[in.Name] = in.Shape
+		if ti.Role == gkr.Input {
+			shapes[in.Name] = in.Shape
+		}
 	}
 	bound, err := m.Bind(shapes)
 	if err != nil {

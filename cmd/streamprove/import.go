@@ -20,7 +20,7 @@ func importCommand() *cli.Command {
 		Name:  "import",
 		Usage: "import a model (graph JSON + its safetensors/npy sources), or single tensors, into a store",
 		UsageText: "streamprove import --store DIR --graph FILE.json\n" +
-			"   streamprove import --store DIR --onnx MODEL.onnx [--calibrate SAMPLES.npy] [--bits 8] [--emit-graph G.json]\n" +
+			"   streamprove import --store DIR --onnx MODEL.onnx [--calibrate SAMPLES.npy] [--bits 8] [--private-ids] [--emit-graph G.json]\n" +
 			"   streamprove import --store DIR (--safetensors FILE | --npy FILE --name NAME) [--codec s2|zstd|none] [--chunk-elems N] [--replace]",
 		Description: "With --graph, the graph file (format streamprove-graph/1, see the README) is validated, every\n" +
 			"input and weight is imported from its source (paths relative to the graph file) and checked\n" +
@@ -35,7 +35,16 @@ func importCommand() *cli.Command {
 			"reference on those samples. Already-quantized models (QDQ, QLinearConv/MatMul, ConvInteger,\n" +
 			"MatMulInteger) import with ONNX Runtime's integer semantics and need no --calibrate. An op\n" +
 			"or attribute it cannot represent fails the import naming the node. The batch stays bound\n" +
-			"to the input: `prove --input` takes any batch. --emit-graph writes the graph it imports.",
+			"to the input: `prove --input` takes any batch. --emit-graph writes the graph it imports.\n" +
+			"\n" +
+			"--private-ids (token models only) declares the ids a private input instead of a public one:\n" +
+			"each proof commits them inside itself, with their one-hot [tokens, vocab] advice (a slightly\n" +
+			"larger proof, more work as tokens × vocab grows), and verify needs no ids. Their count is\n" +
+			"fixed by --calibrate and public, as are the logits; prove --input proves other ids of that\n" +
+			"count under the same commitment (calibrate on text you may publish: the graph's scales derive\n" +
+			"from it). Sound, not zero-knowledge: the ids are out of the verifier's inputs, not hidden from\n" +
+			"it: the commitments are not blinded (a guessed prompt can be checked against them) and the\n" +
+			"public logits reveal much of the prompt.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "store", Usage: "store directory", Aliases: []string{"s"}},
 			&cli.StringFlag{Name: "graph", Usage: "model graph `FILE` (streamprove-graph/1 JSON)"},
@@ -48,6 +57,7 @@ func importCommand() *cli.Command {
 			&cli.StringFlag{Name: "onnx", Usage: "ONNX `MODEL`: a float model is quantized with --calibrate; an already-quantized one (QDQ, QLinearConv/QLinearMatMul, ConvInteger/MatMulInteger) needs none; emitted as a graph and imported"},
 			&cli.StringFlag{Name: "calibrate", Usage: "float32 .npy `SAMPLES` in the model's input layout, or int64 token ids [batch, T] for a token model (activation scales: max-abs; also the graph's input)"},
 			&cli.IntFlag{Name: "bits", Value: 8, Usage: "bits of weights and activations (the output is requantized to 16)"},
+			&cli.BoolFlag{Name: "private-ids", Usage: "token model: commit the ids inside each proof (a one-hot [tokens, vocab] advice) so verify needs none; sound, not zero-knowledge"},
 			&cli.StringFlag{Name: "emit-graph", Usage: "also keep the emitted graph at `FILE` (weights and input beside it)"},
 		},
 		Action: runImport,
@@ -64,6 +74,8 @@ func runImport(c *cli.Context) error {
 		return usagef("import: --store is required")
 	case c.String("onnx") != "" && (graph != "" || st != "" || np != ""):
 		return usagef("import: --onnx imports the model alone; drop --graph/--safetensors/--npy")
+	case c.Bool("private-ids") && c.String("onnx") == "":
+		return usagef("import: --private-ids is for --onnx token models; a --graph declares private inputs itself (role private_input)")
 	case c.String("onnx") != "":
 		return runImportONNX(c, dir)
 	case graph != "" && (st != "" || np != ""):
@@ -125,8 +137,11 @@ func runImportONNX(c *cli.Context, dir string) error {
 		defer os.RemoveAll(tmp)
 		graph = filepath.Join(tmp, "graph.json")
 	}
-	q, a, err := onnx.ImportFile(c.String("onnx"), c.String("calibrate"), graph, onnx.QuantOptions{Bits: c.Int("bits")})
-	if errors.Is(err, onnx.ErrNeedCalibration) {
+	q, a, err := onnx.ImportFile(c.String("onnx"), c.String("calibrate"), graph, onnx.QuantOptions{Bits: c.Int("bits"), PrivateIDs: c.Bool("private-ids")})
+	switch {
+	case errors.Is(err, onnx.ErrNotTokenModel):
+		return usagef("import: --private-ids: %v", err)
+	case errors.Is(err, onnx.ErrNeedCalibration):
 		return usagef("import: %v", err)
 	}
 	if err != nil {
@@ -141,6 +156,11 @@ func runImportONNX(c *cli.Context, dir string) error {
 	m, err := scheduler.Import(dir, graph, tensorstore.WriteOptions{Replace: true})
 	if err != nil {
 		return err
+	}
+	if q.Input.Private {
+		fmt.Fprintf(c.App.Writer, "imported model %s: %d tensors, %d kernels into %s (private input %s: the %d --calibrate ids, committed inside each proof, not read by verify; output scale %g)\n",
+			m.File.Name, len(m.Graph.Tensors), len(m.Kernels), dir, q.Input.Name, m.Graph.Tensors[q.Input.Name].Len(), q.Output.Scale)
+		return nil
 	}
 	fmt.Fprintf(c.App.Writer, "imported model %s: %d tensors, %d kernels into %s (input: the --calibrate samples, or zeros for a quantized model without them, until prove --input; input scale %g, output scale %g)\n",
 		m.File.Name, len(m.Graph.Tensors), len(m.Kernels), dir, q.Input.Scale, q.Output.Scale)

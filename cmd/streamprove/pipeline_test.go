@@ -222,6 +222,34 @@ func TestONNXCommands(t *testing.T) {
 	}
 }
 
+// TestONNXPrivateIDsCommands: import --private-ids declares a token model's ids private (its
+// help says what that costs and that it is not zero-knowledge), and refuses, as a usage error,
+// a CNN (no token ids) and a --graph import (a graph declares its private inputs itself).
+func TestONNXPrivateIDsCommands(t *testing.T) {
+	onnxDir := filepath.Join("..", "..", "testdata", "onnx")
+	store := filepath.Join(t.TempDir(), "st")
+	for _, s := range []struct {
+		args     []string
+		code     int
+		out, err string
+	}{
+		{[]string{"import", "--help"}, exitOK, "one-hot [tokens, vocab] advice", ""},
+		{[]string{"import", "--help"}, exitOK, "not zero-knowledge", ""},
+		{[]string{"import", "--store", store, "--onnx", filepath.Join(onnxDir, "cnn.onnx"), "--calibrate", filepath.Join(onnxDir, "cnn_calib.npy"), "--private-ids"}, exitUsage, "", "--private-ids: onnx"},
+		{[]string{"import", "--store", store, "--onnx", filepath.Join(onnxDir, "cnn.onnx"), "--calibrate", filepath.Join(onnxDir, "cnn_calib.npy"), "--private-ids"}, exitUsage, "", "for a token model"},
+		{[]string{"import", "--store", store, "--graph", "graph.json", "--private-ids"}, exitUsage, "", "--private-ids is for --onnx"},
+		{[]string{"import", "--store", store, "--onnx", filepath.Join(onnxDir, "gpt13_tiny.onnx"), "--calibrate", filepath.Join(onnxDir, "gpt13_tiny_ids.npy"), "--private-ids"}, exitOK, "private input ids: the 24 --calibrate ids", ""},
+	} {
+		code, out, errs := runCLI(s.args...)
+		if code != s.code || !strings.Contains(out, s.out) || !strings.Contains(errs, s.err) {
+			t.Fatalf("%v: exit %d, out %q, err %q; want exit %d, %q, %q", s.args, code, out, errs, s.code, s.out, s.err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(store, "catalog.db")); err != nil {
+		t.Fatalf("the token model's import wrote no store: %v", err)
+	}
+}
+
 // TestQuantizedONNXPipeline: an already-quantized ONNX model (QDQ, uint8 activations with zero
 // points) imports without --calibrate, and prove --input with float images proves the integers
 // ONNX Runtime's semantics give (testdata/onnx/make_quantized.py's expectation).

@@ -21,11 +21,13 @@ func proveCommand() *cli.Command {
 			"before anything starts. After a crash, --resume keeps the forward steps already finished.\n" +
 			"--input proves another public input without re-importing or committing: a .npy (float32 for\n" +
 			"a quantized model: quantized with the graph's input scale) or a safetensors file; its shape\n" +
-			"binds the model's dynamic dimensions (the batch) and must match the others.",
+			"binds the model's dynamic dimensions (the batch) and must match the others. It may also hold\n" +
+			"private inputs (import --private-ids: the token ids, as a flat integer .npy), with their\n" +
+			"declared shapes: verify then needs no input for them.",
 		Flags: []cli.Flag{storeFlag, budgetFlag, workerFlag, jsonFlag,
 			&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "proof `FILE` to write"},
 			&cli.BoolFlag{Name: "resume", Usage: "continue an interrupted run"},
-			&cli.StringFlag{Name: "input", Usage: "public input `FILE` (.npy or .safetensors) to prove instead of the store's"},
+			&cli.StringFlag{Name: "input", Usage: "input `FILE` (.npy or .safetensors; public or private inputs) to prove instead of the store's"},
 			&cli.StringFlag{Name: "spill-dir", Usage: "`DIR` for spill files (default: STORE/spill)"},
 		},
 		Action: func(c *cli.Context) error {

@@ -19,7 +19,8 @@ func verifyCommand() *cli.Command {
 			"   streamprove verify --store DIR --proof PROOF [--input FILE] [--json] [--output Y.npy]",
 		Description: "Exit code 0 when the proof verifies, 1 when it is rejected (the reason is printed), 2 on\n" +
 			"usage errors. With --vkey (see export-verifier) nothing else is read: --input must hold every\n" +
-			"public input. With --store, --input replaces the store's public inputs of the same names.\n" +
+			"public input (none for a model whose only input is private, e.g. import --private-ids).\n" +
+			"With --store, --input replaces the store's public inputs of the same names.\n" +
 			"--input is a safetensors file, or a .npy file for a model with one public input; each array\n" +
 			"must have the shape and dtype the graph declares, except the dimensions the graph marks dynamic\n" +
 			"(the batch), which the input binds. A float32 .npy is quantized with the graph's input scale.\n" +

@@ -30,7 +30,9 @@ const (
 	// ProofVersion 2: advice and private inputs prove their padding zero in the final opening.
 	// ProofVersion 3: lookups into one table within a kernel share one table tree and one
 	// multiplicity tensor (norm and softmax range checks, requant_fixed limbs, maxpool taps).
-	ProofVersion = 3
+	// ProofVersion 4: requant commits its remainder and quotient parity as one tensor
+	// z = 2·rem + parity (two lookups over (2x − z, y) and z instead of three columns and two).
+	ProofVersion = 4
 	headerLen    = 4 + 2 + 32 + 32
 	domain       = "streamprove/proof/v2"
 	// inputChunk is the chunk length with which public inputs are absorbed (both sides).

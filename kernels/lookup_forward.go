@@ -166,7 +166,7 @@ func (l *Lookup) Forward(fc *ForwardCtx) (err error) {
 		}
 	}
 
-	// Writers for y, rem, par (those that exist), then the multiplicities.
+	// Writers for y and z = 2·rem + parity (those that exist), then the multiplicities.
 	out := &adviceOut{fc: fc, node: l.name, chunk: c}
 	defer func() {
 		if err != nil {
@@ -174,16 +174,13 @@ func (l *Lookup) Forward(fc *ForwardCtx) (err error) {
 		}
 	}()
 	create := out.create
-	var wy, wrem, wpar *lookupWriter
+	var wy, wrp *lookupWriter
 	if l.op != "range" {
 		if wy, err = create(l.y, xi.Shape, l.lo, l.hi); err != nil {
 			return err
 		}
 		if l.shift > 0 {
-			if wrem, err = create(l.remName(), xi.Shape, -(int64(1) << uint(l.shift-1)), int64(1)<<uint(l.shift-1)); err != nil {
-				return err
-			}
-			if wpar, err = create(l.parName(), xi.Shape, 0, 1); err != nil {
+			if wrp, err = create(l.rpName(), xi.Shape, -(int64(1) << uint(l.shift)), int64(1)<<uint(l.shift)); err != nil {
 				return err
 			}
 		}
@@ -224,12 +221,11 @@ func (l *Lookup) Forward(fc *ForwardCtx) (err error) {
 				wy.buf = append(wy.buf, clamp(u, l.lo, l.hi))
 				if l.shift > 0 {
 					count(1, idx, remRow(l.shift, rem, u&1))
-					wrem.buf = append(wrem.buf, rem)
-					wpar.buf = append(wpar.buf, u&1)
+					wrp.buf = append(wrp.buf, 2*rem+u&1)
 				}
 			}
 		}
-		for _, w := range []*lookupWriter{wy, wrem, wpar} {
+		for _, w := range []*lookupWriter{wy, wrp} {
 			if w == nil {
 				continue
 			}

@@ -89,8 +89,7 @@ type LookupOption func(*Lookup)
 func QuotientBits(bits int) LookupOption { return func(l *Lookup) { l.qbits = bits } }
 
 // Advice tensor names, derived from the node name (unique in a graph).
-func (l *Lookup) remName() string  { return l.name + "/rem" }
-func (l *Lookup) parName() string  { return l.name + "/par" }
+func (l *Lookup) rpName() string   { return l.name + "/rp" }
 func (l *Lookup) multName() string { return l.name + "/mult" }
 func (l *Lookup) multRem() string  { return l.name + "/mult_rem" }
 
@@ -124,17 +123,13 @@ func (l *Lookup) build() error {
 				cols: [][]linTerm{{{0, one}}, {{1, one}}}, mult: l.multName()}}
 			break
 		}
-		// u = (x − rem)/2^s; (u, y, u mod 2) ∈ clamp table; (rem, u mod 2) ∈ remainder table.
-		var inv field.Element
-		inv.SetUint64(1 << uint(l.shift))
-		inv.Inverse(&inv)
-		var ninv field.Element
-		ninv.Neg(&inv)
-		l.core.tensors = []string{l.x, l.remName(), l.parName(), l.y}
+		// z = 2·rem + (u mod 2): (2x − z, y) ∈ quotTable; z ∈ remParTable (NewRequant).
+		two, mone := field.NewInt(2), field.NewInt(-1)
+		l.core.tensors = []string{l.x, l.rpName(), l.y}
 		l.core.args = []lookupArg{
-			{tab: clampTable(l.qbits, l.lo, l.hi, true),
-				cols: [][]linTerm{{{0, inv}, {1, ninv}}, {{3, one}}, {{2, one}}}, mult: l.multName()},
-			{tab: remTable(l.shift), cols: [][]linTerm{{{1, one}}, {{2, one}}}, mult: l.multRem()},
+			{tab: quotTable(l.qbits, l.shift, l.lo, l.hi),
+				cols: [][]linTerm{{{0, two}, {1, mone}}, {{2, one}}}, mult: l.multName()},
+			{tab: remParTable(l.shift), cols: [][]linTerm{{{1, one}}}, mult: l.multRem()},
 		}
 	default:
 		return fmt.Errorf("%w: node %s: unknown lookup op %q", gkr.ErrGraph, l.name, l.op)
@@ -158,7 +153,7 @@ func (l *Lookup) Outputs() []string {
 	case l.shift == 0:
 		return []string{l.y, l.multName()}
 	}
-	return []string{l.y, l.remName(), l.parName(), l.multName(), l.multRem()}
+	return []string{l.y, l.rpName(), l.multName(), l.multRem()}
 }
 
 // Declare returns every output's TensorInfo (role Advice) given x's shape in g: y, the

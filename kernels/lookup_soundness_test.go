@@ -178,14 +178,33 @@ func TestRequantSoundness(t *testing.T) {
 	} {
 		m := requantModel(t, "requant", []int{8}, shift, bits, qbits, xs)
 		m.forward()
-		y, rem, par := m.values("y"), m.values("rq/rem"), m.values("rq/par")
+		y, rp := m.values("y"), m.values("rq/rp")
 		x := xs[c.i]
 		y[c.i] = clamp(c.u, -128, 127)
-		rem[c.i] = x - c.u<<shift
-		par[c.i] = c.u & 1
+		rp[c.i] = 2*(x-c.u<<shift) + c.u&1
 		m.replaceTensor("y", y)
-		m.replaceTensor("rq/rem", rem)
-		m.replaceTensor("rq/par", par)
+		m.replaceTensor("rq/rp", rp)
+		m.cheatMults(m.kerns[0].(*Lookup))
+		m.proveReject(c.what)
+	}
+	// A tie with the wrong parity: the quotient one off (odd) and its remainder the tie ∓h,
+	// claimed with parity 0 as if it were even. z = ∓2h is in remParTable (a tie of an even
+	// quotient), so only the parity tying z to the quotient in quotTable can catch it.
+	for _, c := range []struct {
+		what string
+		i    int
+		u    int64
+	}{{"tie 2.5 to 3 claimed even", 0, 3}, {"tie 1.5 to 1 claimed even", 1, 1}} {
+		m := requantModel(t, "requant", []int{8}, shift, bits, qbits, xs)
+		m.forward()
+		y, rp := m.values("y"), m.values("rq/rp")
+		r := xs[c.i] - c.u<<shift
+		if r != 8 && r != -8 {
+			t.Fatalf("%s: remainder %d is not a tie", c.what, r)
+		}
+		y[c.i], rp[c.i] = clamp(c.u, -128, 127), 2*r
+		m.replaceTensor("y", y)
+		m.replaceTensor("rq/rp", rp)
 		m.cheatMults(m.kerns[0].(*Lookup))
 		m.proveReject(c.what)
 	}
@@ -395,7 +414,7 @@ func TestRequantRandomCorruptions(t *testing.T) {
 		}
 		m := requantModel(t, op, []int{13}, shift, bits, qbits, xs)
 		m.forward()
-		name := []string{"y", "rq/rem", "rq/par"}[rng.IntN(3)]
+		name := []string{"y", "rq/rp"}[rng.IntN(2)]
 		v := m.values(name)
 		i := rng.IntN(len(v))
 		d := int64(1 + rng.IntN(3))

@@ -27,6 +27,10 @@ func TestLookupTableMLE(t *testing.T) {
 		"rem1":            remTable(1),
 		"rem2":            remTable(2),
 		"rem5":            remTable(5),
+		"rempar1":         remParTable(1),
+		"rempar4":         remParTable(4),
+		"quot10/s4":       quotTable(10, 4, -128, 127),
+		"quot9/s1/relu":   quotTable(9, 1, 0, 127),
 	}
 	for name, tab := range tabs {
 		size := 1 << tab.logSize
@@ -72,6 +76,32 @@ func TestLookupTableMLE(t *testing.T) {
 			}
 			if remRow(s, rem, u&1) >= 1<<tab.logSize || tab.cols[0].at(remRow(s, rem, u&1)) != rem {
 				t.Fatalf("s=%d: remRow(%d, %d) is wrong", s, rem, u&1)
+			}
+		}
+		// remParTable(s) holds 2r + p for exactly remTable's pairs, in the same rows.
+		rp := remParTable(s)
+		if rp.logSize != tab.logSize {
+			t.Fatalf("s=%d: remParTable has 2^%d rows, remTable 2^%d", s, rp.logSize, tab.logSize)
+		}
+		zs := map[int64]bool{}
+		for j := uint64(0); j < 1<<tab.logSize; j++ {
+			z, r, p := rp.cols[0].at(j), tab.cols[0].at(j), tab.cols[1].at(j)
+			if z != 2*r+p || zs[z] {
+				t.Fatalf("s=%d row %d: z = %d for (r %d, p %d), or repeated", s, j, z, r, p)
+			}
+			zs[z] = true
+		}
+		// quotTable's first column 2^(s+1)·a − (a mod 2) is injective, next to clamp(a).
+		q := quotTable(8, s, -16, 15)
+		firsts := map[int64]bool{}
+		for j := uint64(0); j < 1<<q.logSize; j++ {
+			a := int64(j) - 128
+			if v := q.cols[0].at(j); v != a<<uint(s+1)-a&1 || firsts[v] {
+				t.Fatalf("s=%d a=%d: first column %d, or repeated", s, a, v)
+			}
+			firsts[q.cols[0].at(j)] = true
+			if q.cols[1].at(j) != clamp(a, -16, 15) {
+				t.Fatalf("s=%d a=%d: clamp column %d", s, a, q.cols[1].at(j))
 			}
 		}
 	}

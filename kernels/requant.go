@@ -5,12 +5,20 @@ package kernels
 // saturates). For shift 0 it is a pure saturation.
 //
 // Proof: with u = round(x/2^shift) and rem = x − 2^shift·u ∈ [−2^(shift−1), 2^(shift−1)], the
-// kernel looks up (u, y, u mod 2) — u written as (x − rem)/2^shift — in the table
-// {(a, clamp(a), a mod 2) : a ∈ [−2^(q−1), 2^(q−1))} (q = QuotientBits, default 16), and
-// (rem, u mod 2) in the table of remainders allowed to a tie-to-even rounding (|rem| < 2^(shift−1),
-// or |rem| = 2^(shift−1) with u even). Together they force y to be exactly the rounded, saturated
-// quotient. Advice: y, rem and par (= u mod 2) of x's shape, and the two tables' multiplicities.
-// Inputs whose quotient leaves the table make Forward fail.
+// forward pass commits y and one more tensor, z = 2·rem + (u mod 2) — the remainder and the
+// quotient's parity in one integer of [−2^shift, 2^shift]. Two lookups prove it:
+//   - z is in remParTable: z = 2r + p for a remainder r allowed to a tie-to-even rounding of a
+//     quotient of parity p (|r| < 2^(shift−1) with either parity, r = ±2^(shift−1) only with p = 0);
+//   - (2x − z, y) is in quotTable, rows (2^(shift+1)·a − (a mod 2), clamp(a)) for
+//     a ∈ [−2^(q−1), 2^(q−1)) (q = QuotientBits, default 16).
+//
+// Soundness: every value is an integer far below the field's size, so the second lookup gives
+// 2x = 2^(shift+1)·a − (a mod 2) + 2r + p over the integers; both sides' parities force
+// p = a mod 2, hence x = 2^shift·a + r with r allowed for a's parity: a is the rounded quotient
+// and y = clamp(a). Advice: y and z of x's shape, and the two tables' multiplicities (z replaces
+// the separate remainder and parity tensors of proof format 3: one commitment, one opening and one
+// looked-up column fewer per requantization). Inputs whose quotient leaves the table make Forward
+// fail.
 func NewRequant(name, x, y string, shift, bits int, opts ...LookupOption) (*Lookup, error) {
 	return newRequant(name, "requant", x, y, shift, bits, -(int64(1) << uint(max(bits-1, 0))), opts)
 }

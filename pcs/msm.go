@@ -539,8 +539,10 @@ type msmScratch struct {
 
 func newMSMScratch(b, maxC int) *msmScratch {
 	m := 1 << b
-	// A tree level halves at most max(m, len(list2)) points; list2 holds up to 2m bucket sums
-	// (enough for every window of 2^b points: ≤ 2^(c−1)·c entries).
+	// A tree level halves at most max(len(list), len(list2)) = 2m points (≤ m pairs); list2 holds
+	// up to 2m bucket sums (enough for every window of 2^b points: ≤ 2^(c−1)·c entries), list up to
+	// 2m points: a row's m points, or msmPlanes' table points, one per block of 8 per class or bit
+	// plane — 16 dense planes (a 9-bit row such as requant's 2·rem + parity takes 9·m/8).
 	h := m + lanes
 	return &msmScratch{
 		list2:  make([]bn254.G1Affine, 2*m),
@@ -555,7 +557,7 @@ func newMSMScratch(b, maxC int) *msmScratch {
 		digits: make([]int32, m),
 		mag:    make([][4]uint64, m),
 		neg:    make([]bool, m),
-		list:   make([]bn254.G1Affine, m),
+		list:   make([]bn254.G1Affine, 2*m),
 		cnt:    make([]int32, 1<<maxC+1),
 		pos:    make([]int32, 1<<maxC+1),
 		lens:   make([]int32, 1<<maxC+1),
@@ -569,7 +571,7 @@ func newMSMScratch(b, maxC int) *msmScratch {
 // msmScratchBytes is what newMSMScratch allocates.
 func msmScratchBytes(b, maxC int) int64 {
 	m := int64(1) << b
-	return m*(3*pointBytes+4+32+1) + 3*4*(int64(1)<<maxC+1) + (m+lanes)*(12+6*32) +
+	return m*(4*pointBytes+4+32+1) + 3*4*(int64(1)<<maxC+1) + (m+lanes)*(12+6*32) +
 		int64(maxFreq+maxC)*(m/blockBits+1)
 }
 

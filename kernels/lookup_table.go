@@ -223,51 +223,15 @@ func clampTable(L int, lo, hi int64, parity bool) *lookupTable {
 	return t
 }
 
-// linColumn is Σ_k c_k·col_k: its value and its MLE are the same combination of its columns'.
-type linColumn []linPart
-
-type linPart struct {
-	c   int64
-	col tableColumn
-}
-
-func (c linColumn) at(j uint64) int64 {
-	var v int64
-	for _, p := range c {
-		v += p.c * p.col.at(j)
-	}
-	return v
-}
-
-func (c linColumn) mle(r []field.Element) field.Element {
-	var acc field.Element
-	for _, p := range c {
-		v := p.col.mle(r)
-		k := field.NewInt(p.c)
-		v.Mul(&v, &k)
-		acc.Add(&acc, &v)
-	}
-	return acc
-}
-
-func (c linColumn) describe() []byte {
-	b := []byte("lin")
-	for _, p := range c {
-		d := p.col.describe()
-		b = binary.BigEndian.AppendUint64(b, uint64(p.c))
-		b = binary.BigEndian.AppendUint32(b, uint32(len(d)))
-		b = append(b, d...)
-	}
-	return b
-}
-
 // quotTable is the clamp table of a rounding by 2^s (s ≥ 1) whose remainder and quotient parity
 // are one committed value (remParTable): row j = a + 2^(L−1) holds (2^(s+1)·a − (a mod 2),
 // clamp(a, lo, hi)) for a ∈ [−2^(L−1), 2^(L−1)). The first column is injective in a, and it is
 // what 2x − z equals when x = 2^s·a + r and z = 2r + (a mod 2) (NewRequant).
 func quotTable(L, s int, lo, hi int64) *lookupTable {
 	t := clampTable(L, lo, hi, false)
-	t.cols[0] = linColumn{{c: int64(1) << uint(s+1), col: t.cols[0]}, {c: -1, col: bitColumn(0)}}
+	size, k := uint64(1)<<uint(L), int64(1)<<uint(s+1)
+	// a = j − 2^(L−1) is odd exactly on odd rows j
+	t.cols[0] = sumColumn{pwColumn{{lo: 0, hi: size, c0: -(int64(1) << uint(L-1)) * k, c1: k}}, oddColumn{lo: 0, hi: size, coef: -1}}
 	return t
 }
 

@@ -119,7 +119,7 @@ func (l *Lookup) build() error {
 		}
 		if l.shift == 0 {
 			l.core.tensors = []string{l.x, l.y}
-			l.core.args = []lookupArg{{tab: clampTable(l.qbits, l.lo, l.hi, false),
+			l.core.args = []lookupArg{{tab: clampTable(l.qbits, l.lo, l.hi),
 				cols: [][]linTerm{{{0, one}}, {{1, one}}}, mult: l.multName()}}
 			break
 		}

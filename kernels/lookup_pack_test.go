@@ -14,8 +14,8 @@ import (
 func TestPairTableMLE(t *testing.T) {
 	rng := rand.New(rand.NewPCG(31, 32))
 	for name, tab := range map[string]*lookupTable{
-		"relu3":       clampTable(3, 0, 3, false),
-		"clamp3/par":  clampTable(3, -4, 3, true),
+		"relu3":       clampTable(3, 0, 3),
+		"quot3/s2":    quotTable(3, 2, -4, 3),
 		"rem2":        remTable(2),
 		"range[-3,5)": rangeTable(-3, 5),
 	} {

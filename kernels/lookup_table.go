@@ -200,9 +200,9 @@ func rangeTable(lo, hi int64) *lookupTable {
 	return &lookupTable{logSize: L, cols: []tableColumn{col}, zeroRow: uint64(-lo)}
 }
 
-// clampTable holds (a, clamp(a, lo, hi)) for a ∈ [−2^(L−1), 2^(L−1)) at row j = a + 2^(L−1),
-// and with parity also a mod 2 (bit 0 of j). ReLU on a signed range is clampTable(L, 0, 2^(L−1)−1).
-func clampTable(L int, lo, hi int64, parity bool) *lookupTable {
+// clampTable holds (a, clamp(a, lo, hi)) for a ∈ [−2^(L−1), 2^(L−1)) at row j = a + 2^(L−1).
+// ReLU on a signed range is clampTable(L, 0, 2^(L−1)−1).
+func clampTable(L int, lo, hi int64) *lookupTable {
 	H := int64(1) << uint(L-1)
 	size := uint64(1) << uint(L)
 	a := pwColumn{{lo: 0, hi: size, c0: -H, c1: 1}}
@@ -216,11 +216,7 @@ func clampTable(L int, lo, hi int64, parity bool) *lookupTable {
 	if jhi < size {
 		f = append(f, segment{lo: jhi, hi: size, c0: hi})
 	}
-	t := &lookupTable{logSize: L, cols: []tableColumn{a, f}, zeroRow: uint64(H)}
-	if parity {
-		t.cols = append(t.cols, bitColumn(0))
-	}
-	return t
+	return &lookupTable{logSize: L, cols: []tableColumn{a, f}, zeroRow: uint64(H)}
 }
 
 // quotTable is the clamp table of a rounding by 2^s (s ≥ 1) whose remainder and quotient parity
@@ -228,7 +224,7 @@ func clampTable(L int, lo, hi int64, parity bool) *lookupTable {
 // clamp(a, lo, hi)) for a ∈ [−2^(L−1), 2^(L−1)). The first column is injective in a, and it is
 // what 2x − z equals when x = 2^s·a + r and z = 2r + (a mod 2) (NewRequant).
 func quotTable(L, s int, lo, hi int64) *lookupTable {
-	t := clampTable(L, lo, hi, false)
+	t := clampTable(L, lo, hi)
 	size, k := uint64(1)<<uint(L), int64(1)<<uint(s+1)
 	// a = j − 2^(L−1) is odd exactly on odd rows j
 	t.cols[0] = sumColumn{pwColumn{{lo: 0, hi: size, c0: -(int64(1) << uint(L-1)) * k, c1: k}}, oddColumn{lo: 0, hi: size, coef: -1}}

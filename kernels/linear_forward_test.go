@@ -2,6 +2,7 @@ package kernels
 
 import (
 	"fmt"
+	"math/big"
 	"testing"
 
 	"github.com/streamprove/streamprove/gkr"
@@ -65,7 +66,57 @@ func TestLinearForwardPacked(t *testing.T) {
 // put replaces a stored int8 tensor's values.
 func (m *model) put(name string, shape []int, v []int64) {
 	m.t.Helper()
-	w, err := m.store.Create(name, shape, tensorstore.Int8, tensorstore.WriteOptions{ChunkElems: m.chunk, Replace: true})
+	m.putDT(name, shape, tensorstore.Int8, v)
+}
+
+// An int16 X against an int8 W (a norm's output into a linear layer: sums beyond 32-bit
+// lanes) takes the byte-read forward with one row per int64, four batch rows per pass over a W
+// row; an int16 W the generic int64 forward, four rows at a time (dot4Int64) and the rest one by
+// one. Batches below, at and past multiples of four, with extreme values, give the exact sums.
+func TestLinearForwardWideSums(t *testing.T) {
+	for _, wdt := range []tensorstore.DType{tensorstore.Int8, tensorstore.Int16} {
+		for _, batch := range []int{1, 3, 4, 6, 9} {
+			t.Run(fmt.Sprintf("W%v/B%d", wdt, batch), func(t *testing.T) {
+				const in, out = 4100, 3
+				m := newModel(t, uint64(batch))
+				m.data("x", gkr.Input, []int{batch, in}, tensorstore.Int16)
+				m.data("w", gkr.Weight, []int{out, in}, wdt)
+				x, w := m.values("x"), m.values("w")
+				for i := 0; i < in; i++ { // the largest positive and negative sums
+					x[i], w[i] = -32768, -128
+					x[(batch-1)*in+i], w[(out-1)*in+i] = 32767, -128
+				}
+				m.putDT("x", []int{batch, in}, tensorstore.Int16, x)
+				m.putDT("w", []int{out, in}, wdt, w)
+				m.node(NewLinear("fc", "x", "w", "", "y"), []int{batch, out}, true)
+				lane := new(big.Int).Mul(m.bounds["x"], m.bounds["w"])
+				if lane.Mul(lane, big.NewInt(in)).Cmp(big.NewInt(1<<31)) < 0 {
+					t.Fatal("the sums fit 32-bit lanes: the test needs wider ones")
+				}
+				if err := m.kerns[0].Forward(&ForwardCtx{Store: m.store, Graph: m.graph, Bounds: m.bounds}); err != nil {
+					t.Fatal(err)
+				}
+				y := m.values("y")
+				for b := 0; b < batch; b++ {
+					for o := 0; o < out; o++ {
+						var want int64
+						for i := 0; i < in; i++ {
+							want += x[b*in+i] * w[o*in+i]
+						}
+						if y[b*out+o] != want {
+							t.Fatalf("y[%d,%d] = %d, want %d", b, o, y[b*out+o], want)
+						}
+					}
+				}
+			})
+		}
+	}
+}
+
+// putDT replaces a stored tensor's values, with its dtype.
+func (m *model) putDT(name string, shape []int, dt tensorstore.DType, v []int64) {
+	m.t.Helper()
+	w, err := m.store.Create(name, shape, dt, tensorstore.WriteOptions{ChunkElems: m.chunk, Replace: true})
 	if err != nil {
 		m.t.Fatal(err)
 	}
@@ -75,4 +126,38 @@ func (m *model) put(name string, shape []int, v []int64) {
 	if _, err := w.Commit(); err != nil {
 		m.t.Fatal(err)
 	}
+}
+
+// BenchmarkDotRows compares one W row against four X rows by dotInt64 (four passes) and by
+// dot4Int64 (one pass), per multiply-add.
+func BenchmarkDotRows(b *testing.B) {
+	const n = 4096
+	w := make([]int64, n)
+	xs := make([][]int64, 4)
+	for i := range w {
+		w[i] = int64(i%255 - 127)
+	}
+	for k := range xs {
+		xs[k] = make([]int64, n)
+		for i := range xs[k] {
+			xs[k][i] = int64((i*(k+3))%4001 - 2000)
+		}
+	}
+	var sink int64
+	b.Run("dotInt64", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			for _, x := range xs {
+				sink += dotInt64(x, w)
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/(4*n), "ns/mac")
+	})
+	b.Run("dot4Int64", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			a, c, d, e := dot4Int64(w, xs[0], xs[1], xs[2], xs[3])
+			sink += a + c + d + e
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/(4*n), "ns/mac")
+	})
+	_ = sink
 }

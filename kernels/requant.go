@@ -12,8 +12,10 @@ package kernels
 //   - (2x − z, y) is in quotTable, rows (2^(shift+1)·a − (a mod 2), clamp(a)) for
 //     a ∈ [−2^(q−1), 2^(q−1)) (q = QuotientBits, default 16).
 //
-// Soundness: every value is an integer far below the field's size, so the second lookup gives
-// 2x = 2^(shift+1)·a − (a mod 2) + 2r + p over the integers; both sides' parities force
+// Soundness: x, like every tensor the graph computes, is an integer far below the field's size
+// (the format-3 form pinned x by its small quotient and remainder alone; this one relies on x's
+// integrality, as requant_fixed's does on t's), and z, a, r, p are small by the tables, so the
+// second lookup gives 2x = 2^(shift+1)·a − (a mod 2) + 2r + p over the integers; both sides' parities force
 // p = a mod 2, hence x = 2^shift·a + r with r allowed for a's parity: a is the rounded quotient
 // and y = clamp(a). Advice: y and z of x's shape, and the two tables' multiplicities (z replaces
 // the separate remainder and parity tensors of proof format 3: one commitment, one opening and one

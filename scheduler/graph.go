@@ -193,6 +193,9 @@ func newModel(f *GraphFile) (*Model, error) {
 	if err := m.buildNodes(); err != nil {
 		return nil, err
 	}
+	if err := m.rangeCheckPrivate(); err != nil {
+		return nil, err
+	}
 	if err := m.Graph.Validate(); err != nil {
 		if !errors.Is(err, ErrGraph) {
 			err = fmt.Errorf("%w: %w", ErrGraph, err)
@@ -200,6 +203,59 @@ func newModel(f *GraphFile) (*Model, error) {
 		return nil, err
 	}
 	return m, nil
+}
+
+// rangeCheckPrivate adds a range lookup (kernels.NewRange, "<name>/range") over every private
+// input, in name order after the graph's nodes: a private input is committed by the prover
+// inside each proof and never seen by the verifier, so without it the prover could commit field
+// elements outside the declared dtype — even non-integers — and, through a linear layer, make
+// any output verify (kernels.TestPrivateInputRange plays that attack). int8 and int16 inputs are
+// checked against their dtype's range; ids read only by private-id gathers need no check (the
+// gather's one-hot proves each is a row index); any other private input is refused.
+func (m *Model) rangeCheckPrivate() error {
+	for _, name := range m.Graph.Names(gkr.PrivateInput) {
+		byGather := true
+		used := false
+		for _, k := range m.Kernels {
+			if !slices.Contains(k.Inputs(), name) {
+				continue
+			}
+			used = true
+			g, ok := k.(*kernels.Gather)
+			byGather = byGather && ok && g.Private() && k.Inputs()[1] == name && k.Inputs()[0] != name
+		}
+		if used && byGather {
+			continue
+		}
+		var lo, hi int64
+		switch dt := m.DTypes[name]; dt {
+		case tensorstore.Int8:
+			lo, hi = -1<<7, 1<<7
+		case tensorstore.Int16:
+			lo, hi = -1<<15, 1<<15
+		default:
+			return fmt.Errorf("%w: tensor %q: a private_input of dtype %s is not range-checked (its table would be too large); declare it int8 or int16, or use it only as the ids of a gather",
+				ErrGraph, name, dt)
+		}
+		k, err := kernels.NewRange(name+"/range", name, lo, hi)
+		if err != nil {
+			return fmt.Errorf("%w: tensor %q: %w", ErrGraph, name, err)
+		}
+		infos, err := kernels.AdviceTensors(m.Graph, k)
+		if err != nil {
+			return fmt.Errorf("%w: tensor %q: %w", ErrGraph, name, err)
+		}
+		for _, e := range infos {
+			if _, clash := m.Graph.Tensors[e.Name]; clash {
+				return fmt.Errorf("%w: tensor %q: its range check's advice %q clashes with a declared tensor", ErrGraph, name, e.Name)
+			}
+			e := e
+			m.Graph.Tensors[e.Name] = &e
+		}
+		m.Graph.Kernels = append(m.Graph.Kernels, k)
+		m.Kernels = append(m.Kernels, k)
+	}
+	return nil
 }
 
 func checkShape(shape []int) error {

@@ -5,9 +5,11 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/streamprove/streamprove/gkr"
 	"github.com/streamprove/streamprove/tensorstore"
 )
 
@@ -408,11 +410,48 @@ func TestPrivateInput(t *testing.T) {
 		t.Fatalf("proof with a private input: %v", err)
 	}
 	data, _ := os.ReadFile(proof)
-	data[70+20] ^= 1 // inside the private input's commitment, right after the header
+	data[70+20] ^= 1 // inside the first in-proof commitment (x's range multiplicities, then x), right after the header
 	bad := filepath.Join(dir, "bad")
 	os.WriteFile(bad, data, 0o644)
 	if _, err := Verify(store, bad, ""); !errors.Is(err, ErrRejected) {
 		t.Fatalf("tampered private-input commitment: %v", err)
+	}
+}
+
+// TestPrivateInputRangeCheck: every private input is pinned to its dtype by a range lookup the
+// model adds after the graph's nodes (rangeCheckPrivate; kernels.TestPrivateInputRange shows
+// the attack it stops): an int8 x gets "x/range" over [−128, 128); private ids read only by a
+// gather get none (its one-hot proves them); a wider private input feeding a linear layer is
+// refused, naming it. TestPrivateInput proves and verifies the int8 model with its check.
+func TestPrivateInputRangeCheck(t *testing.T) {
+	private := strings.Replace(residualGraph, `"x":     {"role": "input",`, `"x":     {"role": "private_input",`, 1)
+	m, err := ParseGraph([]byte(private))
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := m.Kernels[len(m.Kernels)-1]
+	if last.Name() != "x/range" || !slices.Equal(last.Inputs(), []string{"x"}) {
+		t.Fatalf("last kernel %q over %v, want the range check x/range over x", last.Name(), last.Inputs())
+	}
+	if ti := m.Graph.Tensors["x/range/mult"]; ti == nil || ti.Role != gkr.Advice || ti.Len() != 256 {
+		t.Fatalf("range multiplicities declared as %+v, want advice of 256 rows", ti)
+	}
+	ids := strings.Replace(embedGraph, `"ids":  {"role": "input"`, `"ids":  {"role": "private_input"`, 1)
+	if m, err = ParseGraph([]byte(ids)); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range m.Kernels {
+		if strings.HasSuffix(k.Name(), "/range") {
+			t.Fatalf("private ids read by a gather got a range check %q", k.Name())
+		}
+	}
+	wide := strings.Replace(private, `"x":     {"role": "private_input",  "shape": [3, 10], "dtype": "int8"`, `"x":     {"role": "private_input",  "shape": [3, 10], "dtype": "int32"`, 1)
+	if wide == private {
+		t.Fatal("the int32 variant did not apply")
+	}
+	_, err = ParseGraph([]byte(wide))
+	if !errors.Is(err, ErrGraph) || !strings.Contains(err.Error(), `tensor "x"`) || !strings.Contains(err.Error(), "int8 or int16") {
+		t.Fatalf("int32 private input into a linear layer: %v, want ErrGraph naming x", err)
 	}
 }
 

@@ -245,16 +245,26 @@ func (m *Model) rangeCheckPrivate() error {
 		if err != nil {
 			return fmt.Errorf("%w: tensor %q: %w", ErrGraph, name, err)
 		}
-		for _, e := range infos {
-			if _, clash := m.Graph.Tensors[e.Name]; clash {
-				return fmt.Errorf("%w: tensor %q: its range check's advice %q clashes with a declared tensor", ErrGraph, name, e.Name)
-			}
-			e := e
-			m.Graph.Tensors[e.Name] = &e
+		if err := m.addKernel(k, infos, "", fmt.Sprintf("the range check of private input %q", name)); err != nil {
+			return err
 		}
-		m.Graph.Kernels = append(m.Graph.Kernels, k)
-		m.Kernels = append(m.Kernels, k)
 	}
+	return nil
+}
+
+// addKernel declares k's advice tensors and appends k to the graph and the model. An advice
+// tensor may not clash with a declared tensor, except the node's own output out when that is an
+// intermediate (a lookup's y); where names the kernel in the error.
+func (m *Model) addKernel(k kernels.Kernel, advice []gkr.TensorInfo, out, where string) error {
+	for _, e := range advice {
+		if ti, clash := m.Graph.Tensors[e.Name]; clash && !(e.Name == out && ti.Role == gkr.Intermediate) {
+			return fmt.Errorf("%w: %s: its advice tensor %q clashes with a declared tensor", ErrGraph, where, e.Name)
+		}
+		e := e
+		m.Graph.Tensors[e.Name] = &e
+	}
+	m.Graph.Kernels = append(m.Graph.Kernels, k)
+	m.Kernels = append(m.Kernels, k)
 	return nil
 }
 
@@ -336,15 +346,9 @@ func (m *Model) buildNodes() error {
 		} else {
 			m.Graph.Tensors[n.Out] = &gkr.TensorInfo{Name: n.Out, Shape: shape, Role: gkr.Intermediate}
 		}
-		for _, e := range extra {
-			if ti, clash := m.Graph.Tensors[e.Name]; clash && !(e.Name == n.Out && ti.Role == gkr.Intermediate) {
-				return fmt.Errorf("%w: %s: its advice tensor %q clashes with a declared tensor", ErrGraph, where, e.Name)
-			}
-			e := e
-			m.Graph.Tensors[e.Name] = &e
+		if err := m.addKernel(k, extra, n.Out, where); err != nil {
+			return err
 		}
-		m.Graph.Kernels = append(m.Graph.Kernels, k)
-		m.Kernels = append(m.Kernels, k)
 	}
 	return nil
 }

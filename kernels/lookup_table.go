@@ -231,9 +231,11 @@ func quotTable(L, s int, lo, hi int64) *lookupTable {
 	return t
 }
 
-// remParTable holds z = 2r + p for the pairs (r, p) of remTable(s), in the same rows: a
-// remainder and its quotient's parity as one integer, z ∈ [−2^s, 2^s]. p is z's parity, so z
-// decodes to exactly one pair.
+// remParTable holds z = 2r + p for the pairs (r, p) allowed to the remainder r = x − 2^s·u of a
+// rounding to the nearest with ties to even and the parity p of the quotient u: |r| < h with
+// either parity, and r = ±h (a tie) only with p = 0, where h = 2^(s−1) — exactly 4h = 2^(s+1)
+// rows, j ∈ [0, 2h] ↦ (j − h, 0) and j ∈ (2h, 4h) ↦ (j − 3h, 1). p is z's parity, so z decodes
+// to exactly one pair; z ∈ [−2^s, 2^s].
 func remParTable(s int) *lookupTable {
 	h := int64(1) << uint(s-1)
 	z := pwColumn{{lo: 0, hi: uint64(2*h + 1), c0: -2 * h, c1: 2}}
@@ -243,22 +245,7 @@ func remParTable(s int) *lookupTable {
 	return &lookupTable{logSize: s + 1, cols: []tableColumn{z}, zeroRow: uint64(h)}
 }
 
-// remTable holds the pairs (r, p) allowed for the remainder r = x − 2^s·u of a rounding to the
-// nearest with ties to even and the parity p of the quotient u: |r| < h with either parity, and
-// r = ±h (a tie) only with p = 0, where h = 2^(s−1). That is exactly 4h = 2^(s+1) rows:
-// j ∈ [0, 2h] ↦ (j − h, 0) and j ∈ (2h, 4h) ↦ (j − 3h, 1).
-func remTable(s int) *lookupTable {
-	h := int64(1) << uint(s-1)
-	r := pwColumn{{lo: 0, hi: uint64(2*h + 1), c0: -h, c1: 1}}
-	p := pwColumn{{lo: 0, hi: uint64(2*h + 1)}}
-	if 2*h+1 < 4*h {
-		r = append(r, segment{lo: uint64(2*h + 1), hi: uint64(4 * h), c0: -3 * h, c1: 1})
-		p = append(p, segment{lo: uint64(2*h + 1), hi: uint64(4 * h), c0: 1})
-	}
-	return &lookupTable{logSize: s + 1, cols: []tableColumn{r, p}, zeroRow: uint64(h)}
-}
-
-// remRow is the row of remTable(s) holding (r, p).
+// remRow is the row of remParTable(s) holding z = 2r + p.
 func remRow(s int, r, p int64) uint64 {
 	h := int64(1) << uint(s-1)
 	if p == 0 {

@@ -445,3 +445,18 @@ func TestLookupWorkingSet(t *testing.T) {
 		t.Fatalf("ledger %d: peak %d, still used %d", ledger, b.Peak(), b.Used())
 	}
 }
+
+// remTable (the test's reference for remParTable) holds the pairs (r, p) allowed for the remainder r = x − 2^s·u of a rounding to the
+// nearest with ties to even and the parity p of the quotient u: |r| < h with either parity, and
+// r = ±h (a tie) only with p = 0, where h = 2^(s−1). That is exactly 4h = 2^(s+1) rows:
+// j ∈ [0, 2h] ↦ (j − h, 0) and j ∈ (2h, 4h) ↦ (j − 3h, 1).
+func remTable(s int) *lookupTable {
+	h := int64(1) << uint(s-1)
+	r := pwColumn{{lo: 0, hi: uint64(2*h + 1), c0: -h, c1: 1}}
+	p := pwColumn{{lo: 0, hi: uint64(2*h + 1)}}
+	if 2*h+1 < 4*h {
+		r = append(r, segment{lo: uint64(2*h + 1), hi: uint64(4 * h), c0: -3 * h, c1: 1})
+		p = append(p, segment{lo: uint64(2*h + 1), hi: uint64(4 * h), c0: 1})
+	}
+	return &lookupTable{logSize: s + 1, cols: []tableColumn{r, p}, zeroRow: uint64(h)}
+}
